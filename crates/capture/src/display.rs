@@ -1,0 +1,113 @@
+//! Xvfb virtual displays, one per session.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tokio::process::Command;
+
+use crate::process::ProcessGroup;
+use crate::CaptureError;
+
+/// How long Xvfb gets to open its socket.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running Xvfb server on display `:number`.
+pub struct Display {
+    number: u32,
+    width: u32,
+    height: u32,
+    process: ProcessGroup,
+}
+
+impl Display {
+    /// Starts Xvfb on `:number` with a 24-bit screen of `width`x`height` and waits until it
+    /// accepts connections.
+    pub async fn start(number: u32, width: u32, height: u32) -> Result<Self, CaptureError> {
+        let mut cmd = Command::new("Xvfb");
+        cmd.arg(format!(":{number}"))
+            .args(["-screen", "0", &format!("{width}x{height}x24")])
+            .args(["-nolisten", "tcp", "-noreset", "-nocursor"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut process = ProcessGroup::spawn("Xvfb", &mut cmd, libc::SIGKILL)?;
+        let socket = Self::socket_path(number);
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(status) = process.try_exited() {
+                return Err(CaptureError::Exited {
+                    program: "Xvfb",
+                    status: status.to_string(),
+                });
+            }
+            if tokio::net::UnixStream::connect(&socket).await.is_ok() {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(CaptureError::NotReady {
+                    program: "Xvfb",
+                    secs: READY_TIMEOUT.as_secs(),
+                    detail: format!("no socket at {}", socket.display()),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        tracing::info!(display_number = number, width, height, pid = process.pid(), "display ready");
+        Ok(Self {
+            number,
+            width,
+            height,
+            process,
+        })
+    }
+
+    /// True when a live X server holds display `:number`. A lock left by a dead server does not
+    /// count: Xvfb replaces stale locks itself.
+    pub fn is_taken(number: u32) -> bool {
+        let lock = PathBuf::from(format!("/tmp/.X{number}-lock"));
+        match std::fs::read_to_string(lock) {
+            Ok(text) => match text.trim().parse::<i32>() {
+                // SAFETY: signal 0 only checks that the pid exists.
+                Ok(pid) if pid > 0 => unsafe { libc::kill(pid, 0) == 0 },
+                _ => true,
+            },
+            Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+        }
+    }
+
+    fn socket_path(number: u32) -> PathBuf {
+        PathBuf::from(format!("/tmp/.X11-unix/X{number}"))
+    }
+
+    /// The display number N of `:N`.
+    pub fn number(&self) -> u32 {
+        self.number
+    }
+
+    /// The `DISPLAY` value, `:N`.
+    pub fn name(&self) -> String {
+        format!(":{}", self.number)
+    }
+
+    /// Screen width in pixels.
+    pub fn width(&self) -> u32 {
+        self.width
+    }
+
+    /// Screen height in pixels.
+    pub fn height(&self) -> u32 {
+        self.height
+    }
+
+    /// The Xvfb pid.
+    pub fn pid(&self) -> i32 {
+        self.process.pid()
+    }
+
+    /// Stops Xvfb; its lock and socket go with it.
+    pub async fn stop(mut self) {
+        self.process
+            .terminate(libc::SIGTERM, Duration::from_secs(2))
+            .await;
+    }
+}

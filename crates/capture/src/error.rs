@@ -1,0 +1,40 @@
+//! Errors of the capture layer.
+
+use thiserror::Error;
+
+/// A display, browser or recorder could not be started or driven.
+#[derive(Debug, Error)]
+pub enum CaptureError {
+    /// A program could not be spawned, usually because it is not installed.
+    #[error("could not start {program}: {source} (is it installed? run scripts/install-deps)")]
+    Spawn {
+        /// The program name.
+        program: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A program started but did not become ready in time.
+    #[error("{program} did not become ready within {secs} s: {detail}")]
+    NotReady {
+        /// The program name.
+        program: &'static str,
+        /// How long we waited.
+        secs: u64,
+        /// What was observed.
+        detail: String,
+    },
+    /// A program exited while it was needed.
+    #[error("{program} exited unexpectedly ({status})")]
+    Exited {
+        /// The program name.
+        program: &'static str,
+        /// Its exit status.
+        status: String,
+    },
+    /// No display number was free.
+    #[error("no free X display number in {0}")]
+    NoDisplay(String),
+    /// File I/O in a spool or profile directory failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}

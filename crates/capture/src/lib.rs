@@ -1,0 +1,18 @@
+//! Tapedeck's capture layer: Xvfb displays, headful Chromium with a loopback CDP port, and the
+//! ffmpeg screen recorder that writes fragmented-MP4 segments.
+//!
+//! Every child runs in its own process group and dies with the server (`PR_SET_PDEATHSIG`), so a
+//! crashed server leaves no orphan browsers, and its recorders flush their last segment.
+
+pub mod chromium;
+pub mod display;
+pub mod error;
+pub mod playlist;
+pub mod process;
+pub mod recorder;
+
+pub use chromium::{Browser, BrowserOptions};
+pub use display::Display;
+pub use error::CaptureError;
+pub use playlist::{Playlist, Segment};
+pub use recorder::{RecorderOptions, ScreenRecorder};

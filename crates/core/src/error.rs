@@ -1,0 +1,49 @@
+//! The one error enum of the engine. Every dialect maps it to its own wire format in one place.
+
+use thiserror::Error;
+
+/// What went wrong, in terms a client can act on.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum EngineError {
+    /// The request itself is wrong: a field is missing, of the wrong type or out of range.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// No such thing exists (or it exists but not for this caller).
+    #[error("{kind} not found: {id}")]
+    NotFound {
+        /// What was looked up: "session", "recording", ...
+        kind: &'static str,
+        /// The id or name that was asked for.
+        id: String,
+    },
+    /// The request is valid but conflicts with the current state, e.g. a session is already gone.
+    #[error("{0}")]
+    Conflict(String),
+    /// The thing exists but is not ready yet (a recording still capturing); ask again later.
+    #[error("{0}")]
+    NotReady(String),
+    /// A server-wide limit is reached (sessions, displays); try again after something ends.
+    #[error("{0}")]
+    CapacityExhausted(String),
+    /// A stored key or signed URL was refused: tampered, expired or outside the store's root.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The server failed: a process would not start, storage failed. Details are in the log.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    /// Shorthand for [`EngineError::NotFound`].
+    pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
+        Self::NotFound {
+            kind,
+            id: id.into(),
+        }
+    }
+
+    /// Shorthand for [`EngineError::Internal`] from any displayable error.
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        Self::Internal(err.to_string())
+    }
+}

@@ -1,0 +1,13 @@
+//! Tapedeck's domain types: sessions, recordings, their states and the engine error enum.
+//!
+//! Nothing here knows about HTTP, processes or storage; the dialects and the engine share these
+//! types so that every wire format describes the same facts.
+
+pub mod error;
+pub mod id;
+pub mod recording;
+pub mod session;
+
+pub use error::EngineError;
+pub use recording::{Recording, RecordingLimits, RecordingState, StopReason};
+pub use session::{Session, SessionSpec, SessionState, Viewport};

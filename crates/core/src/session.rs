@@ -1,0 +1,149 @@
+//! Display sessions: one Xvfb display with one headful Chromium on it.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// Screen size of a session's display, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewport {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl Viewport {
+    /// Smallest width or height a display accepts.
+    pub const MIN: u32 = 200;
+    /// Largest width or height a display accepts.
+    pub const MAX: u32 = 3840;
+
+    /// Checks the bounds, so that Xvfb and the encoder are never asked for a size they refuse.
+    pub fn validate(&self) -> Result<(), crate::EngineError> {
+        let ok = |v: u32| (Self::MIN..=Self::MAX).contains(&v);
+        if ok(self.width) && ok(self.height) {
+            Ok(())
+        } else {
+            Err(crate::EngineError::InvalidInput(format!(
+                "viewport {}x{} is out of range: width and height must be {}..={}",
+                self.width,
+                self.height,
+                Self::MIN,
+                Self::MAX
+            )))
+        }
+    }
+}
+
+impl Default for Viewport {
+    fn default() -> Self {
+        Self {
+            width: 1920,
+            height: 1080,
+        }
+    }
+}
+
+/// What a client asks for when it creates a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionSpec {
+    /// Optional unique name, usable instead of the id.
+    pub name: Option<String>,
+    /// Display and window size.
+    pub viewport: Viewport,
+    /// The page opened at start; `about:blank` when absent.
+    pub start_url: Option<String>,
+    /// Seconds without a CDP connection or recording after which the session ends.
+    pub timeout_seconds: u32,
+    /// Chromium without its toolbar (`--kiosk`).
+    pub kiosk: bool,
+    /// Free-form labels, kept and returned as given.
+    pub tags: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Lifecycle of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    /// Its display and browser are running.
+    Running,
+    /// It was deleted, expired or lost with a server restart; its recordings remain.
+    Deleted,
+}
+
+impl SessionState {
+    /// The name stored in metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Deleted => "deleted",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "running" => Some(Self::Running),
+            "deleted" => Some(Self::Deleted),
+            _ => None,
+        }
+    }
+}
+
+/// A session as stored in metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// Unique id.
+    pub id: String,
+    /// What the client asked for.
+    pub spec: SessionSpec,
+    /// Current lifecycle state.
+    pub state: SessionState,
+    /// When it was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// When it ended, if it has.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
+impl SessionSpec {
+    /// Allowed inactivity timeouts in seconds (Kernel's documented range).
+    pub const TIMEOUT_RANGE: std::ops::RangeInclusive<u32> = 10..=259_200;
+    /// Longest accepted name.
+    pub const MAX_NAME_LEN: usize = 255;
+
+    /// Checks every field, so a bad request fails before any process starts.
+    pub fn validate(&self) -> Result<(), crate::EngineError> {
+        use crate::EngineError::InvalidInput;
+        self.viewport.validate()?;
+        if !Self::TIMEOUT_RANGE.contains(&self.timeout_seconds) {
+            return Err(InvalidInput(format!(
+                "timeout_seconds must be in {}..={}, got {}",
+                Self::TIMEOUT_RANGE.start(),
+                Self::TIMEOUT_RANGE.end(),
+                self.timeout_seconds
+            )));
+        }
+        if let Some(name) = &self.name {
+            if name.is_empty() || name.len() > Self::MAX_NAME_LEN {
+                return Err(InvalidInput(format!(
+                    "name must be 1..={} characters",
+                    Self::MAX_NAME_LEN
+                )));
+            }
+        }
+        if let Some(url) = &self.start_url {
+            // Chromium treats a leading '-' as a flag; only plain URLs may reach its argv.
+            let scheme_ok = ["http://", "https://", "about:", "data:", "file://"]
+                .iter()
+                .any(|s| url.starts_with(s));
+            if !scheme_ok {
+                return Err(InvalidInput(format!(
+                    "start_url must be an http(s), about:, data: or file:// URL, got {url:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,95 @@
+//! Tapedeck's engine: it owns display sessions and their recordings.
+//!
+//! The engine never knows which dialect called it. Dialects translate their wire format into
+//! the calls here and render [`EngineError`] in their own error format.
+
+mod config;
+mod displays;
+mod recording;
+mod recovery;
+mod session;
+
+use std::sync::{Arc, Mutex};
+
+use tapedeck_store::{BlobStore, Metadata, Presigner};
+use tokio::sync::Semaphore;
+
+pub use config::EngineConfig;
+pub use recording::{Artifact, RecordingRequest};
+pub use session::CdpEndpoint;
+pub use tapedeck_core::EngineError;
+
+use displays::DisplayNumbers;
+use recording::LiveRecordings;
+use session::LiveSessions;
+
+/// The engine; cheap to clone, all clones share state.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: EngineConfig,
+    meta: Arc<dyn Metadata>,
+    blobs: BlobStore,
+    presigner: Presigner,
+    displays: DisplayNumbers,
+    session_slots: Arc<Semaphore>,
+    sessions: Mutex<LiveSessions>,
+    recordings: Mutex<LiveRecordings>,
+}
+
+impl Engine {
+    /// An engine over the given store. Call [`Engine::recover`] once before serving.
+    pub fn new(
+        config: EngineConfig,
+        meta: Arc<dyn Metadata>,
+        blobs: BlobStore,
+        presigner: Presigner,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                displays: DisplayNumbers::new(config.first_display),
+                session_slots: Arc::new(Semaphore::new(config.max_sessions)),
+                config,
+                meta,
+                blobs,
+                presigner,
+                sessions: Mutex::default(),
+                recordings: Mutex::default(),
+            }),
+        }
+    }
+
+    /// The settings it runs with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The presigner for download URLs.
+    pub fn presigner(&self) -> &Presigner {
+        &self.inner.presigner
+    }
+
+    /// The blob store.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.inner.blobs
+    }
+
+    /// Ends every recording (finalizing it) and every session; for server shutdown.
+    pub async fn shutdown(&self) {
+        let ids = self.live_session_ids();
+        tracing::info!(sessions = ids.len(), "shutting down sessions");
+        for id in ids {
+            if let Err(e) = self.delete_session(&id).await {
+                tracing::warn!(session = %id, error = %e, "shutdown: could not end session");
+            }
+        }
+    }
+}
+
+/// Locks a std mutex, ignoring poisoning: the maps hold plain data that stays consistent.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,252 @@
+//! Recordings of a session's display: start, stop (idempotent, single-flight), look up, list.
+
+mod segments;
+mod supervisor;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tapedeck_capture::{RecorderOptions, ScreenRecorder};
+use tapedeck_core::{id, EngineError, Recording, RecordingLimits, RecordingState, StopReason};
+use tapedeck_store::StorageKey;
+use time::OffsetDateTime;
+use tokio::sync::{oneshot, watch};
+
+pub(crate) use segments::finalize;
+pub(crate) use supervisor::PID_FILE;
+
+use crate::{lock, Engine};
+
+/// The recordings being captured on this node, by id.
+pub(crate) type LiveRecordings = HashMap<String, Arc<LiveRecording>>;
+
+/// What a finished stop publishes to every waiting caller.
+type StopOutcome = Option<Result<Recording, EngineError>>;
+
+/// A recording in flight: the handle its stops use to reach its supervisor.
+pub(crate) struct LiveRecording {
+    session_id: String,
+    /// Taken by the first stop; later stops find `None` and only wait.
+    stop_tx: Mutex<Option<oneshot::Sender<StopReason>>>,
+    done: watch::Receiver<StopOutcome>,
+}
+
+/// What a client may ask of a new recording; `None` takes the server's default.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RecordingRequest {
+    /// Frames per second, within [`RecordingLimits::FRAMERATE_RANGE`].
+    pub framerate: Option<u32>,
+    /// Stop by itself after this many seconds (at least 1).
+    pub max_duration_secs: Option<u64>,
+}
+
+/// A finalized recording's MP4 in the store.
+#[derive(Debug, Clone)]
+pub struct Artifact {
+    /// Its storage key.
+    pub key: StorageKey,
+    /// The local file, when the store is a local directory.
+    pub local_path: Option<std::path::PathBuf>,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+impl Engine {
+    /// Starts recording a running session's display.
+    #[tracing::instrument(skip(self))]
+    pub async fn start_recording(
+        &self,
+        session_id_or_name: &str,
+        request: RecordingRequest,
+    ) -> Result<Recording, EngineError> {
+        let config = &self.inner.config;
+        let limits = self.limits_for(request)?;
+        let session = self.get_session(session_id_or_name, false).await?;
+        let live_session = self.live_session(&session.id)?;
+        let recording = Recording {
+            id: id::new_id(),
+            session_id: session.id.clone(),
+            state: RecordingState::Recording,
+            stop_reason: None,
+            limits,
+            started_at: OffsetDateTime::now_utc(),
+            finished_at: None,
+            storage_key: None,
+            size_bytes: None,
+            duration_ms: None,
+        };
+        let options = RecorderOptions {
+            ffmpeg: config.ffmpeg.clone(),
+            spool_dir: config.spool_dir(&recording.id),
+            framerate: limits.framerate,
+        };
+        let recorder = {
+            let display = live_session.display.lock().await;
+            let display = display
+                .as_ref()
+                .ok_or_else(|| EngineError::Conflict("the session is ending".into()))?;
+            ScreenRecorder::start(display, &options)
+                .await
+                .map_err(EngineError::internal)?
+        };
+        supervisor::write_pid_file(&options.spool_dir, recorder.pid()).await;
+        if let Err(e) = self.inner.meta.insert_recording(&recording).await {
+            recorder.stop().await;
+            return Err(e.into());
+        }
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let (done_tx, done_rx) = watch::channel(None);
+        lock(&self.inner.recordings).insert(
+            recording.id.clone(),
+            Arc::new(LiveRecording {
+                session_id: session.id.clone(),
+                stop_tx: Mutex::new(Some(stop_tx)),
+                done: done_rx,
+            }),
+        );
+        self.touch_session(&session.id);
+        tokio::spawn(supervisor::supervise(
+            self.clone(),
+            recorder,
+            recording.clone(),
+            stop_rx,
+            done_tx,
+        ));
+        tracing::info!(recording = %recording.id, session = %session.id, fps = limits.framerate, "recording started");
+        Ok(recording)
+    }
+
+    fn limits_for(&self, request: RecordingRequest) -> Result<RecordingLimits, EngineError> {
+        let config = &self.inner.config;
+        let framerate = request.framerate.unwrap_or(config.default_framerate);
+        if !RecordingLimits::FRAMERATE_RANGE.contains(&framerate) {
+            return Err(EngineError::InvalidInput(format!(
+                "framerate must be in {}..={} on this CPU-only server, got {framerate}",
+                RecordingLimits::FRAMERATE_RANGE.start(),
+                RecordingLimits::FRAMERATE_RANGE.end()
+            )));
+        }
+        let max_duration_secs = match request.max_duration_secs {
+            Some(0) => {
+                return Err(EngineError::InvalidInput(
+                    "max_duration_in_seconds must be at least 1".into(),
+                ))
+            }
+            Some(secs) => secs.min(config.max_recording_secs),
+            None => config.max_recording_secs,
+        };
+        Ok(RecordingLimits {
+            framerate,
+            max_duration_secs,
+            max_bytes: config.max_recording_bytes,
+        })
+    }
+
+    /// Stops a recording and returns it once its MP4 is downloadable.
+    ///
+    /// Idempotent and single-flight: the first call signals the recorder once; every concurrent
+    /// or later call waits for that same finalization and gets the same answer.
+    #[tracing::instrument(skip(self))]
+    pub async fn stop_recording(
+        &self,
+        recording_id: &str,
+        reason: StopReason,
+    ) -> Result<Recording, EngineError> {
+        let live = lock(&self.inner.recordings).get(recording_id).cloned();
+        match live {
+            Some(live) => {
+                if let Some(tx) = lock(&live.stop_tx).take() {
+                    // The supervisor may have stopped by itself (limit reached); then it is
+                    // already finalizing and the send has no receiver, which is fine.
+                    let _ = tx.send(reason);
+                }
+                Self::wait_done(&live).await
+            }
+            // Not live: either finished already (return it) or unknown.
+            None => self.get_recording(recording_id).await,
+        }
+    }
+
+    async fn wait_done(live: &LiveRecording) -> Result<Recording, EngineError> {
+        let mut done = live.done.clone();
+        let outcome = done
+            .wait_for(Option::is_some)
+            .await
+            .map_err(|_| EngineError::Internal("recording supervisor vanished".into()))?;
+        outcome
+            .clone()
+            .unwrap_or_else(|| Err(EngineError::Internal("no outcome".into())))
+    }
+
+    /// A recording by id.
+    pub async fn get_recording(&self, recording_id: &str) -> Result<Recording, EngineError> {
+        self.inner
+            .meta
+            .get_recording(recording_id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("recording", recording_id))
+    }
+
+    /// A session's recordings, oldest first; the session may already be deleted.
+    pub async fn list_recordings(&self, session_id: &str) -> Result<Vec<Recording>, EngineError> {
+        Ok(self.inner.meta.list_recordings(session_id).await?)
+    }
+
+    /// The MP4 of a recording, waiting for a finalization in progress rather than failing.
+    pub async fn artifact(&self, recording_id: &str) -> Result<Artifact, EngineError> {
+        let live = lock(&self.inner.recordings).get(recording_id).cloned();
+        let recording = match live {
+            // Still capturing: there is no MP4 yet.
+            Some(live) if lock(&live.stop_tx).is_some() => {
+                return Err(EngineError::NotReady(format!(
+                    "recording {recording_id} is still running; stop it first"
+                )))
+            }
+            Some(live) => Self::wait_done(&live).await?,
+            None => self.get_recording(recording_id).await?,
+        };
+        let key = match (&recording.storage_key, recording.is_downloadable()) {
+            (Some(key), true) => StorageKey::parse(key)?,
+            _ => {
+                return Err(EngineError::Conflict(format!(
+                    "recording {recording_id} has no playable video (state {})",
+                    recording.state.as_str()
+                )))
+            }
+        };
+        let size = self.inner.blobs.size(&key).await?.ok_or_else(|| {
+            EngineError::Internal(format!("artifact {key} is missing from the blob store"))
+        })?;
+        Ok(Artifact {
+            local_path: self.inner.blobs.local_path(&key),
+            key,
+            size,
+        })
+    }
+
+    /// A presigned URL for a stored artifact, valid for `ttl`.
+    pub fn presigned_url(&self, key: &StorageKey, ttl: Duration) -> (String, OffsetDateTime) {
+        self.inner.presigner.url(key, ttl)
+    }
+
+    /// Marks a live recording as finalizing: later stops only wait, downloads wait too.
+    pub(crate) fn close_stop_channel(&self, recording_id: &str) {
+        if let Some(live) = lock(&self.inner.recordings).get(recording_id) {
+            lock(&live.stop_tx).take();
+        }
+    }
+
+    /// Forgets a live recording once its outcome is published and stored.
+    pub(crate) fn forget_recording(&self, recording_id: &str) {
+        lock(&self.inner.recordings).remove(recording_id);
+    }
+
+    pub(crate) fn live_recording_ids(&self, session_id: &str) -> Vec<String> {
+        lock(&self.inner.recordings)
+            .iter()
+            .filter(|(_, r)| r.session_id == session_id)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+}

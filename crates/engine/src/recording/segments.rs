@@ -1,0 +1,104 @@
+//! Moving closed segments into the blob store, and assembling the final MP4 from them.
+
+use std::path::Path;
+
+use tapedeck_capture::recorder::read_playlist;
+use tapedeck_capture::Playlist;
+use tapedeck_core::{EngineError, Recording, RecordingState};
+use tapedeck_store::{BlobStore, StorageKey};
+
+use crate::Engine;
+
+/// Where a recording's segments are kept until it is finalized.
+fn parts_prefix(recording_id: &str) -> String {
+    format!("recordings/{recording_id}/parts")
+}
+
+/// Where a recording's final MP4 is stored.
+fn artifact_key(recording_id: &str) -> Result<StorageKey, EngineError> {
+    Ok(StorageKey::for_path(&format!("recordings/{recording_id}.mp4"))?)
+}
+
+/// Moves every closed segment listed in `playlist` from the spool into the blob store.
+///
+/// A segment's local file is removed only after its upload succeeded, so a file that is gone
+/// from the spool is already persisted: calling this again, even after a crash, is safe.
+/// Returns the bytes moved by this call.
+pub(super) async fn persist_closed(
+    blobs: &BlobStore,
+    recording_id: &str,
+    spool_dir: &Path,
+    playlist: &Playlist,
+) -> Result<u64, EngineError> {
+    let prefix = parts_prefix(recording_id);
+    let files = playlist
+        .init
+        .iter()
+        .chain(playlist.segments.iter().map(|s| &s.file));
+    let mut moved = 0;
+    for file in files {
+        let local = spool_dir.join(file);
+        if !tokio::fs::try_exists(&local).await.unwrap_or(false) {
+            continue;
+        }
+        let key = StorageKey::for_path(&format!("{prefix}/{file}"))?;
+        moved += blobs.put_file(&key, &local).await?;
+        tokio::fs::remove_file(&local).await.map_err(EngineError::internal)?;
+    }
+    Ok(moved)
+}
+
+/// Finalizes a recording whose recorder has exited: persists what is left in the spool, writes
+/// `init.mp4` + segments as one fragmented MP4, and stores the result as `final_state`.
+///
+/// The order matters for crash safety: the artifact is complete before any part is deleted,
+/// and the metadata names the artifact only once it exists. A crash at any step leaves either
+/// the parts or the artifact, and finalizing again picks up from there.
+pub(crate) async fn finalize(
+    engine: &Engine,
+    recording: &mut Recording,
+    final_state: RecordingState,
+) -> Result<Recording, EngineError> {
+    let blobs = engine.blobs();
+    let spool_dir = engine.config().spool_dir(&recording.id);
+    let playlist = read_playlist(&spool_dir).await;
+    persist_closed(blobs, &recording.id, &spool_dir, &playlist).await?;
+
+    let parts = blobs.list(&parts_prefix(&recording.id)).await?;
+    let has_init = parts.iter().any(|p| p.key.path().ends_with("/init.mp4"));
+    let segment_count = parts.len().saturating_sub(usize::from(has_init));
+    let artifact = artifact_key(&recording.id)?;
+    // `init.mp4` sorts before `seg_*.m4s`, so the listing is already in playback order.
+    if has_init && segment_count > 0 {
+        let keys: Vec<_> = parts.iter().map(|p| p.key.clone()).collect();
+        let size = blobs.concat(&artifact, &keys).await?;
+        for key in &keys {
+            blobs.delete(key).await?;
+        }
+        recording.state = final_state;
+        recording.storage_key = Some(artifact.to_string());
+        recording.size_bytes = Some(size);
+        recording.duration_ms = Some((playlist.duration_secs() * 1000.0).round() as u64);
+    } else if let Some(size) = blobs.size(&artifact).await? {
+        // A previous finalization wrote the artifact and died before saving the metadata.
+        recording.state = final_state;
+        recording.storage_key = Some(artifact.to_string());
+        recording.size_bytes = Some(size);
+    } else {
+        tracing::warn!(recording = %recording.id, "no video was captured");
+        recording.state = RecordingState::Failed;
+    }
+    engine.inner.meta.update_recording(recording).await?;
+    if let Err(e) = tokio::fs::remove_dir_all(&spool_dir).await {
+        tracing::debug!(dir = %spool_dir.display(), error = %e, "spool not removed");
+    }
+    tracing::info!(
+        recording = %recording.id,
+        state = recording.state.as_str(),
+        segments = segment_count,
+        bytes = recording.size_bytes,
+        duration_ms = recording.duration_ms,
+        "recording finalized"
+    );
+    Ok(recording.clone())
+}

@@ -1,0 +1,267 @@
+//! Display sessions: create, look up, list, delete, and expire on inactivity.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tapedeck_capture::{Browser, BrowserOptions, Display};
+use tapedeck_core::{id, EngineError, Session, SessionSpec, SessionState, StopReason};
+use tapedeck_store::meta::Page;
+use time::OffsetDateTime;
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::displays::DisplayLease;
+use crate::{lock, Engine};
+
+/// How often the reaper looks for idle sessions and dead browsers.
+const REAP_EVERY: Duration = Duration::from_secs(1);
+
+/// The running sessions, by id.
+pub(crate) type LiveSessions = HashMap<String, Arc<LiveSession>>;
+
+/// A session whose display and browser are running on this node.
+pub(crate) struct LiveSession {
+    pub(crate) session: Session,
+    pub(crate) display: tokio::sync::Mutex<Option<Display>>,
+    browser: tokio::sync::Mutex<Option<Browser>>,
+    devtools: SocketAddr,
+    browser_ws_path: String,
+    activity: Activity,
+    _display_lease: DisplayLease,
+    _slot: OwnedSemaphorePermit,
+}
+
+/// When a session was last used, and how many CDP connections hold it open.
+#[derive(Default)]
+struct Activity {
+    last: Mutex<Option<Instant>>,
+    open_connections: AtomicUsize,
+}
+
+impl Activity {
+    fn touch(&self) {
+        *lock(&self.last) = Some(Instant::now());
+    }
+
+    fn idle_for(&self) -> Option<Duration> {
+        if self.open_connections.load(Ordering::SeqCst) > 0 {
+            return None;
+        }
+        lock(&self.last).map(|t| t.elapsed())
+    }
+}
+
+/// Where a CDP client should be connected, held open while the guard lives.
+pub struct CdpEndpoint {
+    /// Chromium's loopback DevTools address.
+    pub addr: SocketAddr,
+    /// The browser-level WebSocket path, `/devtools/browser/<uuid>`.
+    pub path: String,
+    /// Counts as activity (no inactivity timeout) until dropped.
+    pub guard: ConnectionGuard,
+}
+
+/// Keeps a session active while a CDP connection is open.
+pub struct ConnectionGuard {
+    session: Arc<LiveSession>,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.session
+            .activity
+            .open_connections
+            .fetch_sub(1, Ordering::SeqCst);
+        self.session.activity.touch();
+    }
+}
+
+impl Engine {
+    /// Starts a display and a headful Chromium for `spec`.
+    #[tracing::instrument(skip_all, fields(name = spec.name.as_deref()))]
+    pub async fn create_session(&self, spec: SessionSpec) -> Result<Session, EngineError> {
+        spec.validate()?;
+        let inner = &self.inner;
+        let slot = inner.session_slots.clone().try_acquire_owned().map_err(|_| {
+            EngineError::CapacityExhausted(format!(
+                "all {} session slots are in use; delete a session or raise --max-sessions",
+                inner.config.max_sessions
+            ))
+        })?;
+        if let Some(name) = &spec.name {
+            if inner.meta.find_session(name, false).await?.is_some() {
+                return Err(EngineError::Conflict(format!(
+                    "a session named {name:?} is already running"
+                )));
+            }
+        }
+        let lease = inner
+            .displays
+            .lease()
+            .ok_or_else(|| EngineError::CapacityExhausted("no free X display number".into()))?;
+        let id = id::new_id();
+        let display_number = lease.number();
+        let display = Display::start(display_number, spec.viewport.width, spec.viewport.height)
+            .await
+            .map_err(EngineError::internal)?;
+        let options = BrowserOptions {
+            binary: inner.config.chromium.clone(),
+            profile_dir: inner.config.profile_dir(&id),
+            start_url: spec.start_url.clone(),
+            kiosk: spec.kiosk,
+            extra_args: Vec::new(),
+        };
+        let browser = match Browser::launch(&display, &options).await {
+            Ok(browser) => browser,
+            Err(e) => {
+                display.stop().await;
+                return Err(EngineError::internal(e));
+            }
+        };
+        let session = Session {
+            id: id.clone(),
+            spec,
+            state: SessionState::Running,
+            created_at: OffsetDateTime::now_utc(),
+            deleted_at: None,
+        };
+        if let Err(e) = inner.meta.insert_session(&session).await {
+            browser.stop().await;
+            display.stop().await;
+            return Err(e.into());
+        }
+        let live = Arc::new(LiveSession {
+            devtools: browser.devtools_addr(),
+            browser_ws_path: browser.browser_ws_path().to_owned(),
+            session: session.clone(),
+            display: tokio::sync::Mutex::new(Some(display)),
+            browser: tokio::sync::Mutex::new(Some(browser)),
+            activity: Activity::default(),
+            _display_lease: lease,
+            _slot: slot,
+        });
+        live.activity.touch();
+        lock(&inner.sessions).insert(id.clone(), live);
+        tracing::info!(session = %id, display_number, "session created");
+        Ok(session)
+    }
+
+    /// Finds a session by id or name.
+    pub async fn get_session(
+        &self,
+        id_or_name: &str,
+        include_deleted: bool,
+    ) -> Result<Session, EngineError> {
+        self.inner
+            .meta
+            .find_session(id_or_name, include_deleted)
+            .await?
+            .ok_or_else(|| EngineError::not_found("session", id_or_name))
+    }
+
+    /// Lists sessions, oldest first.
+    pub async fn list_sessions(
+        &self,
+        include_deleted: bool,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<Session>, EngineError> {
+        Ok(self
+            .inner
+            .meta
+            .list_sessions(include_deleted, limit, offset)
+            .await?)
+    }
+
+    /// Ends a session: its recordings are finalized, then its browser and display are stopped by
+    /// pid and the display number is freed.
+    #[tracing::instrument(skip(self))]
+    pub async fn delete_session(&self, id_or_name: &str) -> Result<(), EngineError> {
+        let session = self.get_session(id_or_name, false).await?;
+        let live = lock(&self.inner.sessions).remove(&session.id);
+        for recording_id in self.live_recording_ids(&session.id) {
+            if let Err(e) = self
+                .stop_recording(&recording_id, StopReason::SessionEnded)
+                .await
+            {
+                tracing::warn!(recording = %recording_id, error = %e, "could not finalize on session end");
+            }
+        }
+        if let Some(live) = live {
+            if let Some(browser) = live.browser.lock().await.take() {
+                browser.stop().await;
+            }
+            if let Some(display) = live.display.lock().await.take() {
+                display.stop().await;
+            }
+            let session_dir = self.inner.config.data_dir.join("sessions").join(&session.id);
+            if let Err(e) = tokio::fs::remove_dir_all(&session_dir).await {
+                tracing::debug!(dir = %session_dir.display(), error = %e, "session dir not removed");
+            }
+        }
+        self.inner
+            .meta
+            .mark_session_deleted(&session.id, OffsetDateTime::now_utc())
+            .await?;
+        tracing::info!(session = %session.id, "session deleted");
+        Ok(())
+    }
+
+    /// The CDP endpoint of a running session, for the WebSocket relay.
+    pub async fn cdp_endpoint(&self, id_or_name: &str) -> Result<CdpEndpoint, EngineError> {
+        let session = self.get_session(id_or_name, false).await?;
+        let live = self.live_session(&session.id)?;
+        live.activity.open_connections.fetch_add(1, Ordering::SeqCst);
+        live.activity.touch();
+        Ok(CdpEndpoint {
+            addr: live.devtools,
+            path: live.browser_ws_path.clone(),
+            guard: ConnectionGuard { session: live },
+        })
+    }
+
+    pub(crate) fn live_session(&self, id: &str) -> Result<Arc<LiveSession>, EngineError> {
+        lock(&self.inner.sessions)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| EngineError::not_found("session", id))
+    }
+
+    pub(crate) fn live_session_ids(&self) -> Vec<String> {
+        lock(&self.inner.sessions).keys().cloned().collect()
+    }
+
+    /// Marks a session as used now, resetting its inactivity timer.
+    pub(crate) fn touch_session(&self, id: &str) {
+        if let Some(live) = lock(&self.inner.sessions).get(id) {
+            live.activity.touch();
+        }
+    }
+
+    /// Runs forever: ends sessions idle past their timeout, and sessions whose browser died.
+    pub async fn reap_sessions(self) {
+        let mut tick = tokio::time::interval(REAP_EVERY);
+        loop {
+            tick.tick().await;
+            let sessions: Vec<_> = lock(&self.inner.sessions).values().cloned().collect();
+            for live in sessions {
+                let id = &live.session.id;
+                let recording = !self.live_recording_ids(id).is_empty();
+                let timeout = Duration::from_secs(u64::from(live.session.spec.timeout_seconds));
+                let expired = !recording && live.activity.idle_for().is_some_and(|idle| idle > timeout);
+                let crashed = match live.browser.lock().await.as_mut() {
+                    Some(browser) => !browser.is_running(),
+                    None => false,
+                };
+                if expired || crashed {
+                    tracing::info!(session = %id, expired, crashed, "ending session");
+                    if let Err(e) = self.delete_session(id).await {
+                        tracing::warn!(session = %id, error = %e, "could not end session");
+                    }
+                }
+            }
+        }
+    }
+}

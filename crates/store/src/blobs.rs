@@ -1,0 +1,153 @@
+//! The blob store: artifacts and recording segments, addressed by [`StorageKey`].
+//!
+//! It wraps `object_store`, so that a local directory (the embedded default) and an
+//! S3-compatible bucket share one code path.
+
+use std::path::{Path as FsPath, PathBuf};
+use std::sync::Arc;
+
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, PutPayload, WriteMultipart};
+
+use crate::keys::StorageKey;
+use crate::StoreError;
+
+/// Chunk size for multipart writes; S3 wants parts of at least 5 MiB.
+const MULTIPART_CHUNK: usize = 5 * 1024 * 1024;
+
+/// An object in the store, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInfo {
+    /// Its key.
+    pub key: StorageKey,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// Artifacts and segments, in a local directory or a bucket.
+#[derive(Clone)]
+pub struct BlobStore {
+    inner: Arc<dyn ObjectStore>,
+    /// Set for the local backend, whose files the presigned file route serves directly.
+    local_root: Option<PathBuf>,
+}
+
+impl BlobStore {
+    /// A store in the local directory `root`, created if missing.
+    pub fn local(root: &FsPath) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(root)?;
+        let root = root.canonicalize()?;
+        Ok(Self {
+            inner: Arc::new(LocalFileSystem::new_with_prefix(&root)?),
+            local_root: Some(root),
+        })
+    }
+
+    /// The file behind `key` when the store is a local directory.
+    pub fn local_path(&self, key: &StorageKey) -> Option<PathBuf> {
+        // Keys are validated to plain segments, so the join cannot leave the root.
+        self.local_root.as_ref().map(|root| root.join(key.path()))
+    }
+
+    /// Writes `bytes` under `key`, replacing what was there.
+    pub async fn put(&self, key: &StorageKey, bytes: bytes::Bytes) -> Result<(), StoreError> {
+        self.inner
+            .put(&key.object_path(), PutPayload::from(bytes))
+            .await?;
+        Ok(())
+    }
+
+    /// Copies the local file `file` into the store under `key`; returns its size.
+    pub async fn put_file(&self, key: &StorageKey, file: &FsPath) -> Result<u64, StoreError> {
+        let bytes = tokio::fs::read(file).await?;
+        let size = bytes.len() as u64;
+        self.put(key, bytes.into()).await?;
+        Ok(size)
+    }
+
+    /// Writes the concatenation of `parts`, in order, under `dest`; returns its size.
+    ///
+    /// Parts are streamed one at a time, so memory stays at one part plus one upload chunk.
+    pub async fn concat(&self, dest: &StorageKey, parts: &[StorageKey]) -> Result<u64, StoreError> {
+        let upload = self.inner.put_multipart(&dest.object_path()).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, MULTIPART_CHUNK);
+        let mut size = 0u64;
+        for part in parts {
+            let bytes = match self.inner.get(&part.object_path()).await {
+                Ok(got) => got.bytes().await,
+                Err(e) => Err(e),
+            };
+            let bytes = match bytes {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    writer.abort().await?;
+                    return Err(e.into());
+                }
+            };
+            size += bytes.len() as u64;
+            writer.write(&bytes);
+        }
+        writer.finish().await?;
+        Ok(size)
+    }
+
+    /// The objects under `prefix/`, sorted by key.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<BlobInfo>, StoreError> {
+        let prefix = Path::from(prefix);
+        let metas: Vec<_> = self.inner.list(Some(&prefix)).try_collect().await?;
+        let mut blobs = metas
+            .into_iter()
+            .map(|meta| {
+                Ok(BlobInfo {
+                    key: StorageKey::for_path(meta.location.as_ref())?,
+                    size: meta.size,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        blobs.sort_by(|a, b| a.key.path().cmp(b.key.path()));
+        Ok(blobs)
+    }
+
+    /// The size of `key`, or `None` when it does not exist.
+    pub async fn size(&self, key: &StorageKey) -> Result<Option<u64>, StoreError> {
+        match self.inner.head(&key.object_path()).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes `key`; a missing object is not an error.
+    pub async fn delete(&self, key: &StorageKey) -> Result<(), StoreError> {
+        match self.inner.delete(&key.object_path()).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn concatenates_parts_in_order_and_lists_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::local(dir.path()).unwrap();
+        let a = StorageKey::for_path("rec/x/seg_00000.m4s").unwrap();
+        let b = StorageKey::for_path("rec/x/seg_00001.m4s").unwrap();
+        store.put(&b, "world".into()).await.unwrap();
+        store.put(&a, "hello ".into()).await.unwrap();
+        let listed = store.list("rec/x").await.unwrap();
+        assert_eq!(listed.iter().map(|b| &b.key).collect::<Vec<_>>(), [&a, &b]);
+
+        let dest = StorageKey::for_path("rec/x.mp4").unwrap();
+        let size = store.concat(&dest, &[a, b]).await.unwrap();
+        assert_eq!(size, 11);
+        let on_disk = std::fs::read(store.local_path(&dest).unwrap()).unwrap();
+        assert_eq!(on_disk, b"hello world");
+        assert_eq!(store.size(&dest).await.unwrap(), Some(11));
+    }
+}

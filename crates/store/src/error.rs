@@ -1,0 +1,36 @@
+//! Errors of the store layer.
+
+use tapedeck_core::EngineError;
+use thiserror::Error;
+
+/// A failure in metadata or blob storage.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The metadata database failed.
+    #[error("metadata database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A schema migration failed.
+    #[error("metadata migration: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// The blob store failed.
+    #[error("blob store: {0}")]
+    Blob(#[from] object_store::Error),
+    /// Local file I/O failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    /// A stored row could not be decoded; the database was edited by hand or is corrupt.
+    #[error("corrupt metadata: {0}")]
+    Corrupt(String),
+    /// A storage key was malformed or pointed outside the store's root.
+    #[error("invalid storage key: {0}")]
+    InvalidKey(String),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::InvalidKey(msg) => EngineError::Forbidden(msg),
+            other => EngineError::internal(other),
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! The metadata repository: sessions and recordings.
+//!
+//! The engine talks to the [`Metadata`] trait only. SQLite is the embedded default; a PostgreSQL
+//! implementation goes beside it with the same schema.
+
+mod sqlite;
+
+use async_trait::async_trait;
+use tapedeck_core::{Recording, Session};
+use time::OffsetDateTime;
+
+pub use sqlite::SqliteMetadata;
+
+use crate::StoreError;
+
+/// One page of a listing, with whether more rows follow it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    /// The rows of this page.
+    pub items: Vec<T>,
+    /// True when rows exist after this page.
+    pub has_more: bool,
+}
+
+/// Where sessions and recordings are kept.
+#[async_trait]
+pub trait Metadata: Send + Sync {
+    /// Stores a new session. Fails when a live session already has its name.
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
+    /// Finds a session by id, or by name among live sessions; deleted ones only when asked.
+    async fn find_session(
+        &self,
+        id_or_name: &str,
+        include_deleted: bool,
+    ) -> Result<Option<Session>, StoreError>;
+    /// Sessions oldest first, a page at a time.
+    async fn list_sessions(
+        &self,
+        include_deleted: bool,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<Session>, StoreError>;
+    /// Marks a session deleted at `at`.
+    async fn mark_session_deleted(&self, id: &str, at: OffsetDateTime) -> Result<(), StoreError>;
+    /// Marks every session still `running` as deleted; used at start-up, when no process survives.
+    async fn close_stale_sessions(&self, at: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Stores a new recording.
+    async fn insert_recording(&self, recording: &Recording) -> Result<(), StoreError>;
+    /// Saves a recording's state, stop reason, end and artifact.
+    async fn update_recording(&self, recording: &Recording) -> Result<(), StoreError>;
+    /// Finds a recording by id.
+    async fn get_recording(&self, id: &str) -> Result<Option<Recording>, StoreError>;
+    /// A session's recordings, oldest first.
+    async fn list_recordings(&self, session_id: &str) -> Result<Vec<Recording>, StoreError>;
+    /// Recordings left `recording` or `stopping`: what a restart must recover.
+    async fn in_flight_recordings(&self) -> Result<Vec<Recording>, StoreError>;
+}

@@ -1,0 +1,326 @@
+//! SQLite metadata: the embedded default, one file under the data directory.
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::Row;
+use tapedeck_core::{
+    Recording, RecordingLimits, RecordingState, Session, SessionSpec, SessionState, StopReason,
+};
+use time::OffsetDateTime;
+
+use super::{Metadata, Page};
+use crate::StoreError;
+
+/// Metadata in a SQLite file.
+#[derive(Clone)]
+pub struct SqliteMetadata {
+    pool: SqlitePool,
+}
+
+impl SqliteMetadata {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            // WAL lets readers proceed while a recording's state is written.
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+fn micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+fn from_micros(v: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1_000)
+        .map_err(|e| StoreError::Corrupt(format!("timestamp {v}: {e}")))
+}
+
+fn opt_from_micros(v: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
+    v.map(from_micros).transpose()
+}
+
+fn session_from_row(row: &SqliteRow) -> Result<Session, StoreError> {
+    let state: String = row.try_get("state")?;
+    let spec: String = row.try_get("spec")?;
+    Ok(Session {
+        id: row.try_get("id")?,
+        spec: serde_json::from_str::<SessionSpec>(&spec)
+            .map_err(|e| StoreError::Corrupt(format!("session spec: {e}")))?,
+        state: SessionState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("session state {state:?}")))?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+        deleted_at: opt_from_micros(row.try_get("deleted_at")?)?,
+    })
+}
+
+fn recording_from_row(row: &SqliteRow) -> Result<Recording, StoreError> {
+    let state: String = row.try_get("state")?;
+    let reason: Option<String> = row.try_get("stop_reason")?;
+    let non_negative = |v: i64| u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{v}")));
+    Ok(Recording {
+        id: row.try_get("id")?,
+        session_id: row.try_get("session_id")?,
+        state: RecordingState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("recording state {state:?}")))?,
+        stop_reason: reason
+            .map(|r| StopReason::parse(&r).ok_or_else(|| StoreError::Corrupt(r.clone())))
+            .transpose()?,
+        limits: RecordingLimits {
+            framerate: row.try_get::<i64, _>("framerate")? as u32,
+            max_duration_secs: non_negative(row.try_get("max_duration_secs")?)?,
+            max_bytes: non_negative(row.try_get("max_bytes")?)?,
+        },
+        started_at: from_micros(row.try_get("started_at")?)?,
+        finished_at: opt_from_micros(row.try_get("finished_at")?)?,
+        storage_key: row.try_get("storage_key")?,
+        size_bytes: row
+            .try_get::<Option<i64>, _>("size_bytes")?
+            .map(non_negative)
+            .transpose()?,
+        duration_ms: row
+            .try_get::<Option<i64>, _>("duration_ms")?
+            .map(non_negative)
+            .transpose()?,
+    })
+}
+
+#[async_trait]
+impl Metadata for SqliteMetadata {
+    async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
+        let spec = serde_json::to_string(&session.spec)
+            .map_err(|e| StoreError::Corrupt(format!("session spec: {e}")))?;
+        sqlx::query(
+            "INSERT INTO sessions (id, name, state, spec, created_at, deleted_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&session.id)
+        .bind(&session.spec.name)
+        .bind(session.state.as_str())
+        .bind(spec)
+        .bind(micros(session.created_at))
+        .bind(session.deleted_at.map(micros))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn find_session(
+        &self,
+        id_or_name: &str,
+        include_deleted: bool,
+    ) -> Result<Option<Session>, StoreError> {
+        // An id wins over a name; among names only live sessions count, since names are reused.
+        let row = sqlx::query(
+            "SELECT * FROM sessions
+             WHERE (id = ?1 OR (name = ?1 AND state = 'running'))
+               AND (?2 OR state = 'running')
+             ORDER BY (id = ?1) DESC LIMIT 1",
+        )
+        .bind(id_or_name)
+        .bind(include_deleted)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn list_sessions(
+        &self,
+        include_deleted: bool,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<Session>, StoreError> {
+        // One extra row tells whether another page exists without a COUNT query.
+        let rows = sqlx::query(
+            "SELECT * FROM sessions WHERE (?1 OR state = 'running')
+             ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
+        )
+        .bind(include_deleted)
+        .bind(i64::from(limit) + 1)
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items = rows
+            .iter()
+            .map(session_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let has_more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        Ok(Page { items, has_more })
+    }
+
+    async fn mark_session_deleted(&self, id: &str, at: OffsetDateTime) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET state = 'deleted', deleted_at = ? WHERE id = ? AND state = 'running'")
+            .bind(micros(at))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn close_stale_sessions(&self, at: OffsetDateTime) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE sessions SET state = 'deleted', deleted_at = ? WHERE state = 'running'")
+            .bind(micros(at))
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn insert_recording(&self, r: &Recording) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO recordings (id, session_id, state, stop_reason, framerate,
+                max_duration_secs, max_bytes, started_at, finished_at, storage_key, size_bytes,
+                duration_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&r.id)
+        .bind(&r.session_id)
+        .bind(r.state.as_str())
+        .bind(r.stop_reason.map(StopReason::as_str))
+        .bind(i64::from(r.limits.framerate))
+        .bind(r.limits.max_duration_secs as i64)
+        .bind(r.limits.max_bytes as i64)
+        .bind(micros(r.started_at))
+        .bind(r.finished_at.map(micros))
+        .bind(&r.storage_key)
+        .bind(r.size_bytes.map(|v| v as i64))
+        .bind(r.duration_ms.map(|v| v as i64))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn update_recording(&self, r: &Recording) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE recordings SET state = ?, stop_reason = ?, finished_at = ?, storage_key = ?,
+                size_bytes = ?, duration_ms = ?
+             WHERE id = ?",
+        )
+        .bind(r.state.as_str())
+        .bind(r.stop_reason.map(StopReason::as_str))
+        .bind(r.finished_at.map(micros))
+        .bind(&r.storage_key)
+        .bind(r.size_bytes.map(|v| v as i64))
+        .bind(r.duration_ms.map(|v| v as i64))
+        .bind(&r.id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn get_recording(&self, id: &str) -> Result<Option<Recording>, StoreError> {
+        let row = sqlx::query("SELECT * FROM recordings WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(recording_from_row).transpose()
+    }
+
+    async fn list_recordings(&self, session_id: &str) -> Result<Vec<Recording>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM recordings WHERE session_id = ? ORDER BY started_at, id",
+        )
+        .bind(session_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(recording_from_row).collect()
+    }
+
+    async fn in_flight_recordings(&self) -> Result<Vec<Recording>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM recordings WHERE state IN ('recording', 'stopping') ORDER BY started_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(recording_from_row).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tapedeck_core::Viewport;
+
+    fn session(id: &str, name: Option<&str>) -> Session {
+        Session {
+            id: id.into(),
+            spec: SessionSpec {
+                name: name.map(Into::into),
+                viewport: Viewport::default(),
+                start_url: None,
+                timeout_seconds: 60,
+                kiosk: false,
+                tags: Default::default(),
+            },
+            state: SessionState::Running,
+            created_at: OffsetDateTime::now_utc(),
+            deleted_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn sessions_by_id_or_name_paginate_and_free_names_on_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteMetadata::open(&dir.path().join("m.db")).await.unwrap();
+        db.insert_session(&session("s1", Some("alpha"))).await.unwrap();
+        db.insert_session(&session("s2", None)).await.unwrap();
+        assert!(db.insert_session(&session("s3", Some("alpha"))).await.is_err());
+
+        assert_eq!(db.find_session("alpha", false).await.unwrap().unwrap().id, "s1");
+        let page = db.list_sessions(false, 1, 0).await.unwrap();
+        assert_eq!((page.items.len(), page.has_more), (1, true));
+        let page = db.list_sessions(false, 1, 1).await.unwrap();
+        assert_eq!((page.items[0].id.as_str(), page.has_more), ("s2", false));
+
+        db.mark_session_deleted("s1", OffsetDateTime::now_utc()).await.unwrap();
+        assert!(db.find_session("s1", false).await.unwrap().is_none());
+        assert!(db.find_session("s1", true).await.unwrap().is_some());
+        db.insert_session(&session("s3", Some("alpha"))).await.unwrap();
+        assert_eq!(db.find_session("alpha", true).await.unwrap().unwrap().id, "s3");
+    }
+
+    #[tokio::test]
+    async fn recordings_roundtrip_and_in_flight_ones_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteMetadata::open(&dir.path().join("m.db")).await.unwrap();
+        db.insert_session(&session("s1", None)).await.unwrap();
+        let mut rec = Recording {
+            id: "r1".into(),
+            session_id: "s1".into(),
+            state: RecordingState::Recording,
+            stop_reason: None,
+            limits: RecordingLimits { framerate: 10, max_duration_secs: 60, max_bytes: 1 << 20 },
+            started_at: OffsetDateTime::now_utc(),
+            finished_at: None,
+            storage_key: None,
+            size_bytes: None,
+            duration_ms: None,
+        };
+        db.insert_recording(&rec).await.unwrap();
+        assert_eq!(db.in_flight_recordings().await.unwrap().len(), 1);
+        rec.state = RecordingState::Finished;
+        rec.stop_reason = Some(StopReason::Requested);
+        rec.finished_at = Some(OffsetDateTime::now_utc());
+        rec.storage_key = Some("storage://tapedeck/recordings/r1.mp4".into());
+        rec.size_bytes = Some(1234);
+        rec.duration_ms = Some(5000);
+        db.update_recording(&rec).await.unwrap();
+        let back = db.get_recording("r1").await.unwrap().unwrap();
+        assert_eq!(back.state, RecordingState::Finished);
+        assert_eq!(back.size_bytes, Some(1234));
+        assert!(db.in_flight_recordings().await.unwrap().is_empty());
+        assert_eq!(db.list_recordings("s1").await.unwrap().len(), 1);
+    }
+}
