@@ -1,1 +1,36 @@
-fn main() {}
+//! `tapedeck`: the recording server binary.
+
+mod config;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// Tapedeck: a self-hosted recording server for automated browser sessions.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: native API at /v1, Kernel at /kernel.
+    Serve(config::ServeConfig),
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=info,sqlx=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Serve(config) => runtime.block_on(serve::run(config)),
+    }
+}

@@ -1,1 +1,48 @@
-//! placeholder
+//! Tapedeck's HTTP APIs. One engine, several dialects, each in its own folder:
+//! `native/` (`/v1`, with OpenAPI) and `kernel/` (`/kernel`), beside `common/` (auth, lenient
+//! JSON bodies, error bodies, the presigned file route and the CDP WebSocket relay).
+
+pub mod common;
+pub mod kernel;
+pub mod native;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use tapedeck_engine::Engine;
+use tapedeck_store::Signer;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The engine.
+    pub engine: Engine,
+    /// The API key clients present.
+    pub api_key: Arc<str>,
+    /// Signs CDP connection tokens.
+    pub signer: Signer,
+    /// The base URL clients reach this server at, without a trailing slash.
+    pub public_url: Arc<str>,
+}
+
+impl ApiState {
+    /// The public URL with `ws` for `http` (and `wss` for `https`), for WebSocket URLs.
+    pub fn public_ws_url(&self) -> String {
+        match self.public_url.strip_prefix("http") {
+            Some(rest) => format!("ws{rest}"),
+            None => self.public_url.to_string(),
+        }
+    }
+}
+
+/// The whole HTTP surface: `/healthz`, `/files`, `/v1` and `/kernel`.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(common::files::router())
+        .nest("/v1", native::router(state.clone()))
+        .nest("/kernel", kernel::router(state.clone()))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -36,17 +36,24 @@ impl Signer {
         mac
     }
 
-    /// The hex HMAC-SHA256 of `message`.
-    pub fn sign(&self, message: &[u8]) -> String {
-        hex::encode(self.mac(message).finalize().into_bytes())
+    /// The raw HMAC-SHA256 of `message`.
+    pub fn sign_raw(&self, message: &[u8]) -> Vec<u8> {
+        self.mac(message).finalize().into_bytes().to_vec()
     }
 
-    /// True when `sig_hex` is the signature of `message`, compared in constant time.
+    /// True when `sig` is the raw signature of `message`, compared in constant time.
+    pub fn verify_raw(&self, message: &[u8], sig: &[u8]) -> bool {
+        self.mac(message).verify_slice(sig).is_ok()
+    }
+
+    /// The hex HMAC-SHA256 of `message`.
+    pub fn sign(&self, message: &[u8]) -> String {
+        hex::encode(self.sign_raw(message))
+    }
+
+    /// True when `sig_hex` is the hex signature of `message`, compared in constant time.
     pub fn verify(&self, message: &[u8], sig_hex: &str) -> bool {
-        match hex::decode(sig_hex) {
-            Ok(sig) => self.mac(message).verify_slice(&sig).is_ok(),
-            Err(_) => false,
-        }
+        hex::decode(sig_hex).is_ok_and(|sig| self.verify_raw(message, &sig))
     }
 }
 

@@ -64,7 +64,7 @@ impl Engine {
         let limits = self.limits_for(request)?;
         let session = self.get_session(session_id_or_name, false).await?;
         let live_session = self.live_session(&session.id)?;
-        let recording = Recording {
+        let mut recording = Recording {
             id: id::new_id(),
             session_id: session.id.clone(),
             state: RecordingState::Recording,
@@ -90,6 +90,8 @@ impl Engine {
                 .await
                 .map_err(EngineError::internal)?
         };
+        // The clock starts once ffmpeg runs, so the video's length matches started..finished.
+        recording.started_at = OffsetDateTime::now_utc();
         supervisor::write_pid_file(&options.spool_dir, recorder.pid()).await;
         if let Err(e) = self.inner.meta.insert_recording(&recording).await {
             recorder.stop().await;

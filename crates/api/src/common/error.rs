@@ -1,0 +1,106 @@
+//! The errors every dialect shares, their HTTP status and wire code, and the `{code, message}`
+//! body that the native API and Kernel both use. Each dialect wraps [`CommonError`] and renders
+//! it in its own format in its own `error.rs`.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::Query;
+use axum::http::StatusCode;
+use serde::Serialize;
+use tapedeck_engine::EngineError;
+use thiserror::Error;
+
+use super::body::BodyError;
+
+/// `{"code": "...", "message": "..."}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable machine-readable code, e.g. `not_found`.
+    pub code: &'static str,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// A failure of any dialect's request.
+#[derive(Debug, Error)]
+pub enum CommonError {
+    /// From the engine.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// A malformed or mistyped JSON body.
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    /// A malformed query string.
+    #[error("invalid query: {0}")]
+    Query(String),
+    /// Missing or wrong API key, or a bad connection token.
+    #[error("missing or invalid API key")]
+    Unauthorized,
+    /// No such route.
+    #[error("no such route")]
+    RouteNotFound,
+}
+
+impl CommonError {
+    /// The HTTP status and wire code. Client mistakes are never 408, 409, 429 or 5xx except
+    /// for real conflicts (decisions.md §8), because the official SDKs retry those.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Engine(EngineError::InvalidInput(_)) | Self::Body(_) | Self::Query(_) => {
+                (StatusCode::BAD_REQUEST, "bad_request")
+            }
+            Self::Engine(EngineError::NotFound { .. }) | Self::RouteNotFound => {
+                (StatusCode::NOT_FOUND, "not_found")
+            }
+            Self::Engine(EngineError::Conflict(_) | EngineError::NotReady(_)) => {
+                (StatusCode::CONFLICT, "conflict")
+            }
+            Self::Engine(EngineError::CapacityExhausted(_)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "capacity_exhausted")
+            }
+            Self::Engine(EngineError::Forbidden(_)) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::Engine(EngineError::Internal(_)) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
+            }
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+        }
+    }
+
+    /// The `{code, message}` body with this error's code.
+    pub fn body(&self) -> ErrorBody {
+        if self.status_and_code().0.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        ErrorBody {
+            code: self.status_and_code().1,
+            message: self.to_string(),
+        }
+    }
+}
+
+/// Unwraps an optional-rejection query extractor into a [`CommonError::Query`].
+pub fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, CommonError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| CommonError::Query(e.body_text()))
+}
+
+/// Implements `From` for each source of a [`CommonError`] on a dialect's error newtype.
+#[macro_export]
+macro_rules! dialect_error_from {
+    ($dialect:ty) => {
+        impl From<$crate::common::error::CommonError> for $dialect {
+            fn from(e: $crate::common::error::CommonError) -> Self {
+                Self(e)
+            }
+        }
+        impl From<tapedeck_engine::EngineError> for $dialect {
+            fn from(e: tapedeck_engine::EngineError) -> Self {
+                Self(e.into())
+            }
+        }
+        impl From<$crate::common::body::BodyError> for $dialect {
+            fn from(e: $crate::common::body::BodyError) -> Self {
+                Self(e.into())
+            }
+        }
+    };
+}

@@ -1,0 +1,8 @@
+//! What every dialect shares.
+
+pub mod auth;
+pub mod body;
+pub mod cdp_relay;
+pub mod error;
+pub mod files;
+pub mod token;

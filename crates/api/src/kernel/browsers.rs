@@ -1,0 +1,117 @@
+//! `/browsers`: create, list, retrieve, update, delete, and the CDP relay.
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use tapedeck_engine::EngineError;
+
+use super::wire::{Browser, CreateBrowser, ListBrowsers, LookupQuery};
+use super::KernelError;
+use crate::common::body::parse_json;
+use crate::common::error::{query, CommonError};
+use crate::common::cdp_relay::{self, CdpQuery};
+use crate::ApiState;
+
+type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
+
+/// Default and largest page size of `GET /browsers`.
+const DEFAULT_LIMIT: u32 = 20;
+const MAX_LIMIT: u32 = 100;
+
+/// `POST /browsers` → 200 + Browser. The session is always headful: replays need a screen.
+pub async fn create(State(state): State<ApiState>, body: Bytes) -> Result<Json<Browser>, KernelError> {
+    let params: CreateBrowser = parse_json(&body)?;
+    if params.gpu == Some(true) {
+        return Err(EngineError::InvalidInput("gpu sessions are not available on this server".into()).into());
+    }
+    let session = state.engine.create_session(params.into_spec()).await?;
+    Ok(Json(Browser::from_session(&state, session)))
+}
+
+/// `GET /browsers` → a JSON array with `X-Has-More`, and `X-Next-Offset` when there is more
+/// (contract §1.5).
+pub async fn list(
+    State(state): State<ApiState>,
+    q: QueryResult<ListBrowsers>,
+) -> Result<Response, KernelError> {
+    let q = query(q)?;
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let offset = q.offset.unwrap_or(0);
+    let include_deleted = q.include_deleted.unwrap_or(false)
+        || matches!(q.status.as_deref(), Some("all" | "deleted"));
+    let page = state.engine.list_sessions(include_deleted, limit, offset).await?;
+    let count = page.items.len() as u64;
+    let browsers: Vec<Browser> = page
+        .items
+        .into_iter()
+        .filter(|s| q.status.as_deref() != Some("deleted") || s.deleted_at.is_some())
+        .map(|s| Browser::from_session(&state, s))
+        .collect();
+    let mut headers = HeaderMap::new();
+    headers.insert("x-has-more", HeaderValue::from_static(if page.has_more { "true" } else { "false" }));
+    if page.has_more {
+        headers.insert("x-next-offset", HeaderValue::from(offset + count));
+    }
+    headers.insert("x-limit", HeaderValue::from(limit));
+    headers.insert("x-offset", HeaderValue::from(offset));
+    Ok((headers, Json(browsers)).into_response())
+}
+
+/// `GET /browsers/{id_or_name}`.
+pub async fn retrieve(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    q: QueryResult<LookupQuery>,
+) -> Result<Json<Browser>, KernelError> {
+    let include_deleted = query(q)?.include_deleted.unwrap_or(false);
+    let session = state.engine.get_session(&id, include_deleted).await?;
+    Ok(Json(Browser::from_session(&state, session)))
+}
+
+/// `PATCH /browsers/{id}`: no field of a running session can change here yet, so any field is
+/// refused by name, and an empty patch returns the browser.
+pub async fn update(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Browser>, KernelError> {
+    let patch: serde_json::Map<String, serde_json::Value> = parse_json(&body)?;
+    if let Some(field) = patch.keys().next() {
+        return Err(EngineError::InvalidInput(format!(
+            "{field} cannot be changed on a running browser on this server"
+        ))
+        .into());
+    }
+    let session = state.engine.get_session(&id, false).await?;
+    Ok(Json(Browser::from_session(&state, session)))
+}
+
+/// `DELETE /browsers/{id_or_name}` → 204.
+pub async fn delete(State(state): State<ApiState>, Path(id): Path<String>) -> Result<StatusCode, KernelError> {
+    state.engine.delete_session(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /browsers?persistent_id=…` (older SDKs) → 204; the id is a session id or name.
+pub async fn delete_by_persistent_id(
+    State(state): State<ApiState>,
+    q: QueryResult<LookupQuery>,
+) -> Result<StatusCode, KernelError> {
+    let id = query(q)?
+        .persistent_id
+        .ok_or_else(|| KernelError(CommonError::Query("persistent_id is required".into())))?;
+    state.engine.delete_session(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /browsers/{id}/cdp?jwt=…`: the WebSocket relay to the session's Chromium.
+pub async fn cdp(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    q: QueryResult<CdpQuery>,
+    request: Request,
+) -> Result<Response, KernelError> {
+    Ok(cdp_relay::open(&state, &id, query(q)?, request).await?)
+}

@@ -1,0 +1,105 @@
+//! `/browsers/{id}/replays`: start, list, stop, download.
+
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::Bytes;
+use tapedeck_core::{Recording, StopReason};
+use tapedeck_engine::{EngineError, RecordingRequest};
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+
+use super::wire::{Replay, StartReplay};
+use super::KernelError;
+use crate::common::body::parse_json;
+use crate::ApiState;
+
+/// Seconds a client is told to wait before asking again for a replay still recording.
+const RETRY_AFTER_SECS: u32 = 5;
+
+/// The replay `replay_id` of browser `id`; a replay of another browser is not found.
+async fn replay_of(state: &ApiState, id: &str, replay_id: &str) -> Result<Recording, KernelError> {
+    let session = state.engine.get_session(id, true).await?;
+    let recording = state.engine.get_recording(replay_id).await?;
+    if recording.session_id != session.id {
+        return Err(EngineError::not_found("replay", replay_id).into());
+    }
+    Ok(recording)
+}
+
+/// `POST /browsers/{id}/replays` → 201 + BrowserReplay. Several replays may run at once.
+pub async fn start(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Replay>), KernelError> {
+    let params: StartReplay = parse_json(&body)?;
+    if params.record_audio == Some(true) {
+        return Err(EngineError::InvalidInput("record_audio is not available on this server".into()).into());
+    }
+    let request = RecordingRequest {
+        framerate: params.framerate,
+        max_duration_secs: params.max_duration_in_seconds,
+    };
+    let recording = state.engine.start_recording(&id, request).await?;
+    Ok((StatusCode::CREATED, Json(Replay::from_recording(&state, recording))))
+}
+
+/// `GET /browsers/{id}/replays` → a bare JSON array; the browser may be deleted already.
+pub async fn list(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<Vec<Replay>>, KernelError> {
+    let session = state.engine.get_session(&id, true).await?;
+    let recordings = state.engine.list_recordings(&session.id).await?;
+    Ok(Json(recordings.into_iter().map(|r| Replay::from_recording(&state, r)).collect()))
+}
+
+/// `POST /browsers/{id}/replays/{replay_id}/stop` → 200 with an empty body, once the MP4 is
+/// downloadable. Repeated and concurrent stops all get 200 after the one finalization.
+pub async fn stop(
+    State(state): State<ApiState>,
+    Path((id, replay_id)): Path<(String, String)>,
+) -> Result<StatusCode, KernelError> {
+    replay_of(&state, &id, &replay_id).await?;
+    state.engine.stop_recording(&replay_id, StopReason::Requested).await?;
+    Ok(StatusCode::OK)
+}
+
+/// `GET /browsers/{id}/replays/{replay_id}` → 200 `video/mp4` (with Range support), or 202 with
+/// `Retry-After` while it is still recording. A download during finalization waits for it.
+pub async fn download(
+    State(state): State<ApiState>,
+    Path((id, replay_id)): Path<(String, String)>,
+    request: Request,
+) -> Result<Response, KernelError> {
+    let recording = replay_of(&state, &id, &replay_id).await?;
+    let artifact = match state.engine.artifact(&replay_id).await {
+        Ok(artifact) => artifact,
+        Err(EngineError::NotReady(_)) => {
+            let mut response = StatusCode::ACCEPTED.into_response();
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            return Ok(response);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let Some(file) = artifact.local_path else {
+        return Err(EngineError::Internal("artifact is not in a local store".into()).into());
+    };
+    let mut response = ServeFile::new(file)
+        .oneshot(request)
+        .await
+        .map_err(EngineError::internal)?
+        .into_response();
+    let headers = response.headers_mut();
+    let stamp = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+            .and_then(|s| HeaderValue::from_str(&s).ok())
+    };
+    if let Some(v) = stamp(recording.started_at) {
+        headers.insert("x-recording-started-at", v);
+    }
+    if let Some(v) = recording.finished_at.and_then(stamp) {
+        headers.insert("x-recording-finished-at", v);
+    }
+    Ok(response)
+}

@@ -1,0 +1,171 @@
+//! Kernel's JSON shapes (contract §1.2–§1.4), and how engine types become them.
+
+use serde::{Deserialize, Serialize};
+use tapedeck_core::{Recording, Session, SessionSpec, Viewport};
+use time::OffsetDateTime;
+
+use crate::common::token;
+use crate::ApiState;
+
+/// Kernel's default inactivity timeout, in seconds.
+const DEFAULT_TIMEOUT_SECS: u32 = 60;
+
+/// `BrowserCreateParams`; every field optional, unknown fields ignored. `headless` is ignored:
+/// sessions are always headful, since replays need a screen.
+#[derive(Debug, Default, Deserialize)]
+pub struct CreateBrowser {
+    pub name: Option<String>,
+    pub gpu: Option<bool>,
+    pub start_url: Option<String>,
+    pub timeout_seconds: Option<u32>,
+    pub viewport: Option<ViewportParams>,
+    pub kiosk_mode: Option<bool>,
+    pub tags: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// `viewport` of a create request.
+#[derive(Debug, Deserialize)]
+pub struct ViewportParams {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl CreateBrowser {
+    /// The engine's spec, with Kernel's defaults (1920x1080, 60 s timeout).
+    pub fn into_spec(self) -> SessionSpec {
+        SessionSpec {
+            name: self.name,
+            viewport: self
+                .viewport
+                .map(|v| Viewport {
+                    width: v.width,
+                    height: v.height,
+                })
+                .unwrap_or_default(),
+            start_url: self.start_url,
+            timeout_seconds: self.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECS),
+            kiosk: self.kiosk_mode.unwrap_or(false),
+            tags: self.tags.unwrap_or_default(),
+        }
+    }
+}
+
+/// The Browser object. Every field PySDK 0.131 requires is always present; `base_url` is
+/// omitted because the direct-to-VM subresources are not served (contract §2.4).
+#[derive(Debug, Serialize)]
+pub struct Browser {
+    pub session_id: String,
+    pub cdp_ws_url: String,
+    pub webdriver_ws_url: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    pub headless: bool,
+    pub stealth: bool,
+    pub gpu: bool,
+    pub timeout_seconds: u32,
+    pub memory: &'static str,
+    pub region: &'static str,
+    pub kiosk_mode: bool,
+    pub viewport: Viewport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_url: Option<String>,
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    pub tags: serde_json::Map<String, serde_json::Value>,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
+impl Browser {
+    /// The Kernel view of a session, with a fresh CDP token.
+    pub fn from_session(state: &ApiState, session: Session) -> Self {
+        let ws = state.public_ws_url();
+        let jwt = token::issue(&state.signer, &session.id);
+        Self {
+            cdp_ws_url: format!("{ws}/kernel/browsers/{}/cdp?jwt={jwt}", session.id),
+            // Required by the schema; WebDriver is not served by Tapedeck (see README).
+            webdriver_ws_url: format!("{ws}/kernel/browsers/{}/webdriver?jwt={jwt}", session.id),
+            created_at: session.created_at,
+            headless: false,
+            stealth: false,
+            gpu: false,
+            timeout_seconds: session.spec.timeout_seconds,
+            memory: "8GiB",
+            region: "us-east",
+            kiosk_mode: session.spec.kiosk,
+            viewport: session.spec.viewport,
+            name: session.spec.name,
+            start_url: session.spec.start_url,
+            tags: session.spec.tags,
+            deleted_at: session.deleted_at,
+            session_id: session.id,
+        }
+    }
+}
+
+/// `ReplayStartParams`.
+#[derive(Debug, Default, Deserialize)]
+pub struct StartReplay {
+    pub framerate: Option<u32>,
+    pub max_duration_in_seconds: Option<u64>,
+    pub record_audio: Option<bool>,
+}
+
+/// `BrowserReplay`.
+#[derive(Debug, Serialize)]
+pub struct Replay {
+    pub replay_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub finished_at: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay_view_url: Option<String>,
+}
+
+impl Replay {
+    /// The Kernel view of a recording; `replay_view_url` is a presigned link to the MP4 once
+    /// it exists.
+    pub fn from_recording(state: &ApiState, recording: Recording) -> Self {
+        let replay_view_url = recording
+            .is_downloadable()
+            .then_some(recording.storage_key.as_deref())
+            .flatten()
+            .and_then(|key| tapedeck_store::StorageKey::parse(key).ok())
+            .map(|key| state.engine.presigned_url(&key, REPLAY_URL_TTL).0);
+        Self {
+            replay_id: recording.id,
+            started_at: recording.started_at,
+            // Kernel shows a finished time only once the video is final.
+            finished_at: if recording.state.in_flight() {
+                None
+            } else {
+                recording.finished_at
+            },
+            replay_view_url,
+        }
+    }
+}
+
+/// How long a `replay_view_url` stays valid.
+const REPLAY_URL_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Query of `GET /browsers`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListBrowsers {
+    pub limit: Option<u32>,
+    pub offset: Option<u64>,
+    pub include_deleted: Option<bool>,
+    pub status: Option<String>,
+}
+
+/// Query of `GET /browsers/{id}` and `DELETE /browsers`.
+#[derive(Debug, Default, Deserialize)]
+pub struct LookupQuery {
+    pub include_deleted: Option<bool>,
+    pub persistent_id: Option<String>,
+}

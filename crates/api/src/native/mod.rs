@@ -1,0 +1,52 @@
+//! Tapedeck's own API, mounted at `/v1`, described by the OpenAPI document at
+//! `/v1/openapi.json`. The other dialects are adapters over the same engine calls.
+
+mod error;
+mod openapi;
+mod recordings;
+mod sessions;
+mod wire;
+
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use error::NativeError;
+
+use crate::common::auth::bearer_matches;
+use crate::common::error::CommonError;
+use crate::ApiState;
+
+/// The `/v1` routes. Bearer auth on all but the OpenAPI document and the CDP relay (`?jwt=`).
+pub fn router(state: ApiState) -> Router<ApiState> {
+    let authed = Router::new()
+        .route("/sessions", post(sessions::create).get(sessions::list))
+        .route("/sessions/{id}", get(sessions::retrieve).delete(sessions::delete))
+        .route(
+            "/sessions/{id}/recordings",
+            post(recordings::start).get(recordings::list),
+        )
+        .route("/recordings/{id}", get(recordings::retrieve))
+        .route("/recordings/{id}/stop", post(recordings::stop))
+        .route("/recordings/{id}/download-url", get(recordings::download_url))
+        .route_layer(middleware::from_fn_with_state(state, require_api_key));
+    Router::new()
+        .route("/openapi.json", get(openapi::document))
+        .route("/sessions/{id}/cdp", get(sessions::cdp))
+        .merge(authed)
+        .fallback(|| async { NativeError(CommonError::RouteNotFound) })
+}
+
+async fn require_api_key(
+    State(state): State<ApiState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, NativeError> {
+    if bearer_matches(request.headers(), &state.api_key) {
+        Ok(next.run(request).await)
+    } else {
+        Err(NativeError(CommonError::Unauthorized))
+    }
+}

@@ -1,0 +1,103 @@
+//! `/v1/.../recordings`: start, list, retrieve, stop, and presigned download URLs.
+
+use std::time::Duration;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use bytes::Bytes;
+use tapedeck_core::StopReason;
+use tapedeck_engine::{EngineError, RecordingRequest};
+
+use super::wire::{DownloadQuery, DownloadUrl, RecordingJson, RecordingList, StartRecording};
+use super::NativeError;
+use crate::common::body::parse_json;
+use crate::common::error::{query, ErrorBody};
+use crate::ApiState;
+
+/// Default and longest lifetime of a presigned URL.
+const DEFAULT_URL_TTL_SECS: u64 = 3600;
+const MAX_URL_TTL_SECS: u64 = 7 * 24 * 3600;
+
+/// Start recording a session's display.
+#[utoipa::path(post, path = "/v1/sessions/{id}/recordings", request_body = StartRecording,
+    responses((status = 201, body = RecordingJson), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn start(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<RecordingJson>), NativeError> {
+    let params: StartRecording = parse_json(&body)?;
+    let request = RecordingRequest {
+        framerate: params.framerate,
+        max_duration_secs: params.max_duration_secs,
+    };
+    let recording = state.engine.start_recording(&id, request).await?;
+    Ok((StatusCode::CREATED, Json(recording.into())))
+}
+
+/// A session's recordings, oldest first.
+#[utoipa::path(get, path = "/v1/sessions/{id}/recordings",
+    responses((status = 200, body = RecordingList), (status = 404, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<RecordingList>, NativeError> {
+    let session = state.engine.get_session(&id, true).await?;
+    let items = state.engine.list_recordings(&session.id).await?;
+    Ok(Json(RecordingList {
+        items: items.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// A recording by id.
+#[utoipa::path(get, path = "/v1/recordings/{id}",
+    responses((status = 200, body = RecordingJson), (status = 404, body = ErrorBody)))]
+pub async fn retrieve(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<RecordingJson>, NativeError> {
+    Ok(Json(state.engine.get_recording(&id).await?.into()))
+}
+
+/// Stop a recording; answers once the MP4 is downloadable. Idempotent.
+#[utoipa::path(post, path = "/v1/recordings/{id}/stop",
+    responses((status = 200, body = RecordingJson), (status = 404, body = ErrorBody)))]
+pub async fn stop(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<RecordingJson>, NativeError> {
+    let recording = state.engine.stop_recording(&id, StopReason::Requested).await?;
+    Ok(Json(recording.into()))
+}
+
+/// A presigned URL that downloads the recording's MP4 without credentials.
+#[utoipa::path(get, path = "/v1/recordings/{id}/download-url",
+    params(("expires_in_secs" = Option<u64>, Query)),
+    responses((status = 200, body = DownloadUrl), (status = 409, description = "still recording", body = ErrorBody)))]
+pub async fn download_url(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    q: Result<Query<DownloadQuery>, QueryRejection>,
+) -> Result<Json<DownloadUrl>, NativeError> {
+    let ttl_secs = query(q)?.expires_in_secs.unwrap_or(DEFAULT_URL_TTL_SECS);
+    if !(1..=MAX_URL_TTL_SECS).contains(&ttl_secs) {
+        return Err(EngineError::InvalidInput(format!(
+            "expires_in_secs must be in 1..={MAX_URL_TTL_SECS}"
+        ))
+        .into());
+    }
+    let artifact = state.engine.artifact(&id).await?;
+    let (url, expires_at) = state
+        .engine
+        .presigned_url(&artifact.key, Duration::from_secs(ttl_secs));
+    Ok(Json(DownloadUrl {
+        storage_key: artifact.key.to_string(),
+        url,
+        expires_at: expires_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        size_bytes: artifact.size,
+    }))
+}

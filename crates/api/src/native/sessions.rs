@@ -1,0 +1,80 @@
+//! `/v1/sessions`: create, list, retrieve, delete, and the CDP relay.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+use bytes::Bytes;
+
+use super::wire::{CreateSession, ListQuery, SessionJson, SessionPage};
+use super::NativeError;
+use crate::common::body::parse_json;
+use crate::common::cdp_relay::{self, CdpQuery};
+use crate::common::error::{query, ErrorBody};
+use crate::ApiState;
+
+/// Create a session: an Xvfb display with a headful Chromium on it.
+#[utoipa::path(post, path = "/v1/sessions", request_body = CreateSession,
+    responses((status = 201, body = SessionJson), (status = 400, body = ErrorBody),
+              (status = 503, description = "all session slots in use", body = ErrorBody)))]
+pub async fn create(
+    State(state): State<ApiState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<SessionJson>), NativeError> {
+    let params: CreateSession = parse_json(&body)?;
+    let session = state.engine.create_session(params.into_spec()).await?;
+    Ok((StatusCode::CREATED, Json(SessionJson::new(&state, session))))
+}
+
+/// List sessions, oldest first.
+#[utoipa::path(get, path = "/v1/sessions",
+    params(("limit" = Option<u32>, Query), ("offset" = Option<u64>, Query), ("include_deleted" = Option<bool>, Query)),
+    responses((status = 200, body = SessionPage)))]
+pub async fn list(
+    State(state): State<ApiState>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<SessionPage>, NativeError> {
+    let q = query(q)?;
+    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    let offset = q.offset.unwrap_or(0);
+    let page = state
+        .engine
+        .list_sessions(q.include_deleted.unwrap_or(false), limit, offset)
+        .await?;
+    let next_offset = page.has_more.then(|| offset + page.items.len() as u64);
+    let items = page.items.into_iter().map(|s| SessionJson::new(&state, s)).collect();
+    Ok(Json(SessionPage { items, next_offset }))
+}
+
+/// A session by id or name, including ended ones.
+#[utoipa::path(get, path = "/v1/sessions/{id}",
+    responses((status = 200, body = SessionJson), (status = 404, body = ErrorBody)))]
+pub async fn retrieve(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<SessionJson>, NativeError> {
+    let session = state.engine.get_session(&id, true).await?;
+    Ok(Json(SessionJson::new(&state, session)))
+}
+
+/// End a session: its recordings are finalized, its processes stopped.
+#[utoipa::path(delete, path = "/v1/sessions/{id}",
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, NativeError> {
+    state.engine.delete_session(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The CDP WebSocket relay; authorized by the `jwt` in `cdp_ws_url`.
+pub async fn cdp(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    q: Result<Query<CdpQuery>, QueryRejection>,
+    request: Request,
+) -> Result<Response, NativeError> {
+    Ok(cdp_relay::open(&state, &id, query(q)?, request).await?)
+}

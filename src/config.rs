@@ -1,0 +1,55 @@
+//! The server's configuration: one typed struct, from flags and environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// `tapedeck serve` options. Every option has a default that works on a fresh machine.
+#[derive(Debug, Clone, Args)]
+pub struct ServeConfig {
+    /// Address of the HTTP API.
+    #[arg(long, env = "TAPEDECK_LISTEN", default_value = "127.0.0.1:7600")]
+    pub listen: SocketAddr,
+    /// Address of the recording proxy (FAST dialect; not served yet).
+    #[arg(long, env = "TAPEDECK_PROXY_LISTEN", default_value = "127.0.0.1:7601")]
+    pub proxy_listen: SocketAddr,
+    /// Directory for metadata, blobs, spooled segments and secrets.
+    #[arg(long, env = "TAPEDECK_DATA_DIR", default_value = "./tapedeck-data")]
+    pub data_dir: PathBuf,
+    /// Base URL that presigned and CDP URLs are built on; `http://<listen>` by default.
+    #[arg(long, env = "TAPEDECK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// API key clients must present; generated and stored in the data dir when absent.
+    #[arg(long, env = "TAPEDECK_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Most browser sessions running at once.
+    #[arg(long, env = "TAPEDECK_MAX_SESSIONS", default_value_t = 4)]
+    pub max_sessions: usize,
+    /// First X display number used for sessions.
+    #[arg(long, env = "TAPEDECK_FIRST_DISPLAY", default_value_t = 100)]
+    pub first_display: u32,
+    /// Chromium binary.
+    #[arg(long, env = "TAPEDECK_CHROMIUM", default_value = "/usr/bin/chromium")]
+    pub chromium: PathBuf,
+    /// ffmpeg binary.
+    #[arg(long, env = "TAPEDECK_FFMPEG", default_value = "ffmpeg")]
+    pub ffmpeg: PathBuf,
+    /// Longest recording in seconds, whatever a client asks.
+    #[arg(long, env = "TAPEDECK_MAX_RECORDING_SECS", default_value_t = 4 * 3600)]
+    pub max_recording_secs: u64,
+    /// Largest recording in MiB; a recording that reaches it stops by itself.
+    #[arg(long, env = "TAPEDECK_MAX_RECORDING_MIB", default_value_t = 500)]
+    pub max_recording_mib: u64,
+}
+
+impl ServeConfig {
+    /// The public base URL without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}

@@ -1,0 +1,97 @@
+//! `tapedeck serve`: wires the store, the engine and the APIs, and runs until a signal.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use tapedeck_api::ApiState;
+use tapedeck_engine::{Engine, EngineConfig};
+use tapedeck_store::{secrets, BlobStore, Presigner, Signer, SqliteMetadata};
+use tokio::signal::unix::{signal, SignalKind};
+
+use crate::config::ServeConfig;
+
+/// Length of generated API keys and signing secrets.
+const SECRET_LEN: usize = 40;
+
+/// Runs the server until SIGINT or SIGTERM, then ends every session cleanly.
+pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
+    let data_dir = &config.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    let api_key = match &config.api_key {
+        Some(key) if !key.is_empty() => key.clone(),
+        _ => {
+            let path = data_dir.join("api-key");
+            let (key, created) = secrets::load_or_create(&path, SECRET_LEN)?;
+            if created {
+                println!("Generated API key (stored in {}): {key}", path.display());
+            } else {
+                tracing::info!(file = %path.display(), "using the stored API key");
+            }
+            key
+        }
+    };
+    let (secret, _) = secrets::load_or_create(&data_dir.join("signing-secret"), SECRET_LEN)?;
+    let signer = Signer::new(secret);
+    let public_url = config.public_url();
+
+    let meta = SqliteMetadata::open(&data_dir.join("tapedeck.db"))
+        .await
+        .context("opening metadata")?;
+    let blobs = BlobStore::local(&data_dir.join("blobs")).context("opening blob store")?;
+    let engine_config = EngineConfig {
+        chromium: config.chromium.clone(),
+        ffmpeg: config.ffmpeg.clone(),
+        max_sessions: config.max_sessions,
+        first_display: config.first_display,
+        max_recording_secs: config.max_recording_secs,
+        max_recording_bytes: config.max_recording_mib * 1024 * 1024,
+        ..EngineConfig::new(data_dir.clone())
+    };
+    let engine = Engine::new(
+        engine_config,
+        Arc::new(meta),
+        blobs,
+        Presigner::new(signer.clone(), &public_url),
+    );
+    engine.recover().await.context("recovering in-flight recordings")?;
+    tokio::spawn(engine.clone().reap_sessions());
+
+    let state = ApiState {
+        engine: engine.clone(),
+        api_key: api_key.into(),
+        signer,
+        public_url: public_url.clone().into(),
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    tracing::info!(
+        listen = %config.listen,
+        %public_url,
+        data_dir = %data_dir.display(),
+        proxy_listen = %config.proxy_listen,
+        "tapedeck ready: native API at /v1, Kernel at /kernel (recording proxy not served yet)"
+    );
+    axum::serve(listener, tapedeck_api::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    engine.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the server still runs; it just cannot shut down gracefully.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+    tracing::info!("shutdown requested: finalizing recordings and ending sessions");
+}
