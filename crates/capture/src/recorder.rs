@@ -9,6 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::process::Command;
+use tokio::time::Instant;
 
 use crate::playlist::Playlist;
 use crate::process::ProcessGroup;
@@ -20,6 +21,9 @@ pub const SEGMENT_SECS: u32 = 2;
 const PLAYLIST: &str = "index.m3u8";
 /// How long ffmpeg gets after SIGINT to close its last segment before SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(10);
+/// Shortest capture: ffmpeg interrupted before its encoder produced a frame (about 0.5 s on two
+/// cores) writes no video at all, so a stop that early waits until this much has run.
+const MIN_CAPTURE: Duration = Duration::from_secs(1);
 
 /// How to record.
 #[derive(Debug, Clone)]
@@ -36,6 +40,7 @@ pub struct RecorderOptions {
 pub struct ScreenRecorder {
     process: ProcessGroup,
     spool_dir: PathBuf,
+    started: Instant,
 }
 
 impl ScreenRecorder {
@@ -65,6 +70,7 @@ impl ScreenRecorder {
             .stdout(Stdio::null())
             .stderr(log);
         let mut process = ProcessGroup::spawn("ffmpeg", &mut cmd, libc::SIGINT)?;
+        let started = Instant::now();
         // Catch an immediate failure (bad display, missing encoder) before reporting success.
         tokio::time::sleep(Duration::from_millis(150)).await;
         if let Some(status) = process.try_exited() {
@@ -79,6 +85,7 @@ impl ScreenRecorder {
         Ok(Self {
             process,
             spool_dir: options.spool_dir.clone(),
+            started,
         })
     }
 
@@ -105,6 +112,7 @@ impl ScreenRecorder {
     /// Stops capture: SIGINT makes ffmpeg close its last segment and end the playlist. One call
     /// sends one SIGINT; a second SIGINT would make ffmpeg abort without flushing.
     pub async fn stop(mut self) {
+        tokio::time::sleep_until(self.started + MIN_CAPTURE).await;
         self.process.terminate(libc::SIGINT, STOP_GRACE).await;
     }
 }

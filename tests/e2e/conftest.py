@@ -1,0 +1,188 @@
+"""Fixtures for Tapedeck's end-to-end tests: a real server, real pages, real tools.
+
+Every test talks to `target/release/tapedeck` over HTTP, with the official SDKs and with real
+CDP clients (Playwright and Puppeteer from npm, driving Debian's Chromium through the relay).
+"""
+
+import functools
+import http.server
+import json
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BINARY = ROOT / "target" / "release" / "tapedeck"
+E2E = Path(__file__).resolve().parent
+API_KEY = "e2e-test-key-0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One `tapedeck serve` process on a data dir that survives restarts."""
+
+    def __init__(self, data_dir: Path, max_sessions: int = 2, first_display: int = 100):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = data_dir / "server.log"
+        self.args = [
+            str(BINARY), "serve",
+            "--listen", f"127.0.0.1:{self.port}",
+            "--proxy-listen", f"127.0.0.1:{free_port()}",
+            "--data-dir", str(data_dir / "data"),
+            "--max-sessions", str(max_sessions),
+            "--first-display", str(first_display),
+        ]
+        self.proc = None
+
+    def start(self):
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        env = dict(os.environ, TAPEDECK_API_KEY=API_KEY, RUST_LOG="info,tower_http=debug")
+        self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log()}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server not ready: {self.log()}")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    @property
+    def kernel_url(self) -> str:
+        return f"{self.url}/kernel"
+
+    def kernel_client(self):
+        from kernel import Kernel
+
+        return Kernel(api_key=API_KEY, base_url=self.kernel_url)
+
+    def native(self, method: str, path: str, **kwargs) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {API_KEY}", **kwargs.pop("headers", {})}
+        return httpx.request(method, f"{self.url}/v1{path}", headers=headers, timeout=90, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("tapedeck")).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def kernel(server):
+    """The official Kernel SDK pointed at Tapedeck; deletes what each test leaves running."""
+    client = server.kernel_client()
+    yield client
+    for browser in client.browsers.list():
+        client.browsers.delete_by_id(browser.session_id)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def pages():
+    """Serves tests/e2e/pages on loopback; yields its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(E2E / "pages"))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def node(*args, timeout=120) -> dict:
+    """Runs drive.mjs with a real CDP client and returns the JSON it printed."""
+    done = subprocess.run(
+        ["node", str(E2E / "drive.mjs"), *args],
+        capture_output=True, text=True, timeout=timeout, cwd=E2E,
+    )
+    assert done.returncode == 0, f"drive.mjs {args[0]} failed:\n{done.stderr}"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def ffprobe(path: Path) -> dict:
+    """Codec, size, duration and decoded frame count of a video, from ffprobe."""
+    done = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+         "-show_entries", "stream=codec_name,width,height,nb_read_frames:format=duration",
+         "-of", "json", str(path)],
+        capture_output=True, text=True, check=True,
+    )
+    info = json.loads(done.stdout)
+    stream = info["streams"][0]
+    return {
+        "codec": stream["codec_name"],
+        "width": int(stream["width"]),
+        "height": int(stream["height"]),
+        "frames": int(stream["nb_read_frames"]),
+        "duration": float(info["format"]["duration"]),
+    }
+
+
+def frame_rgb(path: Path, at_secs: float, from_end: bool = False) -> bytes:
+    """One decoded frame as raw RGB24 bytes, `at_secs` from the start (or from the end)."""
+    seek = ["-sseof", f"-{at_secs}"] if from_end else ["-ss", str(at_secs)]
+    done = subprocess.run(
+        ["ffmpeg", "-v", "error", *seek, "-i", str(path), "-frames:v", "1",
+         "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True, check=True,
+    )
+    assert done.stdout, f"no frame at {at_secs}s (from_end={from_end})"
+    return done.stdout
+
+
+def mean_rgb(frame: bytes) -> tuple:
+    """Average colour of a frame, sampling every 97th pixel."""
+    pixels = range(0, len(frame) - 2, 3 * 97)
+    n = len(pixels)
+    return tuple(sum(frame[i + c] for i in pixels) / n for c in range(3))
+
+
+def mean_abs_diff(a: bytes, b: bytes) -> float:
+    """Mean absolute per-byte difference of two same-size frames, sampled."""
+    idx = range(0, min(len(a), len(b)), 101)
+    return sum(abs(a[i] - b[i]) for i in idx) / len(idx)
+
+
+@pytest.fixture
+def scratch():
+    with tempfile.TemporaryDirectory() as d:
+        yield Path(d)

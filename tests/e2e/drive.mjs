@@ -1,0 +1,73 @@
+// Real CDP clients for the end-to-end tests. Prints one JSON line with what it saw.
+//   node drive.mjs playwright <cdp_ws_url> <page_url>   drive a page: load, wait, click the button
+//   node drive.mjs puppeteer  <cdp_ws_url>              connect with Puppeteer and evaluate
+//   node drive.mjs play       <cdp_ws_url> <mp4_url>    play and seek an MP4 in the session's Chromium
+import { chromium } from 'playwright-core';
+import puppeteer from 'puppeteer-core';
+
+const [mode, cdpUrl, target] = process.argv.slice(2);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function withPlaywrightPage(fn) {
+  const browser = await chromium.connectOverCDP(cdpUrl, { timeout: 20000 });
+  try {
+    const context = browser.contexts()[0];
+    const page = context.pages()[0] ?? (await context.newPage());
+    return await fn(page);
+  } finally {
+    await browser.close();
+  }
+}
+
+async function drive() {
+  return withPlaywrightPage(async (page) => {
+    await page.goto(target);
+    await sleep(2000);
+    await page.click('#go');
+    await sleep(2000);
+    const clicked = await page.evaluate(() => document.body.classList.contains('clicked'));
+    return { clicked, title: await page.title() };
+  });
+}
+
+async function play() {
+  return withPlaywrightPage(async (page) => {
+    await page.goto(target);
+    return page.evaluate(async () => {
+      const video = document.querySelector('video');
+      if (video.readyState < 1) {
+        await new Promise((resolve, reject) => {
+          video.addEventListener('loadedmetadata', resolve, { once: true });
+          video.addEventListener('error', () => reject(new Error('video error ' + video.error?.code)), { once: true });
+        });
+      }
+      const duration = video.duration;
+      video.currentTime = duration / 2;
+      await new Promise((resolve) => video.addEventListener('seeked', resolve, { once: true }));
+      return { duration, seekedTo: video.currentTime, width: video.videoWidth, height: video.videoHeight };
+    });
+  });
+}
+
+async function viaPuppeteer() {
+  const browser = await puppeteer.connect({ browserWSEndpoint: cdpUrl, protocolTimeout: 20000 });
+  try {
+    const pages = await browser.pages();
+    const sum = await pages[0].evaluate(() => 20 + 22);
+    return { version: await browser.version(), sum };
+  } finally {
+    await browser.disconnect();
+  }
+}
+
+const modes = { playwright: drive, puppeteer: viaPuppeteer, play };
+if (!modes[mode]) {
+  console.error(`unknown mode ${mode}`);
+  process.exit(2);
+}
+try {
+  console.log(JSON.stringify(await modes[mode]()));
+} catch (err) {
+  console.error(err.stack ?? String(err));
+  process.exit(1);
+}

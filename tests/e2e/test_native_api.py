@@ -1,0 +1,40 @@
+"""The native API: OpenAPI document, sessions and recordings, errors as `{code, message}`."""
+
+import httpx
+
+
+def test_openapi_document_lists_the_native_routes(server):
+    doc = httpx.get(f"{server.url}/v1/openapi.json").json()
+    assert doc["openapi"].startswith("3.")
+    for path in ("/v1/sessions", "/v1/sessions/{id}", "/v1/sessions/{id}/recordings",
+                 "/v1/recordings/{id}", "/v1/recordings/{id}/stop", "/v1/recordings/{id}/download-url"):
+        assert path in doc["paths"], path
+
+
+def test_native_session_and_recording_lifecycle(server):
+    created = server.native("POST", "/sessions", json={"name": "native-1", "viewport": {"width": 640, "height": 480}})
+    assert created.status_code == 201, created.text
+    session = created.json()
+    assert session["state"] == "running" and session["cdp_ws_url"].startswith("ws://")
+    assert server.native("GET", "/sessions/native-1").json()["id"] == session["id"]
+
+    rec = server.native("POST", f"/sessions/{session['id']}/recordings", content=b"").json()
+    assert rec["state"] == "recording" and rec["framerate"] == 10
+    not_yet = server.native("GET", f"/recordings/{rec['id']}/download-url")
+    assert not_yet.status_code == 409 and not_yet.json()["code"] == "conflict"
+
+    deleted = server.native("DELETE", f"/sessions/{session['id']}")
+    assert deleted.status_code == 204
+    # Deleting the session finalized its recording.
+    after = server.native("GET", f"/recordings/{rec['id']}").json()
+    assert after["state"] == "finished" and after["stop_reason"] == "session_ended"
+    assert after["size_bytes"] > 0 and after["duration_ms"] > 0
+    gone = server.native("GET", f"/sessions/{session['id']}").json()
+    assert gone["state"] == "deleted" and gone["deleted_at"]
+
+
+def test_native_errors(server):
+    assert server.native("POST", "/sessions", content=b"[").json()["code"] == "bad_request"
+    assert server.native("GET", "/recordings/nope").status_code == 404
+    assert httpx.get(f"{server.url}/v1/sessions").status_code == 401
+    assert server.native("GET", "/recordings/x/download-url", params={"expires_in_secs": 0}).status_code == 400

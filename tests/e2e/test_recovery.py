@@ -1,0 +1,39 @@
+"""A server killed mid-recording loses at most the segment in flight."""
+
+import time
+
+from conftest import Server, ffprobe
+
+
+def test_kernel_replay_survives_server_kill9(tmp_path):
+    server = Server(tmp_path / "crash", first_display=140).start()
+    try:
+        kernel = server.kernel_client()
+        browser = kernel.browsers.create(viewport={"width": 1280, "height": 720})
+        replay = kernel.browsers.replays.start(browser.session_id)
+        started = time.monotonic()
+        time.sleep(8)
+        server.kill9()
+        recorded_for = time.monotonic() - started
+
+        server.start()
+        replays = kernel.browsers.replays.list(browser.session_id)
+        assert [r.replay_id for r in replays] == [replay.replay_id]
+        assert replays[0].finished_at is not None
+
+        native = server.native("GET", f"/recordings/{replay.replay_id}").json()
+        assert native["state"] == "interrupted" and native["stop_reason"] == "recovered", native
+
+        download = kernel.browsers.replays.download(replay.replay_id, id_or_name=browser.session_id)
+        assert download.http_response.status_code == 200
+        video = tmp_path / "recovered.mp4"
+        download.write_to_file(video)
+        probe = ffprobe(video)
+        assert probe["codec"] == "h264"
+        assert probe["duration"] >= recorded_for - 2.5, (probe, recorded_for)
+        assert probe["duration"] <= recorded_for + 1.0, (probe, recorded_for)
+
+        # The killed session's browser is gone, and the session reads as deleted.
+        assert kernel.browsers.retrieve(browser.session_id, include_deleted=True).deleted_at is not None
+    finally:
+        server.stop()
