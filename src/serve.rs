@@ -54,7 +54,10 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         blobs,
         Presigner::new(signer.clone(), &public_url),
     );
-    engine.recover().await.context("recovering in-flight recordings")?;
+    engine
+        .recover()
+        .await
+        .context("recovering in-flight recordings")?;
     tokio::spawn(engine.clone().reap_sessions());
 
     let state = ApiState {

@@ -57,7 +57,11 @@ impl Browser {
                 "--remote-debugging-port=0",
                 "--window-position=0,0",
             ])
-            .arg(format!("--window-size={},{}", display.width(), display.height()))
+            .arg(format!(
+                "--window-size={},{}",
+                display.width(),
+                display.height()
+            ))
             .arg(format!("--user-data-dir={}", options.profile_dir.display()));
         if options.kiosk {
             cmd.arg("--kiosk");
@@ -68,8 +72,7 @@ impl Browser {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         let mut process = ProcessGroup::spawn("chromium", &mut cmd, libc::SIGKILL)?;
-        let (port, browser_ws_path) =
-            wait_for_devtools(&mut process, &options.profile_dir).await?;
+        let (port, browser_ws_path) = wait_for_devtools(&mut process, &options.profile_dir).await?;
         let display_number = display.number();
         tracing::info!(display_number, pid = process.pid(), port, "chromium ready");
         Ok(Self {

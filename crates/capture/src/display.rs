@@ -52,7 +52,13 @@ impl Display {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        tracing::info!(display_number = number, width, height, pid = process.pid(), "display ready");
+        tracing::info!(
+            display_number = number,
+            width,
+            height,
+            pid = process.pid(),
+            "display ready"
+        );
         Ok(Self {
             number,
             width,

@@ -105,7 +105,12 @@ impl ProcessGroup {
                 status = Some(done);
                 break;
             }
-            tracing::warn!(program = self.program, pid = self.pid, signal, "did not exit in time; escalating");
+            tracing::warn!(
+                program = self.program,
+                pid = self.pid,
+                signal,
+                "did not exit in time; escalating"
+            );
         }
         self.kill_group_now();
         status

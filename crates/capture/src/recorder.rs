@@ -55,13 +55,30 @@ impl ScreenRecorder {
         let mut cmd = Command::new(&options.ffmpeg);
         cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
             .args(["-f", "x11grab", "-draw_mouse", "1", "-framerate", &fps])
-            .args(["-video_size", &format!("{width}x{height}"), "-i", &display.name()])
-            .args(["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency"])
+            .args([
+                "-video_size",
+                &format!("{width}x{height}"),
+                "-i",
+                &display.name(),
+            ])
+            .args([
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-tune",
+                "zerolatency",
+            ])
             .args(["-crf", "28", "-pix_fmt", "yuv420p", "-threads", "1"])
             // A keyframe every segment length, so segments close on time even on a static page.
             .args(["-force_key_frames", &keyframe_every])
             .args(["-f", "hls", "-hls_time", &SEGMENT_SECS.to_string()])
-            .args(["-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4"])
+            .args([
+                "-hls_segment_type",
+                "fmp4",
+                "-hls_fmp4_init_filename",
+                "init.mp4",
+            ])
             .args(["-hls_list_size", "0", "-hls_playlist_type", "event"])
             .arg("-hls_segment_filename")
             .arg(options.spool_dir.join("seg_%05d.m4s"))
@@ -74,14 +91,20 @@ impl ScreenRecorder {
         // Catch an immediate failure (bad display, missing encoder) before reporting success.
         tokio::time::sleep(Duration::from_millis(150)).await;
         if let Some(status) = process.try_exited() {
-            let log = std::fs::read_to_string(options.spool_dir.join("ffmpeg.log")).unwrap_or_default();
+            let log =
+                std::fs::read_to_string(options.spool_dir.join("ffmpeg.log")).unwrap_or_default();
             return Err(CaptureError::Exited {
                 program: "ffmpeg",
                 status: format!("{status}: {}", log.trim()),
             });
         }
         let display_number = display.number();
-        tracing::debug!(display_number, pid = process.pid(), fps = options.framerate, "recorder started");
+        tracing::debug!(
+            display_number,
+            pid = process.pid(),
+            fps = options.framerate,
+            "recorder started"
+        );
         Ok(Self {
             process,
             spool_dir: options.spool_dir.clone(),

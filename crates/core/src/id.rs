@@ -14,7 +14,9 @@ pub fn new_id() -> String {
 
 /// True when `s` has the shape of an id made by [`new_id`] (so it cannot escape a path).
 pub fn is_id(s: &str) -> bool {
-    s.len() == ID_LEN && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    s.len() == ID_LEN
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
 }
 
 #[cfg(test)]

@@ -46,6 +46,9 @@ impl EngineConfig {
 
     /// Where a session's browser profile lives.
     pub fn profile_dir(&self, session_id: &str) -> PathBuf {
-        self.data_dir.join("sessions").join(session_id).join("profile")
+        self.data_dir
+            .join("sessions")
+            .join(session_id)
+            .join("profile")
     }
 }

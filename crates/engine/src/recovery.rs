@@ -19,7 +19,11 @@ impl Engine {
         let closed = self.inner.meta.close_stale_sessions(now).await?;
         let in_flight = self.inner.meta.in_flight_recordings().await?;
         if closed > 0 || !in_flight.is_empty() {
-            tracing::info!(sessions = closed, recordings = in_flight.len(), "recovering after an unclean stop");
+            tracing::info!(
+                sessions = closed,
+                recordings = in_flight.len(),
+                "recovering after an unclean stop"
+            );
         }
         for mut recording in in_flight {
             let spool_dir = self.config().spool_dir(&recording.id);

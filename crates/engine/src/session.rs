@@ -84,12 +84,16 @@ impl Engine {
     pub async fn create_session(&self, spec: SessionSpec) -> Result<Session, EngineError> {
         spec.validate()?;
         let inner = &self.inner;
-        let slot = inner.session_slots.clone().try_acquire_owned().map_err(|_| {
-            EngineError::CapacityExhausted(format!(
-                "all {} session slots are in use; delete a session or raise --max-sessions",
-                inner.config.max_sessions
-            ))
-        })?;
+        let slot = inner
+            .session_slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| {
+                EngineError::CapacityExhausted(format!(
+                    "all {} session slots are in use; delete a session or raise --max-sessions",
+                    inner.config.max_sessions
+                ))
+            })?;
         if let Some(name) = &spec.name {
             if inner.meta.find_session(name, false).await?.is_some() {
                 return Err(EngineError::Conflict(format!(
@@ -196,7 +200,12 @@ impl Engine {
             if let Some(display) = live.display.lock().await.take() {
                 display.stop().await;
             }
-            let session_dir = self.inner.config.data_dir.join("sessions").join(&session.id);
+            let session_dir = self
+                .inner
+                .config
+                .data_dir
+                .join("sessions")
+                .join(&session.id);
             if let Err(e) = tokio::fs::remove_dir_all(&session_dir).await {
                 tracing::debug!(dir = %session_dir.display(), error = %e, "session dir not removed");
             }
@@ -213,7 +222,9 @@ impl Engine {
     pub async fn cdp_endpoint(&self, id_or_name: &str) -> Result<CdpEndpoint, EngineError> {
         let session = self.get_session(id_or_name, false).await?;
         let live = self.live_session(&session.id)?;
-        live.activity.open_connections.fetch_add(1, Ordering::SeqCst);
+        live.activity
+            .open_connections
+            .fetch_add(1, Ordering::SeqCst);
         live.activity.touch();
         Ok(CdpEndpoint {
             addr: live.devtools,
@@ -250,7 +261,8 @@ impl Engine {
                 let id = &live.session.id;
                 let recording = !self.live_recording_ids(id).is_empty();
                 let timeout = Duration::from_secs(u64::from(live.session.spec.timeout_seconds));
-                let expired = !recording && live.activity.idle_for().is_some_and(|idle| idle > timeout);
+                let expired =
+                    !recording && live.activity.idle_for().is_some_and(|idle| idle > timeout);
                 let crashed = match live.browser.lock().await.as_mut() {
                     Some(browser) => !browser.is_running(),
                     None => false,

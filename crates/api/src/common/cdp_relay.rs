@@ -143,7 +143,9 @@ async fn read_handshake_response(upstream: &mut TcpStream) -> Result<String, Rel
     let mut lines = text.split("\r\n");
     let status = lines.next().unwrap_or_default();
     if !status.starts_with("HTTP/1.1 101") {
-        return Err(RelayError::Upstream(format!("refused the upgrade: {status}")));
+        return Err(RelayError::Upstream(format!(
+            "refused the upgrade: {status}"
+        )));
     }
     lines
         .filter_map(|line| line.split_once(':'))

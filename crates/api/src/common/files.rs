@@ -72,6 +72,10 @@ async fn serve(
     }
     match ServeFile::new(file).oneshot(request).await {
         Ok(response) => response.into_response(),
-        Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", &e.to_string()),
+        Err(e) => refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            &e.to_string(),
+        ),
     }
 }

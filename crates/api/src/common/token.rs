@@ -52,7 +52,8 @@ pub fn verify(signer: &Signer, token: &str, session_id: &str) -> bool {
         .split_once('.')
         .and_then(|(_, payload)| URL_SAFE_NO_PAD.decode(payload).ok())
         .and_then(|json| serde_json::from_slice::<Claims>(&json).ok());
-    claims.is_some_and(|c| c.sub == session_id && c.exp > OffsetDateTime::now_utc().unix_timestamp())
+    claims
+        .is_some_and(|c| c.sub == session_id && c.exp > OffsetDateTime::now_utc().unix_timestamp())
 }
 
 #[cfg(test)]

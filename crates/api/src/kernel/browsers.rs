@@ -10,8 +10,8 @@ use tapedeck_engine::EngineError;
 use super::wire::{Browser, CreateBrowser, ListBrowsers, LookupQuery};
 use super::KernelError;
 use crate::common::body::parse_json;
-use crate::common::error::{query, CommonError};
 use crate::common::cdp_relay::{self, CdpQuery};
+use crate::common::error::{query, CommonError};
 use crate::ApiState;
 
 type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
@@ -21,10 +21,16 @@ const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;
 
 /// `POST /browsers` → 200 + Browser. The session is always headful: replays need a screen.
-pub async fn create(State(state): State<ApiState>, body: Bytes) -> Result<Json<Browser>, KernelError> {
+pub async fn create(
+    State(state): State<ApiState>,
+    body: Bytes,
+) -> Result<Json<Browser>, KernelError> {
     let params: CreateBrowser = parse_json(&body)?;
     if params.gpu == Some(true) {
-        return Err(EngineError::InvalidInput("gpu sessions are not available on this server".into()).into());
+        return Err(EngineError::InvalidInput(
+            "gpu sessions are not available on this server".into(),
+        )
+        .into());
     }
     let session = state.engine.create_session(params.into_spec()).await?;
     Ok(Json(Browser::from_session(&state, session)))
@@ -41,7 +47,10 @@ pub async fn list(
     let offset = q.offset.unwrap_or(0);
     let include_deleted = q.include_deleted.unwrap_or(false)
         || matches!(q.status.as_deref(), Some("all" | "deleted"));
-    let page = state.engine.list_sessions(include_deleted, limit, offset).await?;
+    let page = state
+        .engine
+        .list_sessions(include_deleted, limit, offset)
+        .await?;
     let count = page.items.len() as u64;
     let browsers: Vec<Browser> = page
         .items
@@ -50,7 +59,10 @@ pub async fn list(
         .map(|s| Browser::from_session(&state, s))
         .collect();
     let mut headers = HeaderMap::new();
-    headers.insert("x-has-more", HeaderValue::from_static(if page.has_more { "true" } else { "false" }));
+    headers.insert(
+        "x-has-more",
+        HeaderValue::from_static(if page.has_more { "true" } else { "false" }),
+    );
     if page.has_more {
         headers.insert("x-next-offset", HeaderValue::from(offset + count));
     }
@@ -89,7 +101,10 @@ pub async fn update(
 }
 
 /// `DELETE /browsers/{id_or_name}` → 204.
-pub async fn delete(State(state): State<ApiState>, Path(id): Path<String>) -> Result<StatusCode, KernelError> {
+pub async fn delete(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, KernelError> {
     state.engine.delete_session(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -39,7 +39,10 @@ pub fn router(state: ApiState) -> Router<ApiState> {
             post(replays::start).get(replays::list),
         )
         .route("/browsers/{id}/replays/{replay_id}", get(replays::download))
-        .route("/browsers/{id}/replays/{replay_id}/stop", post(replays::stop))
+        .route(
+            "/browsers/{id}/replays/{replay_id}/stop",
+            post(replays::stop),
+        )
         .route_layer(middleware::from_fn_with_state(state, require_api_key));
     Router::new()
         .route("/browsers/{id}/cdp", get(browsers::cdp))

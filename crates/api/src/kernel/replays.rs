@@ -36,21 +36,35 @@ pub async fn start(
 ) -> Result<(StatusCode, Json<Replay>), KernelError> {
     let params: StartReplay = parse_json(&body)?;
     if params.record_audio == Some(true) {
-        return Err(EngineError::InvalidInput("record_audio is not available on this server".into()).into());
+        return Err(EngineError::InvalidInput(
+            "record_audio is not available on this server".into(),
+        )
+        .into());
     }
     let request = RecordingRequest {
         framerate: params.framerate,
         max_duration_secs: params.max_duration_in_seconds,
     };
     let recording = state.engine.start_recording(&id, request).await?;
-    Ok((StatusCode::CREATED, Json(Replay::from_recording(&state, recording))))
+    Ok((
+        StatusCode::CREATED,
+        Json(Replay::from_recording(&state, recording)),
+    ))
 }
 
 /// `GET /browsers/{id}/replays` → a bare JSON array; the browser may be deleted already.
-pub async fn list(State(state): State<ApiState>, Path(id): Path<String>) -> Result<Json<Vec<Replay>>, KernelError> {
+pub async fn list(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Replay>>, KernelError> {
     let session = state.engine.get_session(&id, true).await?;
     let recordings = state.engine.list_recordings(&session.id).await?;
-    Ok(Json(recordings.into_iter().map(|r| Replay::from_recording(&state, r)).collect()))
+    Ok(Json(
+        recordings
+            .into_iter()
+            .map(|r| Replay::from_recording(&state, r))
+            .collect(),
+    ))
 }
 
 /// `POST /browsers/{id}/replays/{replay_id}/stop` → 200 with an empty body, once the MP4 is
@@ -60,7 +74,10 @@ pub async fn stop(
     Path((id, replay_id)): Path<(String, String)>,
 ) -> Result<StatusCode, KernelError> {
     replay_of(&state, &id, &replay_id).await?;
-    state.engine.stop_recording(&replay_id, StopReason::Requested).await?;
+    state
+        .engine
+        .stop_recording(&replay_id, StopReason::Requested)
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -76,7 +93,9 @@ pub async fn download(
         Ok(artifact) => artifact,
         Err(EngineError::NotReady(_)) => {
             let mut response = StatusCode::ACCEPTED.into_response();
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
             return Ok(response);
         }
         Err(e) => return Err(e.into()),

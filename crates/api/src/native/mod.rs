@@ -23,14 +23,20 @@ use crate::ApiState;
 pub fn router(state: ApiState) -> Router<ApiState> {
     let authed = Router::new()
         .route("/sessions", post(sessions::create).get(sessions::list))
-        .route("/sessions/{id}", get(sessions::retrieve).delete(sessions::delete))
+        .route(
+            "/sessions/{id}",
+            get(sessions::retrieve).delete(sessions::delete),
+        )
         .route(
             "/sessions/{id}/recordings",
             post(recordings::start).get(recordings::list),
         )
         .route("/recordings/{id}", get(recordings::retrieve))
         .route("/recordings/{id}/stop", post(recordings::stop))
-        .route("/recordings/{id}/download-url", get(recordings::download_url))
+        .route(
+            "/recordings/{id}/download-url",
+            get(recordings::download_url),
+        )
         .route_layer(middleware::from_fn_with_state(state, require_api_key));
     Router::new()
         .route("/openapi.json", get(openapi::document))

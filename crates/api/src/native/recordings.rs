@@ -68,7 +68,10 @@ pub async fn stop(
     State(state): State<ApiState>,
     Path(id): Path<String>,
 ) -> Result<Json<RecordingJson>, NativeError> {
-    let recording = state.engine.stop_recording(&id, StopReason::Requested).await?;
+    let recording = state
+        .engine
+        .stop_recording(&id, StopReason::Requested)
+        .await?;
     Ok(Json(recording.into()))
 }
 

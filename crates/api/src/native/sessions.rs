@@ -43,7 +43,11 @@ pub async fn list(
         .list_sessions(q.include_deleted.unwrap_or(false), limit, offset)
         .await?;
     let next_offset = page.has_more.then(|| offset + page.items.len() as u64);
-    let items = page.items.into_iter().map(|s| SessionJson::new(&state, s)).collect();
+    let items = page
+        .items
+        .into_iter()
+        .map(|s| SessionJson::new(&state, s))
+        .collect();
     Ok(Json(SessionPage { items, next_offset }))
 }
 

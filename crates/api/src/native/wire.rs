@@ -92,7 +92,11 @@ impl SessionJson {
     pub fn new(state: &ApiState, session: Session) -> Self {
         let jwt = token::issue(&state.signer, &session.id);
         Self {
-            cdp_ws_url: format!("{}/v1/sessions/{}/cdp?jwt={jwt}", state.public_ws_url(), session.id),
+            cdp_ws_url: format!(
+                "{}/v1/sessions/{}/cdp?jwt={jwt}",
+                state.public_ws_url(),
+                session.id
+            ),
             name: session.spec.name,
             state: session.state.as_str().to_owned(),
             viewport: ViewportJson {

@@ -16,7 +16,9 @@ fn parts_prefix(recording_id: &str) -> String {
 
 /// Where a recording's final MP4 is stored.
 fn artifact_key(recording_id: &str) -> Result<StorageKey, EngineError> {
-    Ok(StorageKey::for_path(&format!("recordings/{recording_id}.mp4"))?)
+    Ok(StorageKey::for_path(&format!(
+        "recordings/{recording_id}.mp4"
+    ))?)
 }
 
 /// Moves every closed segment listed in `playlist` from the spool into the blob store.
@@ -43,7 +45,9 @@ pub(super) async fn persist_closed(
         }
         let key = StorageKey::for_path(&format!("{prefix}/{file}"))?;
         moved += blobs.put_file(&key, &local).await?;
-        tokio::fs::remove_file(&local).await.map_err(EngineError::internal)?;
+        tokio::fs::remove_file(&local)
+            .await
+            .map_err(EngineError::internal)?;
     }
     Ok(moved)
 }

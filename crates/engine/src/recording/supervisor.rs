@@ -35,7 +35,8 @@ pub(super) async fn supervise(
     stop_rx: oneshot::Receiver<StopReason>,
     done_tx: watch::Sender<StopOutcome>,
 ) {
-    let span = tracing::info_span!("recording", id = %recording.id, session = %recording.session_id);
+    let span =
+        tracing::info_span!("recording", id = %recording.id, session = %recording.session_id);
     async move {
         let id = recording.id.clone();
         let outcome = run(&engine, recorder, recording, stop_rx).await;

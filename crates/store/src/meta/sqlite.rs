@@ -4,7 +4,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+};
 use sqlx::Row;
 use tapedeck_core::{
     Recording, RecordingLimits, RecordingState, Session, SessionSpec, SessionState, StopReason,
@@ -171,10 +173,12 @@ impl Metadata for SqliteMetadata {
     }
 
     async fn close_stale_sessions(&self, at: OffsetDateTime) -> Result<u64, StoreError> {
-        let done = sqlx::query("UPDATE sessions SET state = 'deleted', deleted_at = ? WHERE state = 'running'")
-            .bind(micros(at))
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE sessions SET state = 'deleted', deleted_at = ? WHERE state = 'running'",
+        )
+        .bind(micros(at))
+        .execute(&self.pool)
+        .await?;
         Ok(done.rows_affected())
     }
 
@@ -229,12 +233,11 @@ impl Metadata for SqliteMetadata {
     }
 
     async fn list_recordings(&self, session_id: &str) -> Result<Vec<Recording>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM recordings WHERE session_id = ? ORDER BY started_at, id",
-        )
-        .bind(session_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows =
+            sqlx::query("SELECT * FROM recordings WHERE session_id = ? ORDER BY started_at, id")
+                .bind(session_id)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter().map(recording_from_row).collect()
     }
 
@@ -273,35 +276,58 @@ mod tests {
     #[tokio::test]
     async fn sessions_by_id_or_name_paginate_and_free_names_on_delete() {
         let dir = tempfile::tempdir().unwrap();
-        let db = SqliteMetadata::open(&dir.path().join("m.db")).await.unwrap();
-        db.insert_session(&session("s1", Some("alpha"))).await.unwrap();
+        let db = SqliteMetadata::open(&dir.path().join("m.db"))
+            .await
+            .unwrap();
+        db.insert_session(&session("s1", Some("alpha")))
+            .await
+            .unwrap();
         db.insert_session(&session("s2", None)).await.unwrap();
-        assert!(db.insert_session(&session("s3", Some("alpha"))).await.is_err());
+        assert!(db
+            .insert_session(&session("s3", Some("alpha")))
+            .await
+            .is_err());
 
-        assert_eq!(db.find_session("alpha", false).await.unwrap().unwrap().id, "s1");
+        assert_eq!(
+            db.find_session("alpha", false).await.unwrap().unwrap().id,
+            "s1"
+        );
         let page = db.list_sessions(false, 1, 0).await.unwrap();
         assert_eq!((page.items.len(), page.has_more), (1, true));
         let page = db.list_sessions(false, 1, 1).await.unwrap();
         assert_eq!((page.items[0].id.as_str(), page.has_more), ("s2", false));
 
-        db.mark_session_deleted("s1", OffsetDateTime::now_utc()).await.unwrap();
+        db.mark_session_deleted("s1", OffsetDateTime::now_utc())
+            .await
+            .unwrap();
         assert!(db.find_session("s1", false).await.unwrap().is_none());
         assert!(db.find_session("s1", true).await.unwrap().is_some());
-        db.insert_session(&session("s3", Some("alpha"))).await.unwrap();
-        assert_eq!(db.find_session("alpha", true).await.unwrap().unwrap().id, "s3");
+        db.insert_session(&session("s3", Some("alpha")))
+            .await
+            .unwrap();
+        assert_eq!(
+            db.find_session("alpha", true).await.unwrap().unwrap().id,
+            "s3"
+        );
     }
 
     #[tokio::test]
     async fn recordings_roundtrip_and_in_flight_ones_are_found() {
         let dir = tempfile::tempdir().unwrap();
-        let db = SqliteMetadata::open(&dir.path().join("m.db")).await.unwrap();
+        let db = SqliteMetadata::open(&dir.path().join("m.db"))
+            .await
+            .unwrap();
         db.insert_session(&session("s1", None)).await.unwrap();
         let mut rec = Recording {
             id: "r1".into(),
             session_id: "s1".into(),
             state: RecordingState::Recording,
             stop_reason: None,
-            limits: RecordingLimits { framerate: 10, max_duration_secs: 60, max_bytes: 1 << 20 },
+            limits: RecordingLimits {
+                framerate: 10,
+                max_duration_secs: 60,
+                max_bytes: 1 << 20,
+            },
             started_at: OffsetDateTime::now_utc(),
             finished_at: None,
             storage_key: None,
