@@ -34,6 +34,9 @@ pub enum CaptureError {
     /// No display number was free.
     #[error("no free X display number in {0}")]
     NoDisplay(String),
+    /// A DevTools protocol call failed.
+    #[error("CDP: {0}")]
+    Cdp(String),
     /// File I/O in a spool or profile directory failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

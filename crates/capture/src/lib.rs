@@ -4,12 +4,16 @@
 //! Every child runs in its own process group and dies with the server (`PR_SET_PDEATHSIG`), so a
 //! crashed server leaves no orphan browsers, and its recorders flush their last segment.
 
+pub mod cdp;
 pub mod chromium;
 pub mod display;
 pub mod error;
+pub mod input;
 pub mod playlist;
 pub mod process;
 pub mod recorder;
+pub mod remux;
+pub mod screenshot;
 
 pub use chromium::{Browser, BrowserOptions};
 pub use display::Display;

@@ -15,8 +15,8 @@ use crate::playlist::Playlist;
 use crate::process::ProcessGroup;
 use crate::{CaptureError, Display};
 
-/// Target segment length in seconds: a crash loses at most about this much video.
-pub const SEGMENT_SECS: u32 = 2;
+/// Default segment length in seconds: a crash loses at most about this much video.
+pub const DEFAULT_SEGMENT_SECS: u32 = 2;
 /// The playlist's file name in the spool directory.
 const PLAYLIST: &str = "index.m3u8";
 /// How long ffmpeg gets after SIGINT to close its last segment before SIGTERM.
@@ -34,6 +34,9 @@ pub struct RecorderOptions {
     pub spool_dir: PathBuf,
     /// Frames captured per second.
     pub framerate: u32,
+    /// Length of each segment in seconds; also the keyframe interval, so it is the granularity
+    /// of crash loss and of extracts.
+    pub segment_secs: u32,
 }
 
 /// A running ffmpeg capturing a display.
@@ -51,7 +54,8 @@ impl ScreenRecorder {
         // yuv420p needs even dimensions; drop an odd last row or column rather than pad.
         let (width, height) = (display.width() & !1, display.height() & !1);
         let fps = options.framerate.to_string();
-        let keyframe_every = format!("expr:gte(t,n_forced*{SEGMENT_SECS})");
+        let segment_secs = options.segment_secs.max(1);
+        let keyframe_every = format!("expr:gte(t,n_forced*{segment_secs})");
         let mut cmd = Command::new(&options.ffmpeg);
         cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
             .args(["-f", "x11grab", "-draw_mouse", "1", "-framerate", &fps])
@@ -72,7 +76,7 @@ impl ScreenRecorder {
             .args(["-crf", "28", "-pix_fmt", "yuv420p", "-threads", "1"])
             // A keyframe every segment length, so segments close on time even on a static page.
             .args(["-force_key_frames", &keyframe_every])
-            .args(["-f", "hls", "-hls_time", &SEGMENT_SECS.to_string()])
+            .args(["-f", "hls", "-hls_time", &segment_secs.to_string()])
             .args([
                 "-hls_segment_type",
                 "fmp4",

@@ -3,6 +3,7 @@
 //! Nothing here knows about HTTP, processes or storage; the dialects and the engine share these
 //! types so that every wire format describes the same facts.
 
+pub mod duration;
 pub mod error;
 pub mod id;
 pub mod recording;
@@ -10,4 +11,4 @@ pub mod session;
 
 pub use error::EngineError;
 pub use recording::{Recording, RecordingLimits, RecordingState, StopReason};
-pub use session::{Session, SessionSpec, SessionState, Viewport};
+pub use session::{Session, SessionKind, SessionSpec, SessionState, Viewport};

@@ -44,9 +44,33 @@ impl Default for Viewport {
     }
 }
 
+/// What a session is to the client that made it; each dialect lists its own kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    /// A browser driven over CDP (Kernel, native).
+    #[default]
+    Browser,
+    /// A Linux desktop with a browser on it, driven by UI actions (GBOX).
+    LinuxBox,
+}
+
+impl SessionKind {
+    /// The name stored in metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Browser => "browser",
+            Self::LinuxBox => "linux_box",
+        }
+    }
+}
+
 /// What a client asks for when it creates a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionSpec {
+    /// What kind of session this is.
+    #[serde(default)]
+    pub kind: SessionKind,
     /// Optional unique name, usable instead of the id.
     pub name: Option<String>,
     /// Display and window size.
@@ -59,6 +83,12 @@ pub struct SessionSpec {
     pub kiosk: bool,
     /// Free-form labels, kept and returned as given.
     pub tags: serde_json::Map<String, serde_json::Value>,
+    /// Environment variables of the session's desktop processes.
+    #[serde(default)]
+    pub envs: std::collections::BTreeMap<String, String>,
+    /// Seconds after creation at which the session ends, whatever its activity.
+    #[serde(default)]
+    pub lifetime_secs: Option<u64>,
 }
 
 /// Lifecycle of a session.
@@ -107,6 +137,14 @@ pub struct Session {
     pub deleted_at: Option<OffsetDateTime>,
 }
 
+impl Session {
+    /// When the session ends by itself, if it has a lifetime.
+    pub fn expires_at(&self) -> Option<OffsetDateTime> {
+        let secs = i64::try_from(self.spec.lifetime_secs?).ok()?;
+        Some(self.created_at + time::Duration::seconds(secs))
+    }
+}
+
 impl SessionSpec {
     /// Allowed inactivity timeouts in seconds (Kernel's documented range).
     pub const TIMEOUT_RANGE: std::ops::RangeInclusive<u32> = 10..=259_200;
@@ -133,6 +171,9 @@ impl SessionSpec {
                 )));
             }
         }
+        if let Some(key) = self.envs.keys().find(|k| !is_env_name(k)) {
+            return Err(InvalidInput(format!("{key:?} is not a valid environment variable name")));
+        }
         if let Some(url) = &self.start_url {
             // Chromium treats a leading '-' as a flag; only plain URLs may reach its argv.
             let scheme_ok = ["http://", "https://", "about:", "data:", "file://"]
@@ -146,4 +187,13 @@ impl SessionSpec {
         }
         Ok(())
     }
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`, so an entry can never smuggle `=` or a NUL into a process's env.
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

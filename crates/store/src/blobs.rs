@@ -59,6 +59,11 @@ impl BlobStore {
         Ok(())
     }
 
+    /// Reads the whole object `key`.
+    pub async fn get(&self, key: &StorageKey) -> Result<bytes::Bytes, StoreError> {
+        Ok(self.inner.get(&key.object_path()).await?.bytes().await?)
+    }
+
     /// Copies the local file `file` into the store under `key`; returns its size.
     pub async fn put_file(&self, key: &StorageKey, file: &FsPath) -> Result<u64, StoreError> {
         let bytes = tokio::fs::read(file).await?;

@@ -1,7 +1,7 @@
 //! Kernel's JSON shapes (contract §1.2–§1.4), and how engine types become them.
 
 use serde::{Deserialize, Serialize};
-use tapedeck_core::{Recording, Session, SessionSpec, Viewport};
+use tapedeck_core::{Recording, Session, SessionKind, SessionSpec, Viewport};
 use time::OffsetDateTime;
 
 use crate::common::token;
@@ -33,6 +33,9 @@ pub struct ViewportParams {
 impl CreateBrowser {
     /// The engine's spec, with Kernel's defaults (1920x1080, 60 s timeout).
     pub fn into_spec(self) -> SessionSpec {
+        kind: SessionKind::Browser,
+        envs: Default::default(),
+        lifetime_secs: None,
         SessionSpec {
             name: self.name,
             viewport: self

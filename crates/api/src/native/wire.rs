@@ -1,7 +1,7 @@
 //! The native API's JSON shapes.
 
 use serde::{Deserialize, Serialize};
-use tapedeck_core::{Recording, Session, SessionSpec, Viewport};
+use tapedeck_core::{Recording, Session, SessionKind, SessionSpec, Viewport};
 use utoipa::ToSchema;
 
 use crate::common::token;
@@ -42,6 +42,9 @@ pub struct ViewportJson {
 impl CreateSession {
     /// The engine's spec with the native defaults.
     pub fn into_spec(self) -> SessionSpec {
+        kind: SessionKind::Browser,
+        envs: Default::default(),
+        lifetime_secs: None,
         SessionSpec {
             name: self.name,
             viewport: self

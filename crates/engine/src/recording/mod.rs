@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tapedeck_capture::recorder::DEFAULT_SEGMENT_SECS;
 use tapedeck_capture::{RecorderOptions, ScreenRecorder};
 use tapedeck_core::{id, EngineError, Recording, RecordingLimits, RecordingState, StopReason};
 use tapedeck_store::StorageKey;
@@ -27,6 +28,10 @@ type StopOutcome = Option<Result<Recording, EngineError>>;
 /// A recording in flight: the handle its stops use to reach its supervisor.
 pub(crate) struct LiveRecording {
     session_id: String,
+    /// Segment length, for extracts.
+    segment_secs: u32,
+    /// True for a rewind ring.
+    ring: bool,
     /// Taken by the first stop; later stops find `None` and only wait.
     stop_tx: Mutex<Option<oneshot::Sender<StopReason>>>,
     done: watch::Receiver<StopOutcome>,
@@ -39,7 +44,12 @@ pub struct RecordingRequest {
     pub framerate: Option<u32>,
     /// Stop by itself after this many seconds (at least 1).
     pub max_duration_secs: Option<u64>,
+    /// Record continuously but keep only about the newest this many seconds (a rewind ring).
+    pub ring_secs: Option<u64>,
 }
+
+/// Segment length of rewind rings: short, so an extract is cut close to the asked duration.
+const RING_SEGMENT_SECS: u32 = 1;
 
 /// A finalized recording's MP4 in the store.
 #[derive(Debug, Clone)]
@@ -76,10 +86,19 @@ impl Engine {
             size_bytes: None,
             duration_ms: None,
         };
+        let segment_secs = match request.ring_secs {
+            Some(_) => RING_SEGMENT_SECS,
+            None => DEFAULT_SEGMENT_SECS,
+        };
+        // One spare segment, since the newest closed segment ends up to a segment ago.
+        let ring_segments = request
+            .ring_secs
+            .map(|secs| secs.div_ceil(u64::from(segment_secs)) as usize + 1);
         let options = RecorderOptions {
             ffmpeg: config.ffmpeg.clone(),
             spool_dir: config.spool_dir(&recording.id),
             framerate: limits.framerate,
+            segment_secs,
         };
         let recorder = {
             let display = live_session.display.lock().await;
@@ -103,6 +122,8 @@ impl Engine {
             recording.id.clone(),
             Arc::new(LiveRecording {
                 session_id: session.id.clone(),
+                segment_secs,
+                ring: ring_segments.is_some(),
                 stop_tx: Mutex::new(Some(stop_tx)),
                 done: done_rx,
             }),
@@ -112,6 +133,7 @@ impl Engine {
             self.clone(),
             recorder,
             recording.clone(),
+            ring_segments,
             stop_rx,
             done_tx,
         ));
@@ -244,11 +266,74 @@ impl Engine {
         lock(&self.inner.recordings).remove(recording_id);
     }
 
-    pub(crate) fn live_recording_ids(&self, session_id: &str) -> Vec<String> {
+    /// Ids of a session's recordings still capturing or finalizing.
+    pub fn live_recording_ids(&self, session_id: &str) -> Vec<String> {
+        self.live_recordings_where(|r| r.session_id == session_id)
+    }
+
+    /// Ids of a session's recordings that are capturing and are (or are not) rewind rings.
+    pub fn capturing_recording_ids(&self, session_id: &str, ring: bool) -> Vec<String> {
+        self.live_recordings_where(|r| {
+            r.session_id == session_id && r.ring == ring && lock(&r.stop_tx).is_some()
+        })
+    }
+
+    fn live_recordings_where(&self, keep: impl Fn(&LiveRecording) -> bool) -> Vec<String> {
         lock(&self.inner.recordings)
             .iter()
-            .filter(|(_, r)| r.session_id == session_id)
+            .filter(|(_, r)| keep(r))
             .map(|(id, _)| id.clone())
             .collect()
+    }
+
+    /// Writes the newest `duration` of a rewind ring as an MP4 under `dest`; returns its size.
+    ///
+    /// The ring's segments are keyframe-led fragments of [`RING_SEGMENT_SECS`], so `init.mp4`
+    /// and the newest `ceil(duration / segment)` closed segments are a valid fragmented MP4; a
+    /// copy remux then restarts its timeline at zero, so players show the extract's own length.
+    pub async fn extract_recent(
+        &self,
+        recording_id: &str,
+        duration: Duration,
+        dest: &StorageKey,
+    ) -> Result<u64, EngineError> {
+        let segment_secs = lock(&self.inner.recordings)
+            .get(recording_id)
+            .map(|r| r.segment_secs)
+            .ok_or_else(|| EngineError::not_found("recording", recording_id))?;
+        let wanted = duration.as_millis().div_ceil(u128::from(segment_secs) * 1000) as usize;
+        let parts = segments::stored_parts(self.blobs(), recording_id, wanted.max(1))
+            .await?
+            .ok_or_else(|| {
+                EngineError::NotReady("nothing has been recorded yet; try again in a few seconds".into())
+            })?;
+        let work = self.config().spool_dir(&format!("extract-{}", id::new_id()));
+        let result = self.remux_parts(&parts, &work, dest).await;
+        if let Err(e) = tokio::fs::remove_dir_all(&work).await {
+            tracing::debug!(dir = %work.display(), error = %e, "extract spool not removed");
+        }
+        result
+    }
+
+    async fn remux_parts(
+        &self,
+        parts: &[StorageKey],
+        work: &std::path::Path,
+        dest: &StorageKey,
+    ) -> Result<u64, EngineError> {
+        use tokio::io::AsyncWriteExt;
+        tokio::fs::create_dir_all(work).await.map_err(EngineError::internal)?;
+        let joined = work.join("joined.mp4");
+        let mut file = tokio::fs::File::create(&joined).await.map_err(EngineError::internal)?;
+        for part in parts {
+            let bytes = self.blobs().get(part).await?;
+            file.write_all(&bytes).await.map_err(EngineError::internal)?;
+        }
+        file.flush().await.map_err(EngineError::internal)?;
+        let out = work.join("extract.mp4");
+        tapedeck_capture::remux::to_mp4_from_zero(&self.config().ffmpeg, &joined, &out)
+            .await
+            .map_err(EngineError::internal)?;
+        Ok(self.blobs().put_file(dest, &out).await?)
     }
 }

@@ -21,35 +21,71 @@ fn artifact_key(recording_id: &str) -> Result<StorageKey, EngineError> {
     ))?)
 }
 
+/// A segment that now lives in the blob store.
+pub(super) struct PersistedPart {
+    /// Its key.
+    pub key: StorageKey,
+    /// Its size in bytes.
+    pub size: u64,
+    /// False for `init.mp4`, which every artifact needs and a ring never drops.
+    pub is_segment: bool,
+}
+
 /// Moves every closed segment listed in `playlist` from the spool into the blob store.
 ///
 /// A segment's local file is removed only after its upload succeeded, so a file that is gone
 /// from the spool is already persisted: calling this again, even after a crash, is safe.
-/// Returns the bytes moved by this call.
+/// Returns what this call moved, in playback order.
 pub(super) async fn persist_closed(
     blobs: &BlobStore,
     recording_id: &str,
     spool_dir: &Path,
     playlist: &Playlist,
-) -> Result<u64, EngineError> {
+) -> Result<Vec<PersistedPart>, EngineError> {
     let prefix = parts_prefix(recording_id);
     let files = playlist
         .init
         .iter()
-        .chain(playlist.segments.iter().map(|s| &s.file));
-    let mut moved = 0;
-    for file in files {
+        .map(|f| (f, false))
+        .chain(playlist.segments.iter().map(|s| (&s.file, true)));
+    let mut moved = Vec::new();
+    for (file, is_segment) in files {
         let local = spool_dir.join(file);
         if !tokio::fs::try_exists(&local).await.unwrap_or(false) {
             continue;
         }
         let key = StorageKey::for_path(&format!("{prefix}/{file}"))?;
-        moved += blobs.put_file(&key, &local).await?;
-        tokio::fs::remove_file(&local)
-            .await
-            .map_err(EngineError::internal)?;
+        let size = blobs.put_file(&key, &local).await?;
+        tokio::fs::remove_file(&local).await.map_err(EngineError::internal)?;
+        moved.push(PersistedPart {
+            key,
+            size,
+            is_segment,
+        });
     }
     Ok(moved)
+}
+
+/// The persisted parts of a recording: `init.mp4` and its last `max_segments` segments, in
+/// playback order (`init.mp4` sorts before `seg_*.m4s`), or `None` without init or segments.
+pub(super) async fn stored_parts(
+    blobs: &BlobStore,
+    recording_id: &str,
+    max_segments: usize,
+) -> Result<Option<Vec<StorageKey>>, EngineError> {
+    let parts = blobs.list(&parts_prefix(recording_id)).await?;
+    let (init, segments): (Vec<_>, Vec<_>) = parts
+        .into_iter()
+        .map(|p| p.key)
+        .partition(|k| k.path().ends_with("/init.mp4"));
+    let Some(init) = init.into_iter().next() else {
+        return Ok(None);
+    };
+    if segments.is_empty() {
+        return Ok(None);
+    }
+    let skip = segments.len().saturating_sub(max_segments);
+    Ok(Some(std::iter::once(init).chain(segments.into_iter().skip(skip)).collect()))
 }
 
 /// Finalizes a recording whose recorder has exited: persists what is left in the spool, writes
@@ -68,21 +104,25 @@ pub(crate) async fn finalize(
     let playlist = read_playlist(&spool_dir).await;
     persist_closed(blobs, &recording.id, &spool_dir, &playlist).await?;
 
-    let parts = blobs.list(&parts_prefix(&recording.id)).await?;
-    let has_init = parts.iter().any(|p| p.key.path().ends_with("/init.mp4"));
-    let segment_count = parts.len().saturating_sub(usize::from(has_init));
     let artifact = artifact_key(&recording.id)?;
-    // `init.mp4` sorts before `seg_*.m4s`, so the listing is already in playback order.
-    if has_init && segment_count > 0 {
-        let keys: Vec<_> = parts.iter().map(|p| p.key.clone()).collect();
-        let size = blobs.concat(&artifact, &keys).await?;
-        for key in &keys {
+    let parts = stored_parts(blobs, &recording.id, usize::MAX).await?;
+    let segment_count = parts.as_ref().map_or(0, |p| p.len() - 1);
+    if let Some(parts) = parts {
+        let size = blobs.concat(&artifact, &parts).await?;
+        for key in &parts {
             blobs.delete(key).await?;
         }
+        // Only the segments kept count: a rewind ring has dropped its older ones.
+        let kept_secs: f64 = playlist
+            .segments
+            .iter()
+            .filter(|s| parts.iter().any(|k| k.path().ends_with(&format!("/{}", s.file))))
+            .map(|s| s.duration_secs)
+            .sum();
         recording.state = final_state;
         recording.storage_key = Some(artifact.to_string());
         recording.size_bytes = Some(size);
-        recording.duration_ms = Some((playlist.duration_secs() * 1000.0).round() as u64);
+        recording.duration_ms = Some((kept_secs * 1000.0).round() as u64);
     } else if let Some(size) = blobs.size(&artifact).await? {
         // A previous finalization wrote the artifact and died before saving the metadata.
         recording.state = final_state;

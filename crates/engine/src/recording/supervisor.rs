@@ -1,6 +1,7 @@
 //! One task per recording: it persists segments as they close, enforces the recording's limits,
 //! and runs the single finalization that every stop waits for.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::segments::{finalize, persist_closed};
+use super::segments::{finalize, persist_closed, PersistedPart};
 use super::StopOutcome;
 use crate::Engine;
 
@@ -28,10 +29,13 @@ pub(super) async fn write_pid_file(spool_dir: &Path, pid: i32) {
 }
 
 /// Runs a recording from capture to its finalized MP4, then publishes the outcome once.
+///
+/// With `ring_segments`, only the newest that many segments are kept (GBOX rewind).
 pub(super) async fn supervise(
     engine: Engine,
     recorder: ScreenRecorder,
     recording: Recording,
+    ring_segments: Option<usize>,
     stop_rx: oneshot::Receiver<StopReason>,
     done_tx: watch::Sender<StopOutcome>,
 ) {
@@ -39,7 +43,7 @@ pub(super) async fn supervise(
         tracing::info_span!("recording", id = %recording.id, session = %recording.session_id);
     async move {
         let id = recording.id.clone();
-        let outcome = run(&engine, recorder, recording, stop_rx).await;
+        let outcome = run(&engine, recorder, recording, ring_segments, stop_rx).await;
         if let Err(e) = &outcome {
             tracing::error!(error = %e, "finalization failed");
         }
@@ -54,11 +58,12 @@ async fn run(
     engine: &Engine,
     mut recorder: ScreenRecorder,
     mut recording: Recording,
+    ring_segments: Option<usize>,
     mut stop_rx: oneshot::Receiver<StopReason>,
 ) -> Result<Recording, EngineError> {
     let limits = recording.limits;
     let deadline = Instant::now() + Duration::from_secs(limits.max_duration_secs);
-    let mut bytes = 0u64;
+    let mut stored = StoredSegments::default();
     let mut tick = tokio::time::interval(POLL_EVERY);
     let reason = loop {
         tokio::select! {
@@ -67,11 +72,11 @@ async fn run(
             _ = tick.tick() => {
                 let playlist = recorder.playlist().await;
                 match persist_closed(engine.blobs(), &recording.id, recorder.spool_dir(), &playlist).await {
-                    Ok(moved) => bytes += moved,
+                    Ok(moved) => stored.add(engine, moved, ring_segments).await,
                     // Segments stay in the spool and are retried on the next tick or at finalize.
                     Err(e) => tracing::warn!(error = %e, "could not persist segments yet"),
                 }
-                if bytes >= limits.max_bytes {
+                if stored.bytes >= limits.max_bytes {
                     break StopReason::MaxSize;
                 }
                 if recorder.has_exited() {
@@ -88,4 +93,35 @@ async fn run(
     engine.inner.meta.update_recording(&recording).await?;
     recorder.stop().await;
     finalize(engine, &mut recording, RecordingState::Finished).await
+}
+
+/// The segments a recording holds in the store, oldest first, and their total size.
+#[derive(Default)]
+struct StoredSegments {
+    segments: VecDeque<PersistedPart>,
+    bytes: u64,
+}
+
+impl StoredSegments {
+    /// Counts newly persisted parts; in a ring, deletes the oldest beyond `ring_segments`.
+    async fn add(&mut self, engine: &Engine, moved: Vec<PersistedPart>, ring_segments: Option<usize>) {
+        for part in moved {
+            self.bytes += part.size;
+            if part.is_segment {
+                self.segments.push_back(part);
+            }
+        }
+        let Some(keep) = ring_segments else { return };
+        while self.segments.len() > keep {
+            let Some(oldest) = self.segments.pop_front() else { break };
+            match engine.blobs().delete(&oldest.key).await {
+                Ok(()) => self.bytes -= oldest.size,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not drop an old rewind segment; retrying later");
+                    self.segments.push_front(oldest);
+                    break;
+                }
+            }
+        }
+    }
 }

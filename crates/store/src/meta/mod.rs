@@ -6,7 +6,7 @@
 mod sqlite;
 
 use async_trait::async_trait;
-use tapedeck_core::{Recording, Session};
+use tapedeck_core::{Recording, Session, SessionKind};
 use time::OffsetDateTime;
 
 pub use sqlite::SqliteMetadata;
@@ -33,9 +33,10 @@ pub trait Metadata: Send + Sync {
         id_or_name: &str,
         include_deleted: bool,
     ) -> Result<Option<Session>, StoreError>;
-    /// Sessions oldest first, a page at a time.
+    /// Sessions oldest first, a page at a time; only those of `kind` when given.
     async fn list_sessions(
         &self,
+        kind: Option<SessionKind>,
         include_deleted: bool,
         limit: u32,
         offset: u64,

@@ -9,7 +9,8 @@ use sqlx::sqlite::{
 };
 use sqlx::Row;
 use tapedeck_core::{
-    Recording, RecordingLimits, RecordingState, Session, SessionSpec, SessionState, StopReason,
+    Recording, RecordingLimits, RecordingState, Session, SessionKind, SessionSpec, SessionState,
+    StopReason,
 };
 use time::OffsetDateTime;
 
@@ -105,8 +106,8 @@ impl Metadata for SqliteMetadata {
         let spec = serde_json::to_string(&session.spec)
             .map_err(|e| StoreError::Corrupt(format!("session spec: {e}")))?;
         sqlx::query(
-            "INSERT INTO sessions (id, name, state, spec, created_at, deleted_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO sessions (id, name, state, spec, created_at, deleted_at, kind)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&session.id)
         .bind(&session.spec.name)
@@ -114,6 +115,7 @@ impl Metadata for SqliteMetadata {
         .bind(spec)
         .bind(micros(session.created_at))
         .bind(session.deleted_at.map(micros))
+        .bind(session.spec.kind.as_str())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -140,18 +142,20 @@ impl Metadata for SqliteMetadata {
 
     async fn list_sessions(
         &self,
+        kind: Option<SessionKind>,
         include_deleted: bool,
         limit: u32,
         offset: u64,
     ) -> Result<Page<Session>, StoreError> {
         // One extra row tells whether another page exists without a COUNT query.
         let rows = sqlx::query(
-            "SELECT * FROM sessions WHERE (?1 OR state = 'running')
+            "SELECT * FROM sessions WHERE (?1 OR state = 'running') AND (?4 IS NULL OR kind = ?4)
              ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
         )
         .bind(include_deleted)
         .bind(i64::from(limit) + 1)
         .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .bind(kind.map(SessionKind::as_str))
         .fetch_all(&self.pool)
         .await?;
         let mut items = rows
@@ -260,6 +264,9 @@ mod tests {
         Session {
             id: id.into(),
             spec: SessionSpec {
+                kind: SessionKind::Browser,
+                envs: Default::default(),
+                lifetime_secs: None,
                 name: name.map(Into::into),
                 viewport: Viewport::default(),
                 start_url: None,
@@ -292,9 +299,9 @@ mod tests {
             db.find_session("alpha", false).await.unwrap().unwrap().id,
             "s1"
         );
-        let page = db.list_sessions(false, 1, 0).await.unwrap();
+        let page = db.list_sessions(None, false, 1, 0).await.unwrap();
         assert_eq!((page.items.len(), page.has_more), (1, true));
-        let page = db.list_sessions(false, 1, 1).await.unwrap();
+        let page = db.list_sessions(None, false, 1, 1).await.unwrap();
         assert_eq!((page.items[0].id.as_str(), page.has_more), ("s2", false));
 
         db.mark_session_deleted("s1", OffsetDateTime::now_utc())
