@@ -2,6 +2,7 @@
 //   node drive.mjs playwright <cdp_ws_url> <page_url>   drive a page: load, wait, click the button
 //   node drive.mjs puppeteer  <cdp_ws_url>              connect with Puppeteer and evaluate
 //   node drive.mjs play       <cdp_ws_url> <mp4_url>    play and seek an MP4 in the session's Chromium
+//   node drive.mjs eval       <cdp_ws_url> <expression> evaluate an expression in the front page
 import { chromium } from 'playwright-core';
 import puppeteer from 'puppeteer-core';
 
@@ -60,7 +61,11 @@ async function viaPuppeteer() {
   }
 }
 
-const modes = { playwright: drive, puppeteer: viaPuppeteer, play };
+async function evaluate() {
+  return withPlaywrightPage(async (page) => ({ value: await page.evaluate(target) }));
+}
+
+const modes = { playwright: drive, puppeteer: viaPuppeteer, play, eval: evaluate };
 if (!modes[mode]) {
   console.error(`unknown mode ${mode}`);
   process.exit(2);

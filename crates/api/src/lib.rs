@@ -3,6 +3,7 @@
 //! JSON bodies, error bodies, the presigned file route and the CDP WebSocket relay).
 
 pub mod common;
+pub mod gbox;
 pub mod kernel;
 pub mod native;
 
@@ -43,6 +44,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(common::files::router())
         .nest("/v1", native::router(state.clone()))
         .nest("/kernel", kernel::router(state.clone()))
+        .nest("/gbox", gbox::router(state.clone()))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -16,8 +16,18 @@ use crate::CaptureError;
 
 /// Roles a person acts on; they win over static text with the same name.
 const INTERACTIVE_ROLES: &[&str] = &[
-    "button", "link", "textbox", "searchbox", "checkbox", "radio", "combobox", "menuitem", "tab",
-    "switch", "option", "slider",
+    "button",
+    "link",
+    "textbox",
+    "searchbox",
+    "checkbox",
+    "radio",
+    "combobox",
+    "menuitem",
+    "tab",
+    "switch",
+    "option",
+    "slider",
 ];
 
 /// A browser-level CDP connection.
@@ -57,7 +67,9 @@ impl CdpClient {
         while let Some(frame) = self.ws.next().await {
             let frame = frame.map_err(|e| CaptureError::Cdp(e.to_string()))?;
             let Message::Text(text) = frame else { continue };
-            let Ok(reply) = serde_json::from_str::<Value>(&text) else { continue };
+            let Ok(reply) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
             if reply["id"] != json!(id) {
                 continue; // an event, or another call's reply
             }
@@ -106,10 +118,15 @@ pub async fn locate(
             None,
         )
         .await?;
-    let session = attached["sessionId"].as_str().unwrap_or_default().to_owned();
+    let session = attached["sessionId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let session = Some(session.as_str());
 
-    let tree = cdp.call("Accessibility.getFullAXTree", json!({}), session).await?;
+    let tree = cdp
+        .call("Accessibility.getFullAXTree", json!({}), session)
+        .await?;
     let best = tree["nodes"]
         .as_array()
         .into_iter()
@@ -129,7 +146,11 @@ pub async fn locate(
 
     // Best effort: an element already in view needs no scrolling.
     let _ = cdp
-        .call("DOM.scrollIntoViewIfNeeded", json!({"backendNodeId": node}), session)
+        .call(
+            "DOM.scrollIntoViewIfNeeded",
+            json!({"backendNodeId": node}),
+            session,
+        )
         .await;
     let model = cdp
         .call("DOM.getBoxModel", json!({"backendNodeId": node}), session)
@@ -155,7 +176,10 @@ pub async fn locate(
         )
         .await?;
     let offset = &origin["result"]["value"];
-    let (ox, oy) = (offset[0].as_f64().unwrap_or(0.0), offset[1].as_f64().unwrap_or(0.0));
+    let (ox, oy) = (
+        offset[0].as_f64().unwrap_or(0.0),
+        offset[1].as_f64().unwrap_or(0.0),
+    );
     Ok(Some(LocatedElement {
         role,
         name,
@@ -185,7 +209,9 @@ pub fn match_score(description: &str, role: &str, name: &str) -> i64 {
     if name_hits == 0 {
         return 0;
     }
-    let role_hit = wanted.iter().any(|w| *w == role || (w == "field" && role == "textbox"));
+    let role_hit = wanted
+        .iter()
+        .any(|w| *w == role || (w == "field" && role == "textbox"));
     let interactive = INTERACTIVE_ROLES.contains(&role.as_str());
     let extra_words = name_words.iter().filter(|w| !wanted.contains(w)).count() as i64;
     name_hits * 100 + i64::from(role_hit) * 30 + i64::from(interactive) * 20 - extra_words * 5

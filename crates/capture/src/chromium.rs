@@ -23,6 +23,8 @@ pub struct BrowserOptions {
     pub start_url: Option<String>,
     /// Hide the toolbar (`--kiosk`).
     pub kiosk: bool,
+    /// Extra environment variables for the browser process.
+    pub envs: std::collections::BTreeMap<String, String>,
     /// Extra flags, appended last.
     pub extra_args: Vec<String>,
 }
@@ -40,7 +42,8 @@ impl Browser {
     pub async fn launch(display: &Display, options: &BrowserOptions) -> Result<Self, CaptureError> {
         std::fs::create_dir_all(&options.profile_dir)?;
         let mut cmd = Command::new(&options.binary);
-        cmd.env("DISPLAY", display.name())
+        cmd.envs(&options.envs)
+            .env("DISPLAY", display.name())
             .args([
                 "--no-sandbox",
                 "--test-type", // no "unsupported flag" infobar over the page

@@ -62,7 +62,16 @@ pub async fn click(
     let repeat = if double { "2" } else { "1" };
     xdotool(
         display,
-        &["mousemove", "--sync", &x, &y, "click", "--repeat", repeat, button.number()],
+        &[
+            "mousemove",
+            "--sync",
+            &x,
+            &y,
+            "click",
+            "--repeat",
+            repeat,
+            button.number(),
+        ],
     )
     .await
 }
@@ -80,14 +89,24 @@ pub async fn keys(display: &Display, keys: &[String]) -> Result<(), CaptureError
 }
 
 /// Scrolls at (`x`, `y`) by wheel clicks: positive `dy` scrolls down, positive `dx` right.
-pub async fn scroll(display: &Display, x: i64, y: i64, dx: i64, dy: i64) -> Result<(), CaptureError> {
+pub async fn scroll(
+    display: &Display,
+    x: i64,
+    y: i64,
+    dx: i64,
+    dy: i64,
+) -> Result<(), CaptureError> {
     let (xs, ys) = (x.to_string(), y.to_string());
     xdotool(display, &["mousemove", "--sync", &xs, &ys]).await?;
     for (amount, negative, positive) in [(dy, "4", "5"), (dx, "6", "7")] {
         if amount != 0 {
             let button = if amount < 0 { negative } else { positive };
             let repeat = amount.unsigned_abs().to_string();
-            xdotool(display, &["click", "--repeat", &repeat, "--delay", "20", button]).await?;
+            xdotool(
+                display,
+                &["click", "--repeat", &repeat, "--delay", "20", button],
+            )
+            .await?;
         }
     }
     Ok(())

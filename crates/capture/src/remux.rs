@@ -10,7 +10,11 @@ use crate::CaptureError;
 /// Remuxes `input` into a regular MP4 at `output` whose timeline starts at zero, with its index
 /// at the front so players can start at once. Used for extracts cut from the middle of a
 /// recording, whose fragments carry the original timestamps.
-pub async fn to_mp4_from_zero(ffmpeg: &Path, input: &Path, output: &Path) -> Result<(), CaptureError> {
+pub async fn to_mp4_from_zero(
+    ffmpeg: &Path,
+    input: &Path,
+    output: &Path,
+) -> Result<(), CaptureError> {
     let result = Command::new(ffmpeg)
         .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i"])
         .arg(input)
@@ -28,7 +32,11 @@ pub async fn to_mp4_from_zero(ffmpeg: &Path, input: &Path, output: &Path) -> Res
     } else {
         Err(CaptureError::Exited {
             program: "ffmpeg",
-            status: format!("{}: {}", result.status, String::from_utf8_lossy(&result.stderr).trim()),
+            status: format!(
+                "{}: {}",
+                result.status,
+                String::from_utf8_lossy(&result.stderr).trim()
+            ),
         })
     }
 }

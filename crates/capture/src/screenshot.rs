@@ -11,7 +11,16 @@ pub async fn png(ffmpeg: &std::path::Path, display: &Display) -> Result<Vec<u8>,
     let size = format!("{}x{}", display.width(), display.height());
     let output = Command::new(ffmpeg)
         .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
-        .args(["-f", "x11grab", "-draw_mouse", "0", "-video_size", &size, "-i", &display.name()])
+        .args([
+            "-f",
+            "x11grab",
+            "-draw_mouse",
+            "0",
+            "-video_size",
+            &size,
+            "-i",
+            &display.name(),
+        ])
         .args(["-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-"])
         .stdin(Stdio::null())
         .output()

@@ -54,11 +54,26 @@ mod tests {
 
     #[test]
     fn parses_every_unit_and_refuses_the_rest() {
-        assert_eq!(parse_duration("d", "500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(
+            parse_duration("d", "500ms").unwrap(),
+            Duration::from_millis(500)
+        );
         assert_eq!(parse_duration("d", "30s").unwrap(), Duration::from_secs(30));
         assert_eq!(parse_duration("d", "5m").unwrap(), Duration::from_secs(300));
-        assert_eq!(parse_duration("d", "1h").unwrap(), Duration::from_secs(3600));
-        for bad in ["", "30", "s", "-1s", "1.5s", "10d", "3 s", "99999999999999999999h"] {
+        assert_eq!(
+            parse_duration("d", "1h").unwrap(),
+            Duration::from_secs(3600)
+        );
+        for bad in [
+            "",
+            "30",
+            "s",
+            "-1s",
+            "1.5s",
+            "10d",
+            "3 s",
+            "99999999999999999999h",
+        ] {
             assert!(parse_duration("d", bad).is_err(), "{bad}");
         }
     }

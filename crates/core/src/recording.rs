@@ -21,6 +21,8 @@ pub enum RecordingState {
     Interrupted,
     /// Nothing playable could be produced.
     Failed,
+    /// A newer recording replaced it and its video was deleted (GBOX keeps only the latest).
+    Discarded,
 }
 
 impl RecordingState {
@@ -32,6 +34,7 @@ impl RecordingState {
             Self::Finished => "finished",
             Self::Interrupted => "interrupted",
             Self::Failed => "failed",
+            Self::Discarded => "discarded",
         }
     }
 
@@ -43,6 +46,7 @@ impl RecordingState {
             "finished" => Self::Finished,
             "interrupted" => Self::Interrupted,
             "failed" => Self::Failed,
+            "discarded" => Self::Discarded,
             _ => return None,
         })
     }
@@ -69,6 +73,8 @@ pub enum StopReason {
     RecorderExited,
     /// It was found in flight at start-up and finalized from what was on disk.
     Recovered,
+    /// A newer recording of the same session replaced it.
+    Replaced,
 }
 
 impl StopReason {
@@ -81,6 +87,7 @@ impl StopReason {
             Self::SessionEnded => "session_ended",
             Self::RecorderExited => "recorder_exited",
             Self::Recovered => "recovered",
+            Self::Replaced => "replaced",
         }
     }
 
@@ -93,6 +100,7 @@ impl StopReason {
             "session_ended" => Self::SessionEnded,
             "recorder_exited" => Self::RecorderExited,
             "recovered" => Self::Recovered,
+            "replaced" => Self::Replaced,
             _ => return None,
         })
     }

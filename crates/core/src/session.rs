@@ -172,7 +172,9 @@ impl SessionSpec {
             }
         }
         if let Some(key) = self.envs.keys().find(|k| !is_env_name(k)) {
-            return Err(InvalidInput(format!("{key:?} is not a valid environment variable name")));
+            return Err(InvalidInput(format!(
+                "{key:?} is not a valid environment variable name"
+            )));
         }
         if let Some(url) = &self.start_url {
             // Chromium treats a leading '-' as a flag; only plain URLs may reach its argv.

@@ -3,6 +3,7 @@
 //! The engine never knows which dialect called it. Dialects translate their wire format into
 //! the calls here and render [`EngineError`] in their own error format.
 
+mod actions;
 mod config;
 mod displays;
 mod recording;

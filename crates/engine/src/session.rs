@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tapedeck_capture::{Browser, BrowserOptions, Display};
-use tapedeck_core::{id, EngineError, Session, SessionSpec, SessionState, StopReason};
+use tapedeck_core::{id, EngineError, Session, SessionKind, SessionSpec, SessionState, StopReason};
 use tapedeck_store::meta::Page;
 use time::OffsetDateTime;
 use tokio::sync::OwnedSemaphorePermit;
@@ -26,8 +26,8 @@ pub(crate) struct LiveSession {
     pub(crate) session: Session,
     pub(crate) display: tokio::sync::Mutex<Option<Display>>,
     browser: tokio::sync::Mutex<Option<Browser>>,
-    devtools: SocketAddr,
-    browser_ws_path: String,
+    pub(crate) devtools: SocketAddr,
+    pub(crate) browser_ws_path: String,
     activity: Activity,
     _display_lease: DisplayLease,
     _slot: OwnedSemaphorePermit,
@@ -115,6 +115,7 @@ impl Engine {
             profile_dir: inner.config.profile_dir(&id),
             start_url: spec.start_url.clone(),
             kiosk: spec.kiosk,
+            envs: spec.envs.clone(),
             extra_args: Vec::new(),
         };
         let browser = match Browser::launch(&display, &options).await {
@@ -165,9 +166,10 @@ impl Engine {
             .ok_or_else(|| EngineError::not_found("session", id_or_name))
     }
 
-    /// Lists sessions, oldest first.
+    /// Lists sessions, oldest first; only those of `kind` when given.
     pub async fn list_sessions(
         &self,
+        kind: Option<SessionKind>,
         include_deleted: bool,
         limit: u32,
         offset: u64,
@@ -175,7 +177,7 @@ impl Engine {
         Ok(self
             .inner
             .meta
-            .list_sessions(include_deleted, limit, offset)
+            .list_sessions(kind, include_deleted, limit, offset)
             .await?)
     }
 

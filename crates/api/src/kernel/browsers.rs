@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
+use tapedeck_core::SessionKind;
 use tapedeck_engine::EngineError;
 
 use super::wire::{Browser, CreateBrowser, ListBrowsers, LookupQuery};
@@ -49,7 +50,7 @@ pub async fn list(
         || matches!(q.status.as_deref(), Some("all" | "deleted"));
     let page = state
         .engine
-        .list_sessions(include_deleted, limit, offset)
+        .list_sessions(Some(SessionKind::Browser), include_deleted, limit, offset)
         .await?;
     let count = page.items.len() as u64;
     let browsers: Vec<Browser> = page

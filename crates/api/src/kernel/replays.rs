@@ -42,6 +42,7 @@ pub async fn start(
         .into());
     }
     let request = RecordingRequest {
+        ring_secs: None,
         framerate: params.framerate,
         max_duration_secs: params.max_duration_in_seconds,
     };

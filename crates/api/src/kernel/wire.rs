@@ -33,10 +33,10 @@ pub struct ViewportParams {
 impl CreateBrowser {
     /// The engine's spec, with Kernel's defaults (1920x1080, 60 s timeout).
     pub fn into_spec(self) -> SessionSpec {
-        kind: SessionKind::Browser,
-        envs: Default::default(),
-        lifetime_secs: None,
         SessionSpec {
+            kind: SessionKind::Browser,
+            envs: Default::default(),
+            lifetime_secs: None,
             name: self.name,
             viewport: self
                 .viewport

@@ -30,6 +30,7 @@ pub async fn start(
 ) -> Result<(StatusCode, Json<RecordingJson>), NativeError> {
     let params: StartRecording = parse_json(&body)?;
     let request = RecordingRequest {
+        ring_secs: None,
         framerate: params.framerate,
         max_duration_secs: params.max_duration_secs,
     };

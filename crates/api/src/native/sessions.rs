@@ -40,7 +40,7 @@ pub async fn list(
     let offset = q.offset.unwrap_or(0);
     let page = state
         .engine
-        .list_sessions(q.include_deleted.unwrap_or(false), limit, offset)
+        .list_sessions(None, q.include_deleted.unwrap_or(false), limit, offset)
         .await?;
     let next_offset = page.has_more.then(|| offset + page.items.len() as u64);
     let items = page

@@ -42,10 +42,10 @@ pub struct ViewportJson {
 impl CreateSession {
     /// The engine's spec with the native defaults.
     pub fn into_spec(self) -> SessionSpec {
-        kind: SessionKind::Browser,
-        envs: Default::default(),
-        lifetime_secs: None,
         SessionSpec {
+            kind: SessionKind::Browser,
+            envs: Default::default(),
+            lifetime_secs: None,
             name: self.name,
             viewport: self
                 .viewport

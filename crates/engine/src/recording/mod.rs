@@ -203,6 +203,21 @@ impl Engine {
             .unwrap_or_else(|| Err(EngineError::Internal("no outcome".into())))
     }
 
+    /// Stops a recording and deletes its video, keeping its metadata as `discarded`.
+    pub async fn discard_recording(&self, recording_id: &str) -> Result<Recording, EngineError> {
+        let mut recording = self
+            .stop_recording(recording_id, StopReason::Replaced)
+            .await?;
+        if let Some(key) = recording.storage_key.take() {
+            self.blobs().delete(&StorageKey::parse(&key)?).await?;
+        }
+        recording.state = RecordingState::Discarded;
+        recording.size_bytes = None;
+        self.inner.meta.update_recording(&recording).await?;
+        tracing::info!(recording = %recording_id, "recording discarded");
+        Ok(recording)
+    }
+
     /// A recording by id.
     pub async fn get_recording(&self, recording_id: &str) -> Result<Recording, EngineError> {
         self.inner
@@ -301,13 +316,19 @@ impl Engine {
             .get(recording_id)
             .map(|r| r.segment_secs)
             .ok_or_else(|| EngineError::not_found("recording", recording_id))?;
-        let wanted = duration.as_millis().div_ceil(u128::from(segment_secs) * 1000) as usize;
+        let wanted = duration
+            .as_millis()
+            .div_ceil(u128::from(segment_secs) * 1000) as usize;
         let parts = segments::stored_parts(self.blobs(), recording_id, wanted.max(1))
             .await?
             .ok_or_else(|| {
-                EngineError::NotReady("nothing has been recorded yet; try again in a few seconds".into())
+                EngineError::NotReady(
+                    "nothing has been recorded yet; try again in a few seconds".into(),
+                )
             })?;
-        let work = self.config().spool_dir(&format!("extract-{}", id::new_id()));
+        let work = self
+            .config()
+            .spool_dir(&format!("extract-{}", id::new_id()));
         let result = self.remux_parts(&parts, &work, dest).await;
         if let Err(e) = tokio::fs::remove_dir_all(&work).await {
             tracing::debug!(dir = %work.display(), error = %e, "extract spool not removed");
@@ -322,12 +343,18 @@ impl Engine {
         dest: &StorageKey,
     ) -> Result<u64, EngineError> {
         use tokio::io::AsyncWriteExt;
-        tokio::fs::create_dir_all(work).await.map_err(EngineError::internal)?;
+        tokio::fs::create_dir_all(work)
+            .await
+            .map_err(EngineError::internal)?;
         let joined = work.join("joined.mp4");
-        let mut file = tokio::fs::File::create(&joined).await.map_err(EngineError::internal)?;
+        let mut file = tokio::fs::File::create(&joined)
+            .await
+            .map_err(EngineError::internal)?;
         for part in parts {
             let bytes = self.blobs().get(part).await?;
-            file.write_all(&bytes).await.map_err(EngineError::internal)?;
+            file.write_all(&bytes)
+                .await
+                .map_err(EngineError::internal)?;
         }
         file.flush().await.map_err(EngineError::internal)?;
         let out = work.join("extract.mp4");

@@ -56,7 +56,9 @@ pub(super) async fn persist_closed(
         }
         let key = StorageKey::for_path(&format!("{prefix}/{file}"))?;
         let size = blobs.put_file(&key, &local).await?;
-        tokio::fs::remove_file(&local).await.map_err(EngineError::internal)?;
+        tokio::fs::remove_file(&local)
+            .await
+            .map_err(EngineError::internal)?;
         moved.push(PersistedPart {
             key,
             size,
@@ -85,7 +87,11 @@ pub(super) async fn stored_parts(
         return Ok(None);
     }
     let skip = segments.len().saturating_sub(max_segments);
-    Ok(Some(std::iter::once(init).chain(segments.into_iter().skip(skip)).collect()))
+    Ok(Some(
+        std::iter::once(init)
+            .chain(segments.into_iter().skip(skip))
+            .collect(),
+    ))
 }
 
 /// Finalizes a recording whose recorder has exited: persists what is left in the spool, writes
@@ -116,7 +122,11 @@ pub(crate) async fn finalize(
         let kept_secs: f64 = playlist
             .segments
             .iter()
-            .filter(|s| parts.iter().any(|k| k.path().ends_with(&format!("/{}", s.file))))
+            .filter(|s| {
+                parts
+                    .iter()
+                    .any(|k| k.path().ends_with(&format!("/{}", s.file)))
+            })
             .map(|s| s.duration_secs)
             .sum();
         recording.state = final_state;

@@ -104,7 +104,12 @@ struct StoredSegments {
 
 impl StoredSegments {
     /// Counts newly persisted parts; in a ring, deletes the oldest beyond `ring_segments`.
-    async fn add(&mut self, engine: &Engine, moved: Vec<PersistedPart>, ring_segments: Option<usize>) {
+    async fn add(
+        &mut self,
+        engine: &Engine,
+        moved: Vec<PersistedPart>,
+        ring_segments: Option<usize>,
+    ) {
         for part in moved {
             self.bytes += part.size;
             if part.is_segment {
@@ -113,7 +118,9 @@ impl StoredSegments {
         }
         let Some(keep) = ring_segments else { return };
         while self.segments.len() > keep {
-            let Some(oldest) = self.segments.pop_front() else { break };
+            let Some(oldest) = self.segments.pop_front() else {
+                break;
+            };
             match engine.blobs().delete(&oldest.key).await {
                 Ok(()) => self.bytes -= oldest.size,
                 Err(e) => {

@@ -1,0 +1,432 @@
+//! `/boxes/{id}/actions/*`: tap, click, type, press_key, scroll and screenshot, as real X input
+//! on the box's display. Every action answers `{actionId, message}`, plus `screenshot` when
+//! `options.screenshot` asks for it.
+
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::Json;
+use base64::Engine as _;
+use bytes::Bytes;
+use tapedeck_capture::input::MouseButton;
+use tapedeck_core::duration::duration_field;
+use tapedeck_core::{id, EngineError};
+use tapedeck_store::StorageKey;
+
+use super::boxes::running_box;
+use super::wire::{
+    ActionOptions, ActionResult, ActionScreenshots, PointerAction, PressKeyAction,
+    ScreenshotAction, ScreenshotJson, ScreenshotOption, ScrollAction, Target, TypeAction,
+};
+use super::GboxError;
+use crate::common::body::parse_json;
+use crate::ApiState;
+
+/// Default and longest lifetime of a screenshot's presigned URL.
+const DEFAULT_URL_TTL: Duration = Duration::from_secs(30 * 60);
+const MAX_URL_TTL: Duration = Duration::from_secs(6 * 60 * 60);
+/// Pixels one wheel click scrolls in Chromium.
+const PIXELS_PER_WHEEL_CLICK: f64 = 100.0;
+/// Time for the page to repaint before an action's own screenshot.
+const SCREENSHOT_SETTLE: Duration = Duration::from_millis(300);
+
+/// `POST …/actions/tap`: a left click at `{x, y}` or on `target`.
+pub async fn tap(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ActionResult>, GboxError> {
+    pointer(&state, &id, &body, "tap").await
+}
+
+/// `POST …/actions/click`: like tap, with `button` and `double`.
+pub async fn click(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ActionResult>, GboxError> {
+    pointer(&state, &id, &body, "click").await
+}
+
+async fn pointer(
+    state: &ApiState,
+    id: &str,
+    body: &Bytes,
+    verb: &str,
+) -> Result<Json<ActionResult>, GboxError> {
+    let session = running_box(state, id).await?;
+    let params: PointerAction = parse_json(body)?;
+    let (x, y, what) = match (params.x, params.y, params.target) {
+        (Some(x), Some(y), _) => (x, y, format!("({x}, {y})")),
+        (_, _, Some(Target::Element(e))) => (e.center_x, e.center_y, "the detected element".into()),
+        (_, _, Some(Target::Description(description))) => {
+            let found = state
+                .engine
+                .locate(&session.id, &description)
+                .await?
+                .ok_or_else(|| {
+                    EngineError::InvalidInput(format!(
+                        "no element on the page matches the target {description:?}"
+                    ))
+                })?;
+            (
+                found.x as f64,
+                found.y as f64,
+                format!("{} {:?}", found.role, found.name),
+            )
+        }
+        _ => {
+            return Err(
+                EngineError::InvalidInput(format!("{verb} needs x and y, or a target")).into(),
+            )
+        }
+    };
+    let button = match params.button.as_deref() {
+        None | Some("left") => MouseButton::Left,
+        Some("right") => MouseButton::Right,
+        Some("middle") => MouseButton::Middle,
+        Some(other) => {
+            return Err(EngineError::InvalidInput(format!(
+                "button must be left, right or middle, got {other:?}"
+            ))
+            .into())
+        }
+    };
+    let double = params.double.unwrap_or(false);
+    state
+        .engine
+        .click(
+            &session.id,
+            x.round() as i64,
+            y.round() as i64,
+            button,
+            double,
+        )
+        .await?;
+    respond(
+        state,
+        &session.id,
+        &params.options,
+        format!("{verb} on {what} executed successfully"),
+    )
+    .await
+}
+
+/// `POST …/actions/type`: types `text`, replacing the field's content with `mode: "replace"`.
+pub async fn type_text(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ActionResult>, GboxError> {
+    let session = running_box(&state, &id).await?;
+    let params: TypeAction = parse_json(&body)?;
+    let text = params
+        .text
+        .ok_or_else(|| EngineError::InvalidInput("text is required".into()))?;
+    let replace = match params.mode.as_deref() {
+        None | Some("append") => false,
+        Some("replace") => true,
+        Some(other) => {
+            return Err(EngineError::InvalidInput(format!(
+                "mode must be append or replace, got {other:?}"
+            ))
+            .into())
+        }
+    };
+    let enter = params.press_enter.unwrap_or(false);
+    state
+        .engine
+        .type_text(&session.id, &text, replace, enter)
+        .await?;
+    respond(
+        &state,
+        &session.id,
+        &params.options,
+        "type executed successfully".into(),
+    )
+    .await
+}
+
+/// `POST …/actions/press-key`: `keys` one after another, or together with `combination`.
+pub async fn press_key(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ActionResult>, GboxError> {
+    let session = running_box(&state, &id).await?;
+    let params: PressKeyAction = parse_json(&body)?;
+    if params.keys.is_empty() {
+        return Err(EngineError::InvalidInput("keys must name at least one key".into()).into());
+    }
+    let names: Vec<String> = params
+        .keys
+        .iter()
+        .map(|k| xdotool_key(k))
+        .collect::<Result<_, _>>()?;
+    let keys = if params.combination.unwrap_or(false) {
+        vec![names.join("+")]
+    } else {
+        names
+    };
+    state.engine.press_keys(&session.id, &keys).await?;
+    respond(
+        &state,
+        &session.id,
+        &params.options,
+        "press-key executed successfully".into(),
+    )
+    .await
+}
+
+/// GBOX key names (`enter`, `control`, `arrowUp`, `numpad5`, `;`) as X keysyms.
+fn xdotool_key(name: &str) -> Result<String, EngineError> {
+    let lower = name.to_ascii_lowercase();
+    let named = match lower.as_str() {
+        "enter" | "return" => "Return",
+        "control" | "ctrl" => "ctrl",
+        "shift" => "shift",
+        "alt" | "option" => "alt",
+        "meta" | "cmd" | "command" | "super" | "win" => "super",
+        "escape" | "esc" => "Escape",
+        "backspace" => "BackSpace",
+        "delete" | "del" => "Delete",
+        "insert" => "Insert",
+        "tab" => "Tab",
+        "space" => "space",
+        "arrowup" | "up" => "Up",
+        "arrowdown" | "down" => "Down",
+        "arrowleft" | "left" => "Left",
+        "arrowright" | "right" => "Right",
+        "home" => "Home",
+        "end" => "End",
+        "pageup" => "Prior",
+        "pagedown" => "Next",
+        "capslock" => "Caps_Lock",
+        "numlock" => "Num_Lock",
+        "scrolllock" => "Scroll_Lock",
+        "pause" => "Pause",
+        "printscreen" => "Print",
+        ";" => "semicolon",
+        "=" => "equal",
+        "," => "comma",
+        "-" => "minus",
+        "." => "period",
+        "/" => "slash",
+        "`" => "grave",
+        "[" => "bracketleft",
+        "\\" => "backslash",
+        "]" => "bracketright",
+        "'" => "apostrophe",
+        "numpadadd" => "KP_Add",
+        "numpadsubtract" => "KP_Subtract",
+        "numpadmultiply" => "KP_Multiply",
+        "numpaddivide" => "KP_Divide",
+        "numpaddecimal" => "KP_Decimal",
+        "numpadenter" => "KP_Enter",
+        "numpadequal" => "KP_Equal",
+        "volumeup" => "XF86AudioRaiseVolume",
+        "volumedown" => "XF86AudioLowerVolume",
+        "volumemute" => "XF86AudioMute",
+        "mediaplaypause" => "XF86AudioPlay",
+        "mediastop" => "XF86AudioStop",
+        "medianexttrack" => "XF86AudioNext",
+        "mediaprevioustrack" => "XF86AudioPrev",
+        _ => "",
+    };
+    if !named.is_empty() {
+        return Ok(named.to_owned());
+    }
+    if lower.len() == 1 && lower.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Ok(lower);
+    }
+    if let Some(digit) = lower
+        .strip_prefix("numpad")
+        .filter(|d| d.len() == 1 && d.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Ok(format!("KP_{digit}"));
+    }
+    if let Some(n) = lower
+        .strip_prefix('f')
+        .and_then(|n| n.parse::<u8>().ok())
+        .filter(|n| (1..=12).contains(n))
+    {
+        return Ok(format!("F{n}"));
+    }
+    Err(EngineError::InvalidInput(format!("unknown key {name:?}")))
+}
+
+/// `POST …/actions/scroll`: pixel deltas at a point, or a direction and distance.
+pub async fn scroll(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ActionResult>, GboxError> {
+    let session = running_box(&state, &id).await?;
+    let params: ScrollAction = parse_json(&body)?;
+    let viewport = session.spec.viewport;
+    let x = params.x.unwrap_or(f64::from(viewport.width / 2));
+    let y = params.y.unwrap_or(f64::from(viewport.height / 2));
+    let (dx, dy) = match (&params.direction, params.scroll_x, params.scroll_y) {
+        (Some(direction), _, _) => {
+            let distance = match &params.distance {
+                None => 300.0,
+                Some(serde_json::Value::Number(n)) => n.as_f64().unwrap_or(300.0),
+                Some(serde_json::Value::String(s)) => match s.as_str() {
+                    "small" => 150.0,
+                    "medium" => 300.0,
+                    "large" => 600.0,
+                    other => other.parse().map_err(|_| {
+                        EngineError::InvalidInput(format!(
+                            "distance must be small, medium, large or pixels, got {other:?}"
+                        ))
+                    })?,
+                },
+                Some(other) => {
+                    return Err(
+                        EngineError::InvalidInput(format!("invalid distance {other}")).into(),
+                    )
+                }
+            };
+            match direction.as_str() {
+                "up" => (0.0, -distance),
+                "down" => (0.0, distance),
+                "left" => (-distance, 0.0),
+                "right" => (distance, 0.0),
+                other => {
+                    return Err(EngineError::InvalidInput(format!(
+                        "direction must be up, down, left or right, got {other:?}"
+                    ))
+                    .into())
+                }
+            }
+        }
+        (None, sx, sy) if sx.is_some() || sy.is_some() => (sx.unwrap_or(0.0), sy.unwrap_or(0.0)),
+        _ => {
+            return Err(EngineError::InvalidInput(
+                "scroll needs scrollX/scrollY or a direction".into(),
+            )
+            .into())
+        }
+    };
+    let clicks = |px: f64| {
+        let n = (px / PIXELS_PER_WHEEL_CLICK).round() as i64;
+        if n == 0 && px != 0.0 {
+            px.signum() as i64
+        } else {
+            n
+        }
+    };
+    state
+        .engine
+        .scroll(
+            &session.id,
+            x.round() as i64,
+            y.round() as i64,
+            clicks(dx),
+            clicks(dy),
+        )
+        .await?;
+    respond(
+        &state,
+        &session.id,
+        &params.options,
+        "scroll executed successfully".into(),
+    )
+    .await
+}
+
+/// `POST …/actions/screenshot` → `{uri}` as a PNG `data:` URI, or `{uri, presignedUrl}` with a
+/// storage key when `outputFormat` is `storageKey`.
+pub async fn screenshot(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ScreenshotJson>, GboxError> {
+    let session = running_box(&state, &id).await?;
+    let params: ScreenshotAction = parse_json(&body)?;
+    let shot = take_screenshot(
+        &state,
+        &session.id,
+        params.output_format.as_deref(),
+        params.presigned_expires_in.as_deref(),
+    )
+    .await?;
+    Ok(Json(shot))
+}
+
+async fn take_screenshot(
+    state: &ApiState,
+    session_id: &str,
+    output_format: Option<&str>,
+    expires_in: Option<&str>,
+) -> Result<ScreenshotJson, GboxError> {
+    let png = state.engine.screenshot_png(session_id).await?;
+    match output_format {
+        None | Some("base64") => Ok(ScreenshotJson {
+            uri: format!(
+                "data:image/png;base64,{}",
+                base64::engine::general_purpose::STANDARD.encode(&png)
+            ),
+            presigned_url: None,
+        }),
+        Some("storageKey") => {
+            let ttl = duration_field(
+                "presignedExpiresIn",
+                expires_in,
+                DEFAULT_URL_TTL,
+                MAX_URL_TTL,
+            )?;
+            let key = StorageKey::for_path(&format!(
+                "sessions/{session_id}/screenshots/{}.png",
+                id::new_id()
+            ))
+            .map_err(EngineError::from)?;
+            state
+                .engine
+                .blobs()
+                .put(&key, png.into())
+                .await
+                .map_err(EngineError::from)?;
+            let (url, _) = state.engine.presigned_url(&key, ttl);
+            Ok(ScreenshotJson {
+                uri: key.to_string(),
+                presigned_url: Some(url),
+            })
+        }
+        Some(other) => Err(EngineError::InvalidInput(format!(
+            "outputFormat must be base64 or storageKey, got {other:?}"
+        ))
+        .into()),
+    }
+}
+
+/// The action's reply, with a screenshot after it when `options.screenshot` asks.
+async fn respond(
+    state: &ApiState,
+    session_id: &str,
+    options: &ActionOptions,
+    message: String,
+) -> Result<Json<ActionResult>, GboxError> {
+    let settings = match &options.screenshot {
+        None | Some(ScreenshotOption::Flag(false)) => None,
+        Some(ScreenshotOption::Flag(true)) => Some((None, None)),
+        Some(ScreenshotOption::Settings(s)) => Some((
+            s.output_format.as_deref(),
+            s.presigned_expires_in.as_deref(),
+        )),
+    };
+    let screenshot = match settings {
+        Some((format, expires)) => {
+            tokio::time::sleep(SCREENSHOT_SETTLE).await;
+            Some(ActionScreenshots {
+                after: take_screenshot(state, session_id, format, expires).await?,
+            })
+        }
+        None => None,
+    };
+    Ok(Json(ActionResult {
+        action_id: id::new_id(),
+        message,
+        screenshot,
+    }))
+}

@@ -1,0 +1,176 @@
+//! `/boxes`: create, get, list, terminate.
+
+use std::time::Duration;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use bytes::Bytes;
+use tapedeck_core::duration::duration_field;
+use tapedeck_core::{EngineError, Session, SessionKind, SessionSpec, SessionState, Viewport};
+
+use super::wire::{labels_of, BoxPage, CreateBox, LinuxBox, ListQuery};
+use super::GboxError;
+use crate::common::body::parse_json;
+use crate::common::error::query;
+use crate::ApiState;
+
+/// A box lives this long unless `config.expiresIn` says otherwise.
+const DEFAULT_EXPIRES: Duration = Duration::from_secs(60 * 60);
+/// The longest lifetime a box may ask for.
+const MAX_EXPIRES: Duration = Duration::from_secs(24 * 60 * 60);
+/// Create's documented `timeout` default and maximum.
+const DEFAULT_CREATE_TIMEOUT: Duration = Duration::from_secs(30);
+const MAX_CREATE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// A box's screen.
+const BOX_SCREEN: Viewport = Viewport {
+    width: 1280,
+    height: 720,
+};
+
+/// The running or terminated box `id`; a Kernel browser is not a box.
+pub(super) async fn find_box(state: &ApiState, id: &str) -> Result<Session, GboxError> {
+    let session = state.engine.get_session(id, true).await?;
+    if session.spec.kind != SessionKind::LinuxBox {
+        return Err(EngineError::not_found("box", id).into());
+    }
+    Ok(session)
+}
+
+/// The running box `id`; actions on a terminated box are not found.
+pub(super) async fn running_box(state: &ApiState, id: &str) -> Result<Session, GboxError> {
+    let session = find_box(state, id).await?;
+    if session.state != SessionState::Running {
+        return Err(EngineError::not_found("running box", id).into());
+    }
+    Ok(session)
+}
+
+/// `POST /boxes/linux` → 201 with the box, once its desktop and browser run.
+pub async fn create_linux(
+    State(state): State<ApiState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<LinuxBox>), GboxError> {
+    let params: CreateBox = parse_json(&body)?;
+    duration_field(
+        "timeout",
+        params.timeout.as_deref(),
+        DEFAULT_CREATE_TIMEOUT,
+        MAX_CREATE_TIMEOUT,
+    )?;
+    let config = params.config.unwrap_or_default();
+    let lifetime = duration_field(
+        "config.expiresIn",
+        config.expires_in.as_deref(),
+        DEFAULT_EXPIRES,
+        MAX_EXPIRES,
+    )?;
+    let spec = SessionSpec {
+        kind: SessionKind::LinuxBox,
+        name: None,
+        viewport: BOX_SCREEN,
+        start_url: None,
+        // A box lives until it expires or is terminated, not until it is idle.
+        timeout_seconds: *SessionSpec::TIMEOUT_RANGE.end(),
+        kiosk: false,
+        tags: config
+            .labels
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect(),
+        envs: config.envs,
+        lifetime_secs: Some(lifetime.as_secs().max(1)),
+    };
+    let session = state.engine.create_session(spec).await?;
+    Ok((StatusCode::CREATED, Json(LinuxBox::from_session(session))))
+}
+
+/// `POST /boxes/android` → 400: Android boxes need an attached device.
+pub async fn create_android() -> GboxError {
+    EngineError::InvalidInput(
+        "Android boxes need an attached Android device (adb), which this server does not have; \
+         create a Linux box with POST /boxes/linux"
+            .into(),
+    )
+    .into()
+}
+
+/// `GET /boxes/{id}`; a terminated box still reads, as `terminated`.
+pub async fn retrieve(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<LinuxBox>, GboxError> {
+    Ok(Json(LinuxBox::from_session(find_box(&state, &id).await?)))
+}
+
+/// `GET /boxes?page&pageSize&status&type&labels[k]=v` → `{data, page, pageSize, total}`.
+pub async fn list(
+    State(state): State<ApiState>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<BoxPage>, GboxError> {
+    let q = query(q)?;
+    let page = q.page.unwrap_or(1).max(1);
+    let page_size = q.page_size.unwrap_or(20).clamp(1, 100);
+    let csv = |v: &Option<String>| -> Vec<String> {
+        v.iter()
+            .flat_map(|s| s.split(','))
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty() && s != "all")
+            .collect()
+    };
+    let statuses = csv(&q.status);
+    let kinds = csv(&q.kind);
+    let labels: Vec<(String, String)> = q
+        .rest
+        .iter()
+        .filter_map(|(k, v)| {
+            let key = k.strip_prefix("labels[")?.strip_suffix(']')?;
+            Some((key.to_owned(), v.clone()))
+        })
+        .collect();
+    // Linux boxes only: an `android` filter matches none.
+    let boxes = if kinds.is_empty() || kinds.iter().any(|k| k == "linux") {
+        state
+            .engine
+            .list_sessions(Some(SessionKind::LinuxBox), true, u32::MAX - 1, 0)
+            .await?
+            .items
+    } else {
+        Vec::new()
+    };
+    let matching: Vec<LinuxBox> = boxes
+        .into_iter()
+        .filter(|s| {
+            let box_labels = labels_of(s);
+            labels.iter().all(|(k, v)| box_labels.get(k) == Some(v))
+        })
+        .map(LinuxBox::from_session)
+        .filter(|b| statuses.is_empty() || statuses.iter().any(|s| s == b.status))
+        .collect();
+    let total = matching.len() as u64;
+    let data = matching
+        .into_iter()
+        .skip(((page - 1) * page_size) as usize)
+        .take(page_size as usize)
+        .collect();
+    Ok(Json(BoxPage {
+        data,
+        page,
+        page_size,
+        total,
+    }))
+}
+
+/// `POST /boxes/{id}/terminate` → 200 with an empty body; the box stays readable, and
+/// terminating it again is a no-op.
+pub async fn terminate(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, GboxError> {
+    let session = find_box(&state, &id).await?;
+    if session.state == SessionState::Running {
+        state.engine.delete_session(&session.id).await?;
+    }
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,69 @@
+//! GBOX's box API (contracts/gbox.md), mounted at `/gbox`: Linux boxes, UI actions, screen
+//! recording with rewind, and storage keys. The unmodified `gbox-sdk` works with
+//! `GBOX_CLIENT_BASE_URL=<public-url>/gbox`.
+
+mod actions;
+mod boxes;
+mod error;
+mod recording;
+mod storage;
+mod wire;
+
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use error::GboxError;
+
+use crate::common::auth::bearer_matches;
+use crate::common::error::CommonError;
+use crate::ApiState;
+
+/// The GBOX routes, all behind `Authorization: Bearer <api key>`.
+pub fn router(state: ApiState) -> Router<ApiState> {
+    Router::new()
+        .route("/boxes", get(boxes::list))
+        .route("/boxes/linux", post(boxes::create_linux))
+        .route("/boxes/android", post(boxes::create_android))
+        .route("/boxes/{id}", get(boxes::retrieve))
+        .route("/boxes/{id}/terminate", post(boxes::terminate))
+        .route("/boxes/{id}/actions/tap", post(actions::tap))
+        .route("/boxes/{id}/actions/click", post(actions::click))
+        .route("/boxes/{id}/actions/type", post(actions::type_text))
+        .route("/boxes/{id}/actions/press-key", post(actions::press_key))
+        .route("/boxes/{id}/actions/scroll", post(actions::scroll))
+        .route("/boxes/{id}/actions/screenshot", post(actions::screenshot))
+        .route(
+            "/boxes/{id}/actions/recording/start",
+            post(recording::start),
+        )
+        .route("/boxes/{id}/actions/recording/stop", post(recording::stop))
+        .route(
+            "/boxes/{id}/actions/recording/rewind",
+            post(recording::rewind_enable).delete(recording::rewind_disable),
+        )
+        .route(
+            "/boxes/{id}/actions/recording/rewind/extract",
+            post(recording::rewind_extract),
+        )
+        .route(
+            "/boxes/{id}/storage/presigned-url",
+            post(storage::presigned_url),
+        )
+        .fallback(|| async { GboxError(CommonError::RouteNotFound) })
+        .route_layer(middleware::from_fn_with_state(state, require_api_key))
+}
+
+async fn require_api_key(
+    State(state): State<ApiState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, GboxError> {
+    if bearer_matches(request.headers(), &state.api_key) {
+        Ok(next.run(request).await)
+    } else {
+        Err(GboxError(CommonError::Unauthorized))
+    }
+}

@@ -1,0 +1,70 @@
+//! `POST /boxes/{id}/storage/presigned-url`: a fresh download URL for a box's storage key.
+
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use tapedeck_core::duration::duration_field;
+use tapedeck_core::EngineError;
+use tapedeck_store::StorageKey;
+
+use super::boxes::find_box;
+use super::recording::DEFAULT_URL_TTL;
+use super::wire::PresignRequest;
+use super::GboxError;
+use crate::common::body::parse_json;
+use crate::ApiState;
+
+/// Longest lifetime of a presigned URL (contract §4).
+const MAX_URL_TTL: std::time::Duration = std::time::Duration::from_secs(6 * 60 * 60);
+
+/// Answers the bare URL as `text/plain`, so both SDKs get a clean string (contract §4).
+pub async fn presigned_url(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, GboxError> {
+    let session = find_box(&state, &id).await?;
+    let params: PresignRequest = parse_json(&body)?;
+    let raw = params
+        .storage_key
+        .ok_or_else(|| EngineError::InvalidInput("storageKey is required".into()))?;
+    let ttl = duration_field(
+        "expiresIn",
+        params.expires_in.as_deref(),
+        DEFAULT_URL_TTL,
+        MAX_URL_TTL,
+    )?;
+    let key = StorageKey::parse(&raw).map_err(EngineError::from)?;
+    let owner = owner_of(&state, &key).await?;
+    let exists = state
+        .engine
+        .blobs()
+        .size(&key)
+        .await
+        .map_err(EngineError::from)?
+        .is_some();
+    if owner.as_deref() != Some(session.id.as_str()) || !exists {
+        return Err(EngineError::not_found("storage key of this box", raw).into());
+    }
+    let (url, _) = state.engine.presigned_url(&key, ttl);
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], url).into_response())
+}
+
+/// The session a stored object belongs to: `recordings/<id>.mp4` by its recording,
+/// `sessions/<id>/…` by its path.
+async fn owner_of(state: &ApiState, key: &StorageKey) -> Result<Option<String>, GboxError> {
+    let mut segments = key.path().split('/');
+    Ok(match (segments.next(), segments.next(), segments.next()) {
+        (Some("sessions"), Some(session), Some(_)) => Some(session.to_owned()),
+        (Some("recordings"), Some(file), None) => match file.strip_suffix(".mp4") {
+            Some(recording) => match state.engine.get_recording(recording).await {
+                Ok(r) => Some(r.session_id),
+                Err(EngineError::NotFound { .. }) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        },
+        _ => None,
+    })
+}

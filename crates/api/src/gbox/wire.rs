@@ -1,0 +1,274 @@
+//! GBOX's JSON shapes (camelCase), and how engine sessions become boxes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tapedeck_core::{Session, SessionState};
+use time::OffsetDateTime;
+
+/// `POST /boxes/linux` body; every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateBox {
+    pub config: Option<BoxConfigParams>,
+    /// How long to wait for the box to run; validated only, since creation always waits.
+    pub timeout: Option<String>,
+}
+
+/// `config` of a create request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BoxConfigParams {
+    #[serde(default)]
+    pub envs: BTreeMap<String, String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub expires_in: Option<String>,
+}
+
+/// A Linux box, complete as `LinuxBox` validates it (contract §2).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinuxBox {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub status: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+    pub config: BoxConfig,
+}
+
+/// A box's resources and settings.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BoxConfig {
+    pub cpu: f64,
+    pub memory: f64,
+    pub storage: f64,
+    pub envs: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub os: BoxOs,
+    pub working_dir: String,
+}
+
+/// The box's operating system.
+#[derive(Debug, Serialize)]
+pub struct BoxOs {
+    pub version: &'static str,
+}
+
+/// The labels of a box, kept in the session's tags.
+pub fn labels_of(session: &Session) -> BTreeMap<String, String> {
+    session
+        .spec
+        .tags
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+        .collect()
+}
+
+impl LinuxBox {
+    /// The GBOX view of a session.
+    pub fn from_session(session: Session) -> Self {
+        let status = match session.state {
+            SessionState::Running => "running",
+            SessionState::Deleted => "terminated",
+        };
+        Self {
+            status,
+            kind: "linux",
+            created_at: session.created_at,
+            updated_at: session.deleted_at.unwrap_or(session.created_at),
+            expires_at: session.expires_at(),
+            config: BoxConfig {
+                cpu: std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64),
+                memory: 2048.0,
+                storage: 10.0,
+                labels: labels_of(&session),
+                envs: session.spec.envs,
+                os: BoxOs {
+                    version: "debian-12",
+                },
+                working_dir: "/root".into(),
+            },
+            id: session.id,
+        }
+    }
+}
+
+/// `GET /boxes` reply.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BoxPage {
+    pub data: Vec<LinuxBox>,
+    pub page: u64,
+    pub page_size: u64,
+    pub total: u64,
+}
+
+/// `options` of an action: only `screenshot` is honoured.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionOptions {
+    pub screenshot: Option<ScreenshotOption>,
+}
+
+/// `options.screenshot`: a flag, or settings.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ScreenshotOption {
+    Flag(bool),
+    Settings(ScreenshotSettings),
+}
+
+/// `options.screenshot` settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScreenshotSettings {
+    pub output_format: Option<String>,
+    pub presigned_expires_in: Option<String>,
+}
+
+/// `target` of tap and click: a description or a detected element.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Target {
+    Description(String),
+    Element(DetectedElement),
+}
+
+/// An element a client detected itself; only its centre is used.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectedElement {
+    pub center_x: f64,
+    pub center_y: f64,
+}
+
+/// `tap` and `click` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PointerAction {
+    pub x: Option<f64>,
+    pub y: Option<f64>,
+    pub target: Option<Target>,
+    pub button: Option<String>,
+    pub double: Option<bool>,
+    #[serde(default)]
+    pub options: ActionOptions,
+}
+
+/// `type` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypeAction {
+    pub text: Option<String>,
+    pub mode: Option<String>,
+    pub press_enter: Option<bool>,
+    #[serde(default)]
+    pub options: ActionOptions,
+}
+
+/// `press_key` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PressKeyAction {
+    #[serde(default)]
+    pub keys: Vec<String>,
+    pub combination: Option<bool>,
+    #[serde(default)]
+    pub options: ActionOptions,
+}
+
+/// `scroll` body: a point and pixel deltas, or a direction and distance.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScrollAction {
+    pub x: Option<f64>,
+    pub y: Option<f64>,
+    pub scroll_x: Option<f64>,
+    pub scroll_y: Option<f64>,
+    pub direction: Option<String>,
+    pub distance: Option<serde_json::Value>,
+    #[serde(default)]
+    pub options: ActionOptions,
+}
+
+/// `screenshot` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScreenshotAction {
+    pub output_format: Option<String>,
+    pub presigned_expires_in: Option<String>,
+}
+
+/// A screenshot: a `data:` URI, or a storage key with its presigned URL.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScreenshotJson {
+    pub uri: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presigned_url: Option<String>,
+}
+
+/// Screenshots attached to an action result.
+#[derive(Debug, Serialize)]
+pub struct ActionScreenshots {
+    pub after: ScreenshotJson,
+}
+
+/// Every action's reply.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionResult {
+    pub action_id: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub screenshot: Option<ActionScreenshots>,
+}
+
+/// `recording/start` body (older SDKs send `duration`).
+#[derive(Debug, Default, Deserialize)]
+pub struct StartRecording {
+    pub duration: Option<String>,
+}
+
+/// `rewind/extract` body.
+#[derive(Debug, Default, Deserialize)]
+pub struct ExtractRewind {
+    pub duration: Option<String>,
+}
+
+/// A stored artifact: `{storageKey, presignedUrl}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredArtifact {
+    pub storage_key: String,
+    pub presigned_url: String,
+}
+
+/// `storage/presigned-url` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresignRequest {
+    pub storage_key: Option<String>,
+    pub expires_in: Option<String>,
+}
+
+/// `GET /boxes` query; `labels[k]=v` pairs arrive as extra keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    pub page: Option<u64>,
+    pub page_size: Option<u64>,
+    pub status: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    #[serde(flatten)]
+    pub rest: BTreeMap<String, String>,
+}

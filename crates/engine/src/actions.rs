@@ -1,0 +1,116 @@
+//! UI actions on a session's display: real X input, screenshots, and finding elements by
+//! description through the browser's accessibility tree.
+
+use tapedeck_capture::cdp::{self, LocatedElement};
+use tapedeck_capture::input::{self, MouseButton};
+use tapedeck_capture::{screenshot, Display};
+use tapedeck_core::{EngineError, Viewport};
+
+use crate::Engine;
+
+impl Engine {
+    /// Runs `action` with the session's display, holding it so actions on one session run one
+    /// at a time, and counts as activity.
+    async fn on_display<T>(
+        &self,
+        session_id: &str,
+        action: impl AsyncFnOnce(&Display) -> Result<T, tapedeck_capture::CaptureError>,
+    ) -> Result<T, EngineError> {
+        let live = self.live_session(session_id)?;
+        self.touch_session(session_id);
+        let display = live.display.lock().await;
+        let display = display
+            .as_ref()
+            .ok_or_else(|| EngineError::Conflict("the session is ending".into()))?;
+        action(display).await.map_err(EngineError::internal)
+    }
+
+    /// Clicks at screen point (`x`, `y`).
+    pub async fn click(
+        &self,
+        session_id: &str,
+        x: i64,
+        y: i64,
+        button: MouseButton,
+        double: bool,
+    ) -> Result<(), EngineError> {
+        check_point(&self.live_session(session_id)?.session.spec.viewport, x, y)?;
+        self.on_display(session_id, async |d| {
+            input::click(d, x, y, button, double).await
+        })
+        .await
+    }
+
+    /// Types `text` into the focused element; `replace` selects what is there first.
+    pub async fn type_text(
+        &self,
+        session_id: &str,
+        text: &str,
+        replace: bool,
+        press_enter: bool,
+    ) -> Result<(), EngineError> {
+        self.on_display(session_id, async |d| {
+            if replace {
+                input::keys(d, &["ctrl+a".to_owned()]).await?;
+            }
+            input::type_text(d, text).await?;
+            if press_enter {
+                input::keys(d, &["Return".to_owned()]).await?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Presses keys or chords (`ctrl+c`, `Return`) in order.
+    pub async fn press_keys(&self, session_id: &str, keys: &[String]) -> Result<(), EngineError> {
+        self.on_display(session_id, async |d| input::keys(d, keys).await)
+            .await
+    }
+
+    /// Scrolls at (`x`, `y`) by wheel clicks.
+    pub async fn scroll(
+        &self,
+        session_id: &str,
+        x: i64,
+        y: i64,
+        dx: i64,
+        dy: i64,
+    ) -> Result<(), EngineError> {
+        self.on_display(session_id, async |d| input::scroll(d, x, y, dx, dy).await)
+            .await
+    }
+
+    /// A PNG of the whole display.
+    pub async fn screenshot_png(&self, session_id: &str) -> Result<Vec<u8>, EngineError> {
+        let ffmpeg = self.config().ffmpeg.clone();
+        self.on_display(session_id, async |d| screenshot::png(&ffmpeg, d).await)
+            .await
+    }
+
+    /// The element of the front page best matching `description`, with its screen centre.
+    pub async fn locate(
+        &self,
+        session_id: &str,
+        description: &str,
+    ) -> Result<Option<LocatedElement>, EngineError> {
+        let live = self.live_session(session_id)?;
+        self.touch_session(session_id);
+        cdp::locate(live.devtools, &live.browser_ws_path, description)
+            .await
+            .map_err(EngineError::internal)
+    }
+}
+
+/// Refuses points outside the screen, which X would silently clamp to its edge.
+fn check_point(screen: &Viewport, x: i64, y: i64) -> Result<(), EngineError> {
+    let inside = |v: i64, max: u32| (0..i64::from(max)).contains(&v);
+    if inside(x, screen.width) && inside(y, screen.height) {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidInput(format!(
+            "point ({x}, {y}) is outside the {}x{} screen",
+            screen.width, screen.height
+        )))
+    }
+}

@@ -1,0 +1,156 @@
+"""GBOX's boxes, UI actions, recording, rewind and storage, driven by the unmodified `gbox-sdk`."""
+
+import time
+
+import httpx
+import pytest
+from gbox_sdk import GboxSDK
+from gbox_sdk._exceptions import BadRequestError, NotFoundError
+
+from conftest import API_KEY, ffprobe, frame_rgb, mean_rgb, node
+
+
+@pytest.fixture
+def sdk(server):
+    client = GboxSDK(api_key=API_KEY, base_url=f"{server.url}/gbox")
+    yield client
+    for box in client.list_info(status=["running"]).data:
+        client.terminate(box.id)
+
+
+def open_page(box, url):
+    """Navigates the box's browser like a person: focus the address bar, type, Enter."""
+    box.action.press_key(keys=["control", "l"], combination=True)
+    box.action.type(url, press_enter=True)
+    time.sleep(1.5)
+
+
+def page_value(server, box_id, expression):
+    session = server.native("GET", f"/sessions/{box_id}").json()
+    return node("eval", session["cdp_ws_url"], expression)["value"]
+
+
+def test_gbox_sdk_records_taps_and_typing(sdk, server, pages, scratch):
+    box = sdk.create(type="linux", config={"labels": {"suite": "gbox"}, "expiresIn": "30m"}, wait=True)
+    assert box.data.status == "running" and box.data.config.labels == {"suite": "gbox"}
+    open_page(box, f"{pages}/box.html")
+
+    box.action.recording.start()
+    started = time.monotonic()
+    time.sleep(1)
+    result = box.action.tap(x=900, y=300 + 90)  # the pad, below the ~90 px toolbar
+    assert result.action_id and result.message
+    box.action.tap(x=200, y=90 + 55)  # the text field
+    box.action.type("hello from gbox")
+    time.sleep(1.5)
+    stop = box.action.recording.stop()
+    wall = time.monotonic() - started
+
+    assert stop.storage_key.startswith("storage://tapedeck/")
+    download = httpx.get(stop.presigned_url)  # no auth header
+    assert download.status_code == 200 and download.headers["content-type"] == "video/mp4"
+    video = scratch / "box.mp4"
+    video.write_bytes(download.content)
+    probe = ffprobe(video)
+    assert probe["codec"] == "h264" and abs(probe["duration"] - wall) <= 1.0, (probe, wall)
+    red, green, blue = mean_rgb(frame_rgb(video, 0.3, from_end=True))
+    assert blue > 120 and red < 100, f"the tapped pad's blue background is not in the video: {(red, green, blue)}"
+
+    assert page_value(server, box.data.id, "document.getElementById('field').value") == "hello from gbox"
+    assert page_value(server, box.data.id, "document.body.className") == "pad-pressed"
+
+
+def test_gbox_tap_target_presses_the_described_button(sdk, server, pages):
+    box = sdk.create(type="linux")
+    open_page(box, f"{pages}/box.html")
+    box.action.tap(target="login button")
+    assert page_value(server, box.data.id, "document.getElementById('pressed').textContent") == "Login"
+    box.action.click(target="Sign up")
+    assert page_value(server, box.data.id, "document.getElementById('pressed').textContent") == "Sign up"
+    with pytest.raises(BadRequestError) as err:
+        box.action.tap(target="purchase premium subscription")
+    assert "no element" in err.value.body["message"]
+    assert err.value.body["statusCode"] == 400 and err.value.body["error"] == "Bad Request"
+
+
+def test_gbox_rewind_extracts_the_last_seconds(sdk, pages, scratch):
+    box = sdk.create(type="linux")
+    open_page(box, f"{pages}/box.html")
+    box.action.recording.rewind.enable()
+    time.sleep(20)
+    box.action.tap(x=900, y=390)  # the pad turns the page blue just before the extract
+    time.sleep(1.5)
+    extract = box.action.recording.rewind.extract(duration="5s")
+    video = scratch / "rewind.mp4"
+    video.write_bytes(httpx.get(extract.presigned_url).content)
+    probe = ffprobe(video)
+    assert abs(probe["duration"] - 5) <= 1.0, probe
+    red, green, blue = mean_rgb(frame_rgb(video, 0.3, from_end=True))
+    assert blue > 120 and red < 100, "the extract does not show the last seconds"
+    box.action.recording.rewind.disable()
+    with pytest.raises(BadRequestError):
+        box.action.recording.rewind.extract(duration="5s")
+    with pytest.raises(BadRequestError):
+        box.action.recording.rewind.extract(duration="6m")
+
+
+def test_gbox_storage_presigned_urls(sdk, server, scratch):
+    box = sdk.create(type="linux")
+    box.action.recording.start()
+    time.sleep(2)
+    stop = box.action.recording.stop()
+    url = box.storage.create_presigned_url(stop.storage_key, expires_in="1m")
+    assert url.startswith("http") and '"' not in url and url.strip() == url
+    assert httpx.get(url).status_code == 200
+    assert httpx.get(url[:-1] + ("0" if url[-1] != "0" else "1")).status_code == 403
+    short = box.storage.create_presigned_url(stop.storage_key, expires_in="1s")
+    time.sleep(2.2)
+    assert httpx.get(short).status_code == 403
+    with pytest.raises(BadRequestError):
+        box.storage.create_presigned_url(stop.storage_key, expires_in="7h")
+
+    other = sdk.create(type="linux")
+    with pytest.raises(NotFoundError):
+        other.storage.create_presigned_url(stop.storage_key)
+    with pytest.raises(Exception) as err:
+        box.storage.create_presigned_url("storage://tapedeck/../api-key")
+    assert err.value.status_code in (400, 403)
+
+    shot = box.action.screenshot(output_format="storageKey")
+    assert shot.uri.startswith("storage://tapedeck/") and httpx.get(shot.presigned_url).content[:4] == b"\x89PNG"
+    inline = box.action.screenshot()
+    assert inline.uri.startswith("data:image/png;base64,")
+
+
+def test_gbox_terminate_then_get_and_strict_list(sdk, server):
+    box = sdk.create(type="linux", config={"labels": {"team": "a"}})
+    keep = sdk.create(type="linux", config={"labels": {"team": "b"}})
+    box.terminate()  # POST terminate, then GET: must read as terminated
+    assert box.data.status == "terminated"
+    assert sdk.get(box.data.id).data.status == "terminated"
+    listed = sdk.list()  # validates every box strictly
+    ids = {b.data.id for b in listed.operators}
+    assert {box.data.id, keep.data.id} <= ids
+    running = sdk.list_info(status=["running"], labels={"team": "b"})
+    assert [b.id for b in running.data] == [keep.data.id] and running.total == 1
+    with pytest.raises(BadRequestError) as err:
+        sdk.client.v1.boxes.create_android()
+    assert "Android" in err.value.body["message"]
+
+
+def test_gbox_second_recording_start_replaces_the_first(sdk, server, scratch):
+    box = sdk.create(type="linux")
+    box.action.recording.start()
+    time.sleep(3)
+    box.action.recording.start()
+    second_started = time.monotonic()
+    time.sleep(2)
+    stop = box.action.recording.stop()
+    wall = time.monotonic() - second_started
+    video = scratch / "second.mp4"
+    video.write_bytes(httpx.get(stop.presigned_url).content)
+    assert abs(ffprobe(video)["duration"] - wall) <= 1.0
+    recordings = server.native("GET", f"/sessions/{box.data.id}/recordings").json()["items"]
+    assert [r["state"] for r in recordings] == ["discarded", "finished"]
+    with pytest.raises(BadRequestError):
+        box.action.recording.stop()
