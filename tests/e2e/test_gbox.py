@@ -154,3 +154,27 @@ def test_gbox_second_recording_start_replaces_the_first(sdk, server, scratch):
     assert [r["state"] for r in recordings] == ["discarded", "finished"]
     with pytest.raises(BadRequestError):
         box.action.recording.stop()
+
+
+def test_gbox_box_expires_by_itself(sdk):
+    box = sdk.create(type="linux", config={"expiresIn": "3s"})
+    assert box.data.expires_at is not None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and sdk.get(box.data.id).data.status != "terminated":
+        time.sleep(0.5)
+    assert sdk.get(box.data.id).data.status == "terminated"
+
+
+def test_gbox_bad_input_uses_gbox_errors(sdk, server):
+    box = sdk.create(type="linux")
+    with pytest.raises(BadRequestError) as err:
+        sdk.client.post(f"/boxes/{box.data.id}/actions/recording/start",
+                        body={"duration": "soon"}, cast_to=object)
+    assert err.value.body["statusCode"] == 400 and "duration" in err.value.body["message"]
+    with pytest.raises(BadRequestError):
+        box.action.tap(x=5000, y=10)
+    with pytest.raises(NotFoundError) as missing:
+        sdk.get("no-such-box")
+    assert missing.value.body == {"statusCode": 404, "message": missing.value.body["message"], "error": "Not Found"}
+    unauthorized = httpx.get(f"{server.url}/gbox/boxes", headers={"Authorization": "Bearer nope"})
+    assert unauthorized.status_code == 401 and unauthorized.json()["error"] == "Unauthorized"

@@ -164,3 +164,19 @@ def test_kernel_browser_lookup_by_name_and_pagination(kernel, server):
     last = httpx.get(f"{server.kernel_url}/browsers?limit=1&offset=1",
                      headers={"Authorization": f"Bearer {kernel.api_key}"})
     assert last.headers["x-has-more"] == "false" and "x-next-offset" not in last.headers
+
+
+def test_kernel_browser_ends_after_its_inactivity_timeout(kernel):
+    browser = kernel.browsers.create(viewport=VIEWPORT, timeout_seconds=10)
+    time.sleep(5)
+    assert kernel.browsers.retrieve(browser.session_id).session_id == browser.session_id
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            kernel.browsers.retrieve(browser.session_id)
+        except NotFoundError:
+            break
+        time.sleep(0.5)
+    with pytest.raises(NotFoundError):
+        kernel.browsers.retrieve(browser.session_id)
+    assert kernel.browsers.retrieve(browser.session_id, include_deleted=True).deleted_at is not None

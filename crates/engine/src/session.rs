@@ -263,8 +263,13 @@ impl Engine {
                 let id = &live.session.id;
                 let recording = !self.live_recording_ids(id).is_empty();
                 let timeout = Duration::from_secs(u64::from(live.session.spec.timeout_seconds));
-                let expired =
+                let idle =
                     !recording && live.activity.idle_for().is_some_and(|idle| idle > timeout);
+                let past_lifetime = live
+                    .session
+                    .expires_at()
+                    .is_some_and(|at| at <= OffsetDateTime::now_utc());
+                let expired = idle || past_lifetime;
                 let crashed = match live.browser.lock().await.as_mut() {
                     Some(browser) => !browser.is_running(),
                     None => false,
