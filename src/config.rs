@@ -11,7 +11,7 @@ pub struct ServeConfig {
     /// Address of the HTTP API.
     #[arg(long, env = "TAPEDECK_LISTEN", default_value = "127.0.0.1:7600")]
     pub listen: SocketAddr,
-    /// Address of the recording proxy (FAST dialect; not served yet).
+    /// Address of the recording proxy (HTTP and CONNECT; FAST dialect).
     #[arg(long, env = "TAPEDECK_PROXY_LISTEN", default_value = "127.0.0.1:7601")]
     pub proxy_listen: SocketAddr,
     /// Directory for metadata, blobs, spooled segments and secrets.
@@ -41,6 +41,16 @@ pub struct ServeConfig {
     /// Largest recording in MiB; a recording that reaches it stops by itself.
     #[arg(long, env = "TAPEDECK_MAX_RECORDING_MIB", default_value_t = 500)]
     pub max_recording_mib: u64,
+    /// PEM file of extra root certificates the proxy and replay trust upstream.
+    #[arg(long, env = "TAPEDECK_UPSTREAM_CA_FILE")]
+    pub upstream_ca_file: Option<PathBuf>,
+    /// Bytes of each request and response body a baseline keeps, in KiB; the rest is
+    /// passed through and the baseline is marked truncated.
+    #[arg(long, env = "TAPEDECK_BODY_CAP_KIB", default_value_t = 1024)]
+    pub body_cap_kib: usize,
+    /// Point every browser session through the recording proxy, trusting its CA.
+    #[arg(long, env = "TAPEDECK_BROWSERS_THROUGH_PROXY")]
+    pub browsers_through_proxy: bool,
 }
 
 impl ServeConfig {

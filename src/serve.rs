@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tapedeck_api::ApiState;
-use tapedeck_engine::{Engine, EngineConfig};
+use tapedeck_engine::{Engine, EngineConfig, UpstreamClient};
 use tapedeck_store::{secrets, BlobStore, Presigner, Signer, SqliteMetadata};
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -35,6 +35,24 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let signer = Signer::new(secret);
     let public_url = config.public_url();
 
+    let ca = tapedeck_proxy::ca::load_or_create(data_dir).context("loading the proxy CA")?;
+    let extra_roots = match &config.upstream_ca_file {
+        Some(path) => {
+            Some(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)
+        }
+        None => None,
+    };
+    let upstream = UpstreamClient::new(extra_roots.as_deref())?;
+    let browser_extra_args = if config.browsers_through_proxy {
+        vec![
+            format!("--proxy-server=http://{}", config.proxy_listen),
+            // Without this Chromium never proxies loopback addresses.
+            "--proxy-bypass-list=<-loopback>".to_owned(),
+            format!("--ignore-certificate-errors-spki-list={}", ca.spki_sha256),
+        ]
+    } else {
+        Vec::new()
+    };
     let meta = SqliteMetadata::open(&data_dir.join("tapedeck.db"))
         .await
         .context("opening metadata")?;
@@ -46,6 +64,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         first_display: config.first_display,
         max_recording_secs: config.max_recording_secs,
         max_recording_bytes: config.max_recording_mib * 1024 * 1024,
+        browser_extra_args,
         ..EngineConfig::new(data_dir.clone())
     };
     let engine = Engine::new(
@@ -53,18 +72,36 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         Arc::new(meta),
         blobs,
         Presigner::new(signer.clone(), &public_url),
+        upstream.clone(),
     );
     engine
         .recover()
         .await
         .context("recovering in-flight recordings")?;
     tokio::spawn(engine.clone().reap_sessions());
+    tokio::spawn(engine.clone().run_traffic_writer());
+    let proxy_ca_der: Arc<[u8]> = ca.cert_der.clone().into();
+    let (stop_proxy, proxy_stopped) = tokio::sync::oneshot::channel::<()>();
+    let proxy_listener = tokio::net::TcpListener::bind(config.proxy_listen)
+        .await
+        .with_context(|| format!("binding the recording proxy on {}", config.proxy_listen))?;
+    let proxy = tokio::spawn(tapedeck_proxy::serve(
+        proxy_listener,
+        ca,
+        upstream,
+        engine.traffic_sink(),
+        config.body_cap_kib * 1024,
+        async move {
+            let _ = proxy_stopped.await;
+        },
+    ));
 
     let state = ApiState {
         engine: engine.clone(),
         api_key: api_key.into(),
         signer,
         public_url: public_url.clone().into(),
+        proxy_ca_der,
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -74,11 +111,17 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         %public_url,
         data_dir = %data_dir.display(),
         proxy_listen = %config.proxy_listen,
-        "tapedeck ready: native API at /v1, Kernel at /kernel (recording proxy not served yet)"
+        "tapedeck ready: native API at /v1, Kernel at /kernel, GBOX at /gbox, FAST at /fast"
     );
     axum::serve(listener, tapedeck_api::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    let _ = stop_proxy.send(());
+    match proxy.await {
+        Ok(Err(e)) => tracing::error!(error = %e, "recording proxy failed"),
+        Err(e) => tracing::error!(error = %e, "recording proxy task failed"),
+        Ok(Ok(())) => {}
+    }
     engine.shutdown().await;
     tracing::info!("stopped");
     Ok(())

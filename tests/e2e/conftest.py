@@ -34,18 +34,21 @@ def free_port() -> int:
 class Server:
     """One `tapedeck serve` process on a data dir that survives restarts."""
 
-    def __init__(self, data_dir: Path, max_sessions: int = 2, first_display: int = 100):
+    def __init__(self, data_dir: Path, max_sessions: int = 2, first_display: int = 100, extra_args=()):
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.proxy_port = free_port()
+        self.proxy_url = f"http://127.0.0.1:{self.proxy_port}"
         self.log_path = data_dir / "server.log"
         self.args = [
             str(BINARY), "serve",
             "--listen", f"127.0.0.1:{self.port}",
-            "--proxy-listen", f"127.0.0.1:{free_port()}",
+            "--proxy-listen", f"127.0.0.1:{self.proxy_port}",
             "--data-dir", str(data_dir / "data"),
             "--max-sessions", str(max_sessions),
             "--first-display", str(first_display),
+            *extra_args,
         ]
         self.proc = None
 
@@ -90,6 +93,10 @@ class Server:
         from kernel import Kernel
 
         return Kernel(api_key=API_KEY, base_url=self.kernel_url)
+
+    def fast(self, method: str, path: str, **kwargs) -> httpx.Response:
+        headers = {"X-WallarmAPI-Token": API_KEY, **kwargs.pop("headers", {})}
+        return httpx.request(method, f"{self.url}/fast/v1{path}", headers=headers, timeout=60, **kwargs)
 
     def native(self, method: str, path: str, **kwargs) -> httpx.Response:
         headers = {"Authorization": f"Bearer {API_KEY}", **kwargs.pop("headers", {})}

@@ -3,6 +3,7 @@
 //! JSON bodies, error bodies, the presigned file route and the CDP WebSocket relay).
 
 pub mod common;
+pub mod fast;
 pub mod gbox;
 pub mod kernel;
 pub mod native;
@@ -25,6 +26,8 @@ pub struct ApiState {
     pub signer: Signer,
     /// The base URL clients reach this server at, without a trailing slash.
     pub public_url: Arc<str>,
+    /// The recording proxy's CA certificate, DER.
+    pub proxy_ca_der: Arc<[u8]>,
 }
 
 impl ApiState {
@@ -45,6 +48,7 @@ pub fn router(state: ApiState) -> Router {
         .nest("/v1", native::router(state.clone()))
         .nest("/kernel", kernel::router(state.clone()))
         .nest("/gbox", gbox::router(state.clone()))
+        .nest("/fast", fast::router(state.clone()))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -8,7 +8,9 @@ pub mod error;
 pub mod id;
 pub mod recording;
 pub mod session;
+pub mod traffic;
 
 pub use error::EngineError;
 pub use recording::{Recording, RecordingLimits, RecordingState, StopReason};
 pub use session::{Session, SessionKind, SessionSpec, SessionState, Viewport};
+pub use traffic::{Baseline, TestRecord, TestRun, TestRunSpec, TestRunState};

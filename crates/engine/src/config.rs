@@ -22,6 +22,8 @@ pub struct EngineConfig {
     pub max_recording_secs: u64,
     /// Largest recording, in bytes; a recording that reaches it stops by itself.
     pub max_recording_bytes: u64,
+    /// Extra Chromium flags for every session (e.g. to browse through the recording proxy).
+    pub browser_extra_args: Vec<String>,
 }
 
 impl EngineConfig {
@@ -36,6 +38,7 @@ impl EngineConfig {
             default_framerate: 10,
             max_recording_secs: 4 * 3600,
             max_recording_bytes: 500 * 1024 * 1024,
+            browser_extra_args: Vec::new(),
         }
     }
 

@@ -9,6 +9,7 @@ mod displays;
 mod recording;
 mod recovery;
 mod session;
+mod traffic;
 
 use std::sync::{Arc, Mutex};
 
@@ -19,6 +20,8 @@ pub use config::EngineConfig;
 pub use recording::{Artifact, RecordingRequest};
 pub use session::CdpEndpoint;
 pub use tapedeck_core::EngineError;
+pub use tapedeck_proxy::UpstreamClient;
+pub use traffic::{CopyRequest, CreateRequest, HostPattern};
 
 use displays::DisplayNumbers;
 use recording::LiveRecordings;
@@ -39,6 +42,8 @@ struct Inner {
     session_slots: Arc<Semaphore>,
     sessions: Mutex<LiveSessions>,
     recordings: Mutex<LiveRecordings>,
+    traffic: traffic::TrafficState,
+    upstream: UpstreamClient,
 }
 
 impl Engine {
@@ -48,6 +53,7 @@ impl Engine {
         meta: Arc<dyn Metadata>,
         blobs: BlobStore,
         presigner: Presigner,
+        upstream: UpstreamClient,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -59,6 +65,8 @@ impl Engine {
                 presigner,
                 sessions: Mutex::default(),
                 recordings: Mutex::default(),
+                traffic: traffic::TrafficState::default(),
+                upstream,
             }),
         }
     }

@@ -116,7 +116,7 @@ impl Engine {
             start_url: spec.start_url.clone(),
             kiosk: spec.kiosk,
             envs: spec.envs.clone(),
-            extra_args: Vec::new(),
+            extra_args: inner.config.browser_extra_args.clone(),
         };
         let browser = match Browser::launch(&display, &options).await {
             Ok(browser) => browser,

@@ -4,11 +4,16 @@ use axum::http::HeaderMap;
 
 /// True when `headers` carry `Authorization: Bearer <api_key>`.
 pub fn bearer_matches(headers: &HeaderMap, api_key: &str) -> bool {
-    headers
+    let presented = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|presented| constant_time_eq(presented.trim().as_bytes(), api_key.as_bytes()))
+        .and_then(|v| v.strip_prefix("Bearer "));
+    key_matches(presented, api_key)
+}
+
+/// True when a presented key (from whichever header a dialect uses) is the API key.
+pub fn key_matches(presented: Option<&str>, api_key: &str) -> bool {
+    presented.is_some_and(|p| constant_time_eq(p.trim().as_bytes(), api_key.as_bytes()))
 }
 
 /// Compares without an early exit, so response timing does not reveal a key prefix.

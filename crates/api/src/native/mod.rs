@@ -2,8 +2,10 @@
 //! `/v1/openapi.json`. The other dialects are adapters over the same engine calls.
 
 mod error;
+mod har;
 mod openapi;
 mod recordings;
+mod records;
 mod sessions;
 mod wire;
 
@@ -37,6 +39,9 @@ pub fn router(state: ApiState) -> Router<ApiState> {
             "/recordings/{id}/download-url",
             get(recordings::download_url),
         )
+        .route("/test-records/{id}", get(records::retrieve))
+        .route("/test-records/{id}/har", get(records::export_har))
+        .route("/proxy/ca.der", get(records::ca_certificate))
         .route_layer(middleware::from_fn_with_state(state, require_api_key));
     Router::new()
         .route("/openapi.json", get(openapi::document))

@@ -4,12 +4,15 @@
 //! implementation goes beside it with the same schema.
 
 mod sqlite;
+mod sqlite_traffic;
+mod traffic;
 
 use async_trait::async_trait;
 use tapedeck_core::{Recording, Session, SessionKind};
 use time::OffsetDateTime;
 
 pub use sqlite::SqliteMetadata;
+pub use traffic::TrafficMetadata;
 
 use crate::StoreError;
 
@@ -22,9 +25,9 @@ pub struct Page<T> {
     pub has_more: bool,
 }
 
-/// Where sessions and recordings are kept.
+/// Where sessions, recordings and recorded traffic are kept.
 #[async_trait]
-pub trait Metadata: Send + Sync {
+pub trait Metadata: TrafficMetadata + Send + Sync {
     /// Stores a new session. Fails when a live session already has its name.
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
     /// Finds a session by id, or by name among live sessions; deleted ones only when asked.

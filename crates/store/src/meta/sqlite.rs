@@ -20,7 +20,7 @@ use crate::StoreError;
 /// Metadata in a SQLite file.
 #[derive(Clone)]
 pub struct SqliteMetadata {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
 }
 
 impl SqliteMetadata {
@@ -42,16 +42,16 @@ impl SqliteMetadata {
     }
 }
 
-fn micros(t: OffsetDateTime) -> i64 {
+pub(super) fn micros(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000) as i64
 }
 
-fn from_micros(v: i64) -> Result<OffsetDateTime, StoreError> {
+pub(super) fn from_micros(v: i64) -> Result<OffsetDateTime, StoreError> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1_000)
         .map_err(|e| StoreError::Corrupt(format!("timestamp {v}: {e}")))
 }
 
-fn opt_from_micros(v: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
+pub(super) fn opt_from_micros(v: Option<i64>) -> Result<Option<OffsetDateTime>, StoreError> {
     v.map(from_micros).transpose()
 }
 

@@ -1,0 +1,141 @@
+//! `/v1/test_run`: create or copy, get, stop.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use bytes::Bytes;
+use serde_json::{json, Value};
+use tapedeck_core::TestRunSpec;
+use tapedeck_engine::{CopyRequest, CreateRequest, EngineError, HostPattern};
+
+use super::wire::{CreateTestRun, Envelope, TestRunJson};
+use super::FastError;
+use crate::common::body::parse_json;
+use crate::ApiState;
+
+/// FAST's default `inactivity_timeout`, in seconds.
+const DEFAULT_INACTIVITY_SECS: u64 = 1800;
+
+type Reply = Result<Json<Envelope<TestRunJson>>, FastError>;
+
+async fn reply(state: &ApiState, run: tapedeck_core::TestRun) -> Reply {
+    let count = state
+        .engine
+        .count_baselines(run.test_record_id)
+        .await
+        .map_err(|e| FastError::engine(e, "test_record_id", json!(run.test_record_id)))?;
+    Ok(Json(Envelope {
+        status: 200,
+        body: TestRunJson::new(run, count),
+    }))
+}
+
+fn check_range(
+    field: &'static str,
+    value: Option<u64>,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<(), FastError> {
+    match value {
+        Some(v) if !range.contains(&v) => Err(FastError::field(field, "out_of_range", json!(v))),
+        _ => Ok(()),
+    }
+}
+
+/// `POST /v1/test_run`: a new run recording into a new record, or, with `test_record_id`, a
+/// copy that replays that record. Either interrupts the run that was active.
+pub async fn create(State(state): State<ApiState>, body: Bytes) -> Reply {
+    let params: CreateTestRun = parse_json(&body)?;
+    let name = params
+        .name
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| FastError::field("name", "required", Value::Null))?;
+    check_range(
+        "inactivity_timeout",
+        params.inactivity_timeout,
+        300..=86_400,
+    )?;
+    check_range("rps", params.rps.map(u64::from), 1..=1000)?;
+    check_range(
+        "rps_per_baseline",
+        params.rps_per_baseline.map(u64::from),
+        1..=500,
+    )?;
+    let allowed_hosts = params.allowed_hosts.unwrap_or_default();
+    HostPattern::parse(&allowed_hosts)
+        .map_err(|_| FastError::field("allowed_hosts", "invalid", json!(allowed_hosts)))?;
+    if let Some(target) = &params.target {
+        if !(target.starts_with("http://") || target.starts_with("https://")) {
+            return Err(FastError::field("target", "invalid", json!(target)));
+        }
+    }
+    let spec = TestRunSpec {
+        name,
+        desc: params.desc.unwrap_or_default(),
+        allowed_hosts,
+        file_extensions_to_exclude: params.file_extensions_to_exclude.unwrap_or_default(),
+        skip_duplicated_baselines: params.skip_duplicated_baselines.unwrap_or(true),
+        inactivity_timeout_secs: params.inactivity_timeout.unwrap_or(DEFAULT_INACTIVITY_SECS),
+        target: params.target,
+    };
+    let run = match params.test_record_id {
+        Some(record) => state
+            .engine
+            .copy_test_run(CopyRequest {
+                spec,
+                test_record_id: record,
+            })
+            .await
+            .map_err(|e| FastError::engine(e, "test_record_id", json!(record)))?,
+        None => state
+            .engine
+            .create_test_run(CreateRequest {
+                spec,
+                test_record_name: params.test_record_name,
+            })
+            .await
+            .map_err(|e| FastError::engine(e, "test_run", Value::Null))?,
+    };
+    reply(&state, run).await
+}
+
+fn parse_id(field: &'static str, id: &str) -> Result<i64, FastError> {
+    id.parse()
+        .map_err(|_| FastError::engine(EngineError::not_found("test run", id), field, json!(id)))
+}
+
+/// `GET /v1/test_run/{id}`.
+pub async fn retrieve(State(state): State<ApiState>, Path(id): Path<String>) -> Reply {
+    let id = parse_id("id", &id)?;
+    let run = state
+        .engine
+        .get_test_run(id)
+        .await
+        .map_err(|e| FastError::engine(e, "id", json!(id)))?;
+    reply(&state, run).await
+}
+
+/// `POST` (or `GET`) `/v1/test_run/{id}/action/stop` → the run with `recording: false`, once
+/// every baseline that finished before the stop is stored.
+pub async fn stop(State(state): State<ApiState>, Path(id): Path<String>) -> Reply {
+    let id = parse_id("id", &id)?;
+    let run = state
+        .engine
+        .stop_test_run(id)
+        .await
+        .map_err(|e| FastError::engine(e, "id", json!(id)))?;
+    reply(&state, run).await
+}
+
+/// `POST /v1/test_record/{id}/action/stop` (older clients): stops the run recording it.
+pub async fn stop_record(State(state): State<ApiState>, Path(id): Path<String>) -> Reply {
+    let record = parse_id("test_record_id", &id)?;
+    let run_id = state
+        .engine
+        .recording_run_of(record)
+        .ok_or_else(|| FastError::field("test_record_id", "not_recording", json!(record)))?;
+    let run = state
+        .engine
+        .stop_test_run(run_id)
+        .await
+        .map_err(|e| FastError::engine(e, "test_record_id", json!(record)))?;
+    reply(&state, run).await
+}

@@ -1,0 +1,133 @@
+//! Traffic recording: test runs record baselines into test records (Wallarm FAST's model).
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// Lifecycle of a test run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestRunState {
+    /// Recording and/or replaying its baselines.
+    Running,
+    /// A newer run replaced it before it finished.
+    Interrupted,
+    /// Every replayed baseline matched its recording.
+    Passed,
+    /// At least one replayed baseline did not match.
+    Failed,
+}
+
+impl TestRunState {
+    /// The name on the wire and in metadata.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Interrupted => "interrupted",
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "running" => Self::Running,
+            "interrupted" => Self::Interrupted,
+            "passed" => Self::Passed,
+            "failed" => Self::Failed,
+            _ => return None,
+        })
+    }
+}
+
+/// What a client sets when it creates (or copies) a test run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TestRunSpec {
+    /// Its name (required by FAST).
+    pub name: String,
+    /// Free text.
+    pub desc: String,
+    /// Hosts whose requests are recorded: FQDN, `.suffix`, `*`, regex or substring; empty is all.
+    pub allowed_hosts: String,
+    /// `jpg|png`: baselines with these extensions are not replayed.
+    pub file_extensions_to_exclude: String,
+    /// Replay only the first of identical baselines.
+    pub skip_duplicated_baselines: bool,
+    /// Stop recording after this many seconds without a new baseline.
+    pub inactivity_timeout_secs: u64,
+    /// Replay against this `scheme://host:port` instead of the recorded one (FAST's TEST_RUN_URI).
+    pub target: Option<String>,
+}
+
+/// A test run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestRun {
+    /// Integer id, as FAST's clients expect.
+    pub id: i64,
+    /// The record it fills (or, for a copy, replays).
+    pub test_record_id: i64,
+    /// What the client asked for.
+    pub spec: TestRunSpec,
+    /// Lifecycle state.
+    pub state: TestRunState,
+    /// True while requests through the proxy are being recorded.
+    pub recording: bool,
+    /// Replayed baselines that matched.
+    pub passed_count: u64,
+    /// Replayed baselines that did not match.
+    pub failed_count: u64,
+    /// Baselines waiting to be replayed.
+    pub waiting_count: u64,
+    /// Why each failed baseline failed: `(baseline id, reason)`.
+    pub failures: Vec<(i64, String)>,
+    /// When it was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub start_time: OffsetDateTime,
+    /// When it ended.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub end_time: Option<OffsetDateTime>,
+}
+
+/// A test record: a named set of baselines.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestRecord {
+    /// Integer id.
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// When it was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// One recorded request and its response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// Integer id (0 before it is stored).
+    pub id: i64,
+    /// The record it belongs to.
+    pub test_record_id: i64,
+    /// When the request started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// Milliseconds from request start to the end of the response body.
+    pub duration_ms: u64,
+    /// Request method.
+    pub method: String,
+    /// Absolute URL.
+    pub url: String,
+    /// Request headers in order, as sent.
+    pub request_headers: Vec<(String, String)>,
+    /// Request body, up to the size cap.
+    pub request_body: Vec<u8>,
+    /// True when the request body was longer than what is kept.
+    pub request_truncated: bool,
+    /// Response status code.
+    pub status: u16,
+    /// Response headers in order.
+    pub response_headers: Vec<(String, String)>,
+    /// Response body as received (still content-encoded), up to the size cap.
+    pub response_body: Vec<u8>,
+    /// True when the response body was longer than what is kept.
+    pub response_truncated: bool,
+}

@@ -1,0 +1,174 @@
+//! Traffic recording (FAST's model): at most one test run records at a time; the proxy asks it
+//! which requests to keep, and a single writer task appends them to its test record.
+
+mod hosts;
+mod runs;
+mod testing;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tapedeck_core::Baseline;
+use tapedeck_proxy::{RecordTicket, TrafficSink};
+use tokio::sync::{mpsc, oneshot};
+
+pub use hosts::HostPattern;
+pub use runs::{CopyRequest, CreateRequest};
+
+use crate::{lock, Engine};
+
+/// Most baselines written in one transaction.
+const WRITE_BATCH: usize = 256;
+
+/// The run that is recording now.
+pub(crate) struct ActiveRecording {
+    ticket: RecordTicket,
+    hosts: HostPattern,
+    inactivity_timeout: Duration,
+    last_activity: Instant,
+}
+
+/// Messages to the writer, processed in order.
+pub(crate) enum WriterMessage {
+    /// A finished exchange.
+    Baseline(RecordTicket, Baseline),
+    /// Answers once every message sent before it is processed.
+    Flush(oneshot::Sender<()>),
+}
+
+/// Traffic state shared by the proxy's sink, the writer and the API.
+pub(crate) struct TrafficState {
+    active: Mutex<Option<ActiveRecording>>,
+    writer_tx: mpsc::UnboundedSender<WriterMessage>,
+    writer_rx: Mutex<Option<mpsc::UnboundedReceiver<WriterMessage>>>,
+    /// Serializes run transitions (create, copy, stop), so two never interleave.
+    transitions: tokio::sync::Mutex<()>,
+}
+
+impl Default for TrafficState {
+    fn default() -> Self {
+        let (writer_tx, writer_rx) = mpsc::unbounded_channel();
+        Self {
+            active: Mutex::new(None),
+            writer_tx,
+            writer_rx: Mutex::new(Some(writer_rx)),
+            transitions: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+/// The engine as the proxy's [`TrafficSink`].
+struct EngineSink(Engine);
+
+impl TrafficSink for EngineSink {
+    fn admit(&self, host: &str) -> Option<RecordTicket> {
+        let active = lock(&self.0.inner.traffic.active);
+        let active = active.as_ref()?;
+        active.hosts.matches(host).then_some(active.ticket)
+    }
+
+    fn submit(&self, ticket: RecordTicket, baseline: Baseline) {
+        // The writer only stops with the engine; a send after that has nowhere to go.
+        let _ = self
+            .0
+            .inner
+            .traffic
+            .writer_tx
+            .send(WriterMessage::Baseline(ticket, baseline));
+    }
+}
+
+impl Engine {
+    /// The sink to hand the recording proxy.
+    pub fn traffic_sink(&self) -> Arc<dyn TrafficSink> {
+        Arc::new(EngineSink(self.clone()))
+    }
+
+    /// Runs forever: appends baselines in batches, answers flushes, and stops recording runs
+    /// idle past their inactivity timeout.
+    pub async fn run_traffic_writer(self) {
+        let Some(mut rx) = lock(&self.inner.traffic.writer_rx).take() else {
+            tracing::error!("the traffic writer is already running");
+            return;
+        };
+        let mut idle_check = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                message = rx.recv() => {
+                    let Some(first) = message else { return };
+                    let mut batch = vec![first];
+                    while batch.len() < WRITE_BATCH {
+                        match rx.try_recv() {
+                            Ok(message) => batch.push(message),
+                            Err(_) => break,
+                        }
+                    }
+                    self.write_batch(batch).await;
+                }
+                _ = idle_check.tick() => self.stop_idle_recording().await,
+            }
+        }
+    }
+
+    async fn write_batch(&self, batch: Vec<WriterMessage>) {
+        let mut baselines = Vec::new();
+        let mut flushes = Vec::new();
+        {
+            let mut active = lock(&self.inner.traffic.active);
+            for message in batch {
+                match message {
+                    // A run stopped since the request began: its stop has already flushed,
+                    // so this exchange finished after the stop and is not part of the record.
+                    WriterMessage::Baseline(ticket, baseline) => match active.as_mut() {
+                        Some(run) if run.ticket == ticket => {
+                            run.last_activity = Instant::now();
+                            baselines.push(baseline);
+                        }
+                        _ => {
+                            tracing::debug!(url = %baseline.url, "exchange finished after its run stopped")
+                        }
+                    },
+                    WriterMessage::Flush(done) => flushes.push(done),
+                }
+            }
+        }
+        if !baselines.is_empty() {
+            if let Err(e) = self.inner.meta.insert_baselines(&mut baselines).await {
+                tracing::error!(error = %e, lost = baselines.len(), "could not store baselines");
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+
+    /// Waits until every exchange submitted so far is stored.
+    async fn flush_traffic(&self) {
+        let (done, wait) = oneshot::channel();
+        if self
+            .inner
+            .traffic
+            .writer_tx
+            .send(WriterMessage::Flush(done))
+            .is_ok()
+        {
+            let _ = wait.await;
+        }
+    }
+
+    async fn stop_idle_recording(&self) {
+        let idle_run = lock(&self.inner.traffic.active)
+            .as_ref()
+            .filter(|a| a.last_activity.elapsed() > a.inactivity_timeout)
+            .map(|a| a.ticket.test_run_id);
+        if let Some(id) = idle_run {
+            tracing::info!(
+                test_run = id,
+                "recording stopped after its inactivity timeout"
+            );
+            if let Err(e) = self.stop_test_run(id).await {
+                tracing::warn!(test_run = id, error = %e, "could not stop an idle recording");
+            }
+        }
+    }
+}

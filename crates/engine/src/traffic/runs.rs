@@ -1,0 +1,199 @@
+//! Test runs: create (record into a new test record), copy (replay an existing one), stop.
+
+use std::time::{Duration, Instant};
+
+use tapedeck_core::{Baseline, EngineError, TestRecord, TestRun, TestRunSpec, TestRunState};
+use tapedeck_proxy::RecordTicket;
+use time::OffsetDateTime;
+
+use super::{ActiveRecording, HostPattern};
+use crate::{lock, Engine};
+
+/// FAST's `inactivity_timeout` range and default, in seconds.
+pub const INACTIVITY_RANGE: std::ops::RangeInclusive<u64> = 300..=86_400;
+
+/// A new run that records into a new test record.
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    /// The run's settings.
+    pub spec: TestRunSpec,
+    /// The new record's name; the run's name when absent.
+    pub test_record_name: Option<String>,
+}
+
+/// A new run that replays an existing, stopped, non-empty test record.
+#[derive(Debug, Clone)]
+pub struct CopyRequest {
+    /// The run's settings.
+    pub spec: TestRunSpec,
+    /// The record to replay.
+    pub test_record_id: i64,
+}
+
+/// Why a record cannot be copied yet (FAST's `not_ready_for_cloning`).
+pub const NOT_READY_FOR_CLONING: &str = "not_ready_for_cloning";
+
+impl Engine {
+    /// Creates a run that records from now on; a run still active is interrupted.
+    pub async fn create_test_run(&self, request: CreateRequest) -> Result<TestRun, EngineError> {
+        let spec = request.spec;
+        if spec.name.trim().is_empty() {
+            return Err(EngineError::InvalidInput("name is required".into()));
+        }
+        if !INACTIVITY_RANGE.contains(&spec.inactivity_timeout_secs) {
+            return Err(EngineError::InvalidInput(format!(
+                "inactivity_timeout must be in {}..={} seconds",
+                INACTIVITY_RANGE.start(),
+                INACTIVITY_RANGE.end()
+            )));
+        }
+        let hosts = HostPattern::parse(&spec.allowed_hosts)?;
+        let _transition = self.inner.traffic.transitions.lock().await;
+        self.interrupt_active_runs().await?;
+        let now = OffsetDateTime::now_utc();
+        let record_name = request
+            .test_record_name
+            .unwrap_or_else(|| spec.name.clone());
+        let record = self
+            .inner
+            .meta
+            .create_test_record(&record_name, now)
+            .await?;
+        let mut run = new_run(record.id, spec, true, now);
+        run.id = self.inner.meta.insert_test_run(&run).await?;
+        *lock(&self.inner.traffic.active) = Some(ActiveRecording {
+            ticket: RecordTicket {
+                test_run_id: run.id,
+                test_record_id: record.id,
+            },
+            hosts,
+            inactivity_timeout: Duration::from_secs(run.spec.inactivity_timeout_secs),
+            last_activity: Instant::now(),
+        });
+        tracing::info!(
+            test_run = run.id,
+            test_record = record.id,
+            "recording baselines for TestRun#{}",
+            run.id
+        );
+        Ok(run)
+    }
+
+    /// Creates a run that replays `test_record_id` at once; a run still active is interrupted.
+    pub async fn copy_test_run(&self, request: CopyRequest) -> Result<TestRun, EngineError> {
+        if request.spec.name.trim().is_empty() {
+            return Err(EngineError::InvalidInput("name is required".into()));
+        }
+        let record_id = request.test_record_id;
+        self.get_test_record(record_id).await?;
+        let _transition = self.inner.traffic.transitions.lock().await;
+        let recording = lock(&self.inner.traffic.active)
+            .as_ref()
+            .is_some_and(|a| a.ticket.test_record_id == record_id);
+        if recording || self.inner.meta.count_baselines(record_id).await? == 0 {
+            return Err(EngineError::Conflict(NOT_READY_FOR_CLONING.into()));
+        }
+        self.interrupt_active_runs().await?;
+        let mut run = new_run(record_id, request.spec, false, OffsetDateTime::now_utc());
+        run.id = self.inner.meta.insert_test_run(&run).await?;
+        tokio::spawn(self.clone().replay_test_run(run.clone()));
+        Ok(run)
+    }
+
+    /// The run recording into `test_record_id` now, if any.
+    pub fn recording_run_of(&self, test_record_id: i64) -> Option<i64> {
+        lock(&self.inner.traffic.active)
+            .as_ref()
+            .filter(|a| a.ticket.test_record_id == test_record_id)
+            .map(|a| a.ticket.test_run_id)
+    }
+
+    /// A test run by id.
+    pub async fn get_test_run(&self, id: i64) -> Result<TestRun, EngineError> {
+        self.inner
+            .meta
+            .get_test_run(id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("test run", id.to_string()))
+    }
+
+    /// A test record by id.
+    pub async fn get_test_record(&self, id: i64) -> Result<TestRecord, EngineError> {
+        self.inner
+            .meta
+            .get_test_record(id)
+            .await?
+            .ok_or_else(|| EngineError::not_found("test record", id.to_string()))
+    }
+
+    /// A record's baselines, oldest first.
+    pub async fn list_baselines(&self, test_record_id: i64) -> Result<Vec<Baseline>, EngineError> {
+        Ok(self.inner.meta.list_baselines(test_record_id).await?)
+    }
+
+    /// How many baselines a record holds.
+    pub async fn count_baselines(&self, test_record_id: i64) -> Result<u64, EngineError> {
+        Ok(self.inner.meta.count_baselines(test_record_id).await?)
+    }
+
+    /// Stops recording: nothing that starts from now on is recorded, and every exchange that
+    /// finished before is stored when this returns (decisions.md §3). Then the run replays its
+    /// record. Stopping a run that no longer records returns it as it is.
+    pub async fn stop_test_run(&self, id: i64) -> Result<TestRun, EngineError> {
+        let _transition = self.inner.traffic.transitions.lock().await;
+        let mut run = self.get_test_run(id).await?;
+        if !run.recording {
+            return Ok(run);
+        }
+        {
+            let mut active = lock(&self.inner.traffic.active);
+            if active.as_ref().is_some_and(|a| a.ticket.test_run_id == id) {
+                *active = None;
+            }
+        }
+        self.flush_traffic().await;
+        run.recording = false;
+        self.inner.meta.update_test_run(&run).await?;
+        tracing::info!(test_run = id, "recording stopped");
+        tokio::spawn(self.clone().replay_test_run(run.clone()));
+        Ok(run)
+    }
+
+    /// Marks every running run interrupted: at start-up (nothing survived the old process), and
+    /// before a new run starts (one token, one active run).
+    pub async fn interrupt_active_runs(&self) -> Result<(), EngineError> {
+        let had_recording = lock(&self.inner.traffic.active).take().is_some();
+        if had_recording {
+            self.flush_traffic().await;
+        }
+        for mut run in self.inner.meta.running_test_runs().await? {
+            run.state = TestRunState::Interrupted;
+            run.recording = false;
+            run.end_time = Some(OffsetDateTime::now_utc());
+            self.inner.meta.update_test_run(&run).await?;
+            tracing::info!(test_run = run.id, "test run interrupted");
+        }
+        Ok(())
+    }
+}
+
+fn new_run(
+    test_record_id: i64,
+    spec: TestRunSpec,
+    recording: bool,
+    now: OffsetDateTime,
+) -> TestRun {
+    TestRun {
+        id: 0,
+        test_record_id,
+        spec,
+        state: TestRunState::Running,
+        recording,
+        passed_count: 0,
+        failed_count: 0,
+        waiting_count: 0,
+        failures: Vec::new(),
+        start_time: now,
+        end_time: None,
+    }
+}

@@ -1,0 +1,172 @@
+//! The testing phase: each baseline of the record is replayed against its target (or the run's
+//! `target` override) and passes when the answer matches the recording.
+
+use std::collections::HashSet;
+
+use tapedeck_core::{Baseline, TestRun, TestRunState};
+use time::OffsetDateTime;
+
+use crate::Engine;
+
+/// Headers that describe one hop, not the request; the client sets its own.
+const HOP_HEADERS: &[&str] = &[
+    "host",
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "content-length",
+    "proxy-authorization",
+];
+
+/// Methods whose response body must match too: repeating them must give the same answer.
+const IDEMPOTENT: &[&str] = &["GET", "HEAD", "OPTIONS", "PUT", "DELETE"];
+
+impl Engine {
+    /// Replays the run's record and ends it `passed` or `failed`; stops early if it is
+    /// interrupted meanwhile.
+    pub(super) async fn replay_test_run(self, mut run: TestRun) {
+        let baselines = match self.list_baselines(run.test_record_id).await {
+            Ok(baselines) => baselines,
+            Err(e) => {
+                tracing::error!(test_run = run.id, error = %e, "could not load baselines");
+                return;
+            }
+        };
+        let to_replay = select(&run, baselines);
+        run.waiting_count = to_replay.len() as u64;
+        for baseline in to_replay {
+            match self.get_test_run(run.id).await {
+                Ok(current) if current.state == TestRunState::Running => {}
+                _ => return,
+            }
+            match self.replay_one(&run, &baseline).await {
+                Ok(()) => run.passed_count += 1,
+                Err(reason) => {
+                    tracing::info!(test_run = run.id, baseline = baseline.id, %reason, "baseline failed");
+                    run.failed_count += 1;
+                    run.failures.push((baseline.id, reason));
+                }
+            }
+            run.waiting_count -= 1;
+            if let Err(e) = self.inner.meta.update_test_run(&run).await {
+                tracing::warn!(test_run = run.id, error = %e, "could not save progress");
+            }
+        }
+        // Only a run that is still running ends here; an interrupted one keeps its state.
+        if let Ok(current) = self.get_test_run(run.id).await {
+            if current.state == TestRunState::Running {
+                run.state = if run.failed_count == 0 {
+                    TestRunState::Passed
+                } else {
+                    TestRunState::Failed
+                };
+                run.end_time = Some(OffsetDateTime::now_utc());
+                if let Err(e) = self.inner.meta.update_test_run(&run).await {
+                    tracing::error!(test_run = run.id, error = %e, "could not save the result");
+                }
+                tracing::info!(
+                    test_run = run.id,
+                    state = run.state.as_str(),
+                    passed = run.passed_count,
+                    failed = run.failed_count,
+                    "test run finished"
+                );
+            }
+        }
+    }
+
+    async fn replay_one(&self, run: &TestRun, baseline: &Baseline) -> Result<(), String> {
+        let url = retarget(&baseline.url, run.spec.target.as_deref());
+        let headers: Vec<_> = baseline
+            .request_headers
+            .iter()
+            .filter(|(name, _)| !HOP_HEADERS.contains(&name.to_ascii_lowercase().as_str()))
+            .cloned()
+            .collect();
+        let response = self
+            .inner
+            .upstream
+            .send(
+                &baseline.method,
+                &url,
+                &headers,
+                baseline.request_body.clone(),
+            )
+            .await
+            .map_err(|e| format!("{} {url}: connection failed: {e}", baseline.method))?;
+        if response.status != baseline.status {
+            return Err(format!(
+                "{} {url}: status {} instead of {}",
+                baseline.method, response.status, baseline.status
+            ));
+        }
+        let compare_body =
+            IDEMPOTENT.contains(&baseline.method.as_str()) && !baseline.response_truncated;
+        if compare_body && response.body.as_ref() != baseline.response_body.as_slice() {
+            return Err(format!(
+                "{} {url}: response body differs from the recording",
+                baseline.method
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The baselines a run replays: not those with excluded extensions, and only the first of
+/// identical ones when `skip_duplicated_baselines` is set (decisions.md §5).
+fn select(run: &TestRun, baselines: Vec<Baseline>) -> Vec<Baseline> {
+    let excluded: Vec<String> = run
+        .spec
+        .file_extensions_to_exclude
+        .split('|')
+        .map(|e| e.trim().trim_start_matches('.').to_ascii_lowercase())
+        .filter(|e| !e.is_empty())
+        .collect();
+    let mut seen = HashSet::new();
+    baselines
+        .into_iter()
+        .filter(|b| {
+            let path = b.url.split(['?', '#']).next().unwrap_or_default();
+            let extension = path
+                .rsplit_once('.')
+                .map(|(_, ext)| ext.to_ascii_lowercase());
+            !extension.is_some_and(|ext| !ext.contains('/') && excluded.contains(&ext))
+        })
+        .filter(|b| {
+            !run.spec.skip_duplicated_baselines
+                || seen.insert((b.method.clone(), b.url.clone(), b.request_body.clone()))
+        })
+        .collect()
+}
+
+/// `url` with its scheme, host and port replaced by `target`'s (FAST's TEST_RUN_URI).
+fn retarget(url: &str, target: Option<&str>) -> String {
+    let Some(target) = target else {
+        return url.to_owned();
+    };
+    let path_start = url
+        .find("://")
+        .and_then(|i| url[i + 3..].find('/').map(|j| i + 3 + j));
+    let path = path_start.map_or("/", |i| &url[i..]);
+    format!("{}{path}", target.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retargets_scheme_host_and_port_only() {
+        assert_eq!(
+            retarget("http://a:1/x?y=1", Some("https://b:2")),
+            "https://b:2/x?y=1"
+        );
+        assert_eq!(retarget("http://a/x", Some("http://c/")), "http://c/x");
+        assert_eq!(retarget("http://a", Some("http://c")), "http://c/");
+        assert_eq!(retarget("http://a/x", None), "http://a/x");
+    }
+}

@@ -1,0 +1,94 @@
+//! The upstream side: TLS-verifying connections (web PKI roots plus any extra roots), shared by
+//! the proxy and by replay.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
+
+use crate::ProxyError;
+
+/// Connects to upstream servers over HTTP or verified HTTPS.
+#[derive(Clone)]
+pub struct UpstreamClient {
+    connector: HttpsConnector<HttpConnector>,
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+}
+
+/// An upstream answer, read whole.
+#[derive(Debug, Clone)]
+pub struct UpstreamResponse {
+    /// Status code.
+    pub status: u16,
+    /// Body bytes as received.
+    pub body: Bytes,
+}
+
+impl UpstreamClient {
+    /// A client that trusts the web PKI plus the PEM certificates in `extra_roots_pem`.
+    pub fn new(extra_roots_pem: Option<&[u8]>) -> Result<Self, ProxyError> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        if let Some(pem) = extra_roots_pem {
+            for cert in CertificateDer::pem_slice_iter(pem) {
+                let cert = cert.map_err(|e| ProxyError::Ca(format!("extra root: {e}")))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| ProxyError::Ca(format!("extra root: {e}")))?;
+            }
+        }
+        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ProxyError::Ca(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(config)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client = Client::builder(TokioExecutor::new()).build(connector.clone());
+        Ok(Self { connector, client })
+    }
+
+    /// The connector, for the proxy's own client.
+    pub fn connector(&self) -> HttpsConnector<HttpConnector> {
+        self.connector.clone()
+    }
+
+    /// Sends one request and reads the whole response.
+    pub async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> Result<UpstreamResponse, String> {
+        let mut request = hyper::Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| e.to_string())?;
+        let response = self
+            .client
+            .request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok(UpstreamResponse { status, body })
+    }
+}

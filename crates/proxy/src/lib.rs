@@ -1,0 +1,60 @@
+//! Tapedeck's recording proxy: an explicit forward proxy for HTTP and `CONNECT` that intercepts
+//! HTTPS with Tapedeck's own CA, passes every request through unchanged with streaming bodies,
+//! and hands the exchanges a [`TrafficSink`] admits to it. Also the upstream client that replays
+//! recorded requests.
+
+pub mod ca;
+pub mod client;
+mod handler;
+mod tee;
+
+use std::sync::Arc;
+
+use hudsucker::certificate_authority::RcgenAuthority;
+use hudsucker::Proxy;
+use thiserror::Error;
+
+pub use ca::CaMaterial;
+pub use client::UpstreamClient;
+pub use handler::{RecordTicket, TrafficSink};
+
+/// A failure to start or run the proxy.
+#[derive(Debug, Error)]
+pub enum ProxyError {
+    /// The CA could not be created, read or parsed.
+    #[error("proxy CA: {0}")]
+    Ca(String),
+    /// The listener or the proxy failed.
+    #[error("proxy: {0}")]
+    Serve(String),
+    /// Local file I/O failed.
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Runs the proxy on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    ca: CaMaterial,
+    upstream: UpstreamClient,
+    sink: Arc<dyn TrafficSink>,
+    body_cap: usize,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ProxyError> {
+    let listen = listener.local_addr()?;
+    let ca_der = bytes::Bytes::from(ca.cert_der.clone());
+    let authority = RcgenAuthority::new(ca.issuer, 1_000, rustls::crypto::ring::default_provider());
+    let proxy = Proxy::builder()
+        .with_listener(listener)
+        .with_ca(authority)
+        .with_http_connector(upstream.connector())
+        .with_http_handler(handler::RecordingHandler::new(sink, ca_der, body_cap))
+        .with_graceful_shutdown(shutdown)
+        .build()
+        .map_err(|e| ProxyError::Serve(e.to_string()))?;
+    tracing::info!(%listen, "recording proxy ready");
+    proxy
+        .start()
+        .await
+        .map_err(|e| ProxyError::Serve(e.to_string()))
+}

@@ -1,0 +1,34 @@
+//! Metadata of traffic recording: test records, test runs and baselines.
+
+use async_trait::async_trait;
+use tapedeck_core::{Baseline, TestRecord, TestRun};
+use time::OffsetDateTime;
+
+use crate::StoreError;
+
+/// Where test records, test runs and baselines are kept.
+#[async_trait]
+pub trait TrafficMetadata: Send + Sync {
+    /// Creates an empty test record.
+    async fn create_test_record(
+        &self,
+        name: &str,
+        at: OffsetDateTime,
+    ) -> Result<TestRecord, StoreError>;
+    /// A test record by id.
+    async fn get_test_record(&self, id: i64) -> Result<Option<TestRecord>, StoreError>;
+    /// Stores a new test run and returns its id.
+    async fn insert_test_run(&self, run: &TestRun) -> Result<i64, StoreError>;
+    /// Saves a test run's state, flags, counters and end.
+    async fn update_test_run(&self, run: &TestRun) -> Result<(), StoreError>;
+    /// A test run by id.
+    async fn get_test_run(&self, id: i64) -> Result<Option<TestRun>, StoreError>;
+    /// Test runs still `running`: what a restart interrupts.
+    async fn running_test_runs(&self) -> Result<Vec<TestRun>, StoreError>;
+    /// Appends baselines, in one transaction, assigning their ids.
+    async fn insert_baselines(&self, baselines: &mut [Baseline]) -> Result<(), StoreError>;
+    /// A record's baselines, in the order they were recorded.
+    async fn list_baselines(&self, test_record_id: i64) -> Result<Vec<Baseline>, StoreError>;
+    /// How many baselines a record holds.
+    async fn count_baselines(&self, test_record_id: i64) -> Result<u64, StoreError>;
+}

@@ -1,0 +1,278 @@
+"""FAST's recording flow: a test run records proxied HTTP(S) traffic as baselines, stops,
+copies, replays against the target, and exports HAR."""
+
+import json
+import ssl
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from conftest import Server, free_port
+
+
+class App:
+    """A local target application over HTTP and HTTPS whose answers can be changed."""
+
+    version = "v1"
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def answer(self, body: bytes = b""):
+            payload = json.dumps({"method": self.command, "path": self.path,
+                                  "body": body.decode(errors="replace"), "version": App.version}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self):
+            self.answer()
+
+        def do_POST(self):
+            self.answer(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+    def __init__(self, tls_dir=None):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), App.Handler)
+        self.httpd.daemon_threads = True
+        if tls_dir:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls_dir / "app.pem", tls_dir / "app.key")
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def tls_dir(tmp_path_factory):
+    """A private CA (trusted by the proxy via --upstream-ca-file) and a localhost leaf it signs."""
+    d = tmp_path_factory.mktemp("tls")
+
+    def openssl(*args, stdin=None):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=d, input=stdin)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=e2e test CA",
+            "-keyout", "ca.key", "-out", "ca.pem")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+            "-keyout", "app.key", "-out", "app.csr")
+    (d / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+    openssl("x509", "-req", "-in", "app.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-days", "2", "-extfile", "san.ext", "-out", "app.pem")
+    return d
+
+
+@pytest.fixture(scope="module")
+def fast(tmp_path_factory, tls_dir):
+    """A server whose proxy trusts the local HTTPS app, and whose browsers use the proxy."""
+    server = Server(tmp_path_factory.mktemp("fast"), first_display=150,
+                    extra_args=["--upstream-ca-file", str(tls_dir / "ca.pem"), "--browsers-through-proxy"]).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def apps(tls_dir):
+    plain, secure = App(), App(tls_dir)
+    yield plain, secure
+    plain.stop()
+    secure.stop()
+
+
+@pytest.fixture(autouse=True)
+def app_version():
+    App.version = "v1"
+
+
+def create_run(fast, **fields):
+    response = fast.fast("POST", "/test_run", json={"name": "run", **fields})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == 200 and body["body"]["state"] == "running"
+    return body["body"]
+
+
+def stop_run(fast, run_id):
+    response = fast.fast("POST", f"/test_run/{run_id}/action/stop")
+    assert response.status_code == 200, response.text
+    return response.json()["body"]
+
+
+def wait_final(fast, run_id, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = fast.fast("GET", f"/test_run/{run_id}").json()["body"]
+        if run["state"] in ("passed", "failed", "interrupted"):
+            return run
+        time.sleep(0.3)
+    raise AssertionError(f"test run {run_id} did not finish: {run}")
+
+
+def har(fast, record_id):
+    response = fast.native("GET", f"/test-records/{record_id}/har")
+    assert response.status_code == 200
+    return response.json()["log"]
+
+
+def proxied(fast, **kwargs):
+    return httpx.Client(proxy=fast.proxy_url, timeout=30, **kwargs)
+
+
+def test_fast_records_http_and_https_and_stops_recording(fast, apps):
+    plain, secure = apps
+    ca_der = httpx.get("http://wallarm.get/cert.der", proxy=fast.proxy_url).content
+    assert ca_der == fast.native("GET", "/proxy/ca.der").content and ca_der[:1] == b"\x30"
+    context = ssl.create_default_context(cadata=ssl.DER_cert_to_PEM_cert(ca_der))
+
+    run = create_run(fast)
+    with proxied(fast, verify=context) as client:
+        got = client.get(f"http://127.0.0.1:{plain.port}/items?page=2")
+        posted = client.post(f"http://127.0.0.1:{plain.port}/items", content=b'{"name":"tape"}',
+                             headers={"Content-Type": "application/json"})
+        secure_got = client.get(f"https://localhost:{secure.port}/secure")
+    assert got.json()["path"] == "/items?page=2" and posted.json()["body"] == '{"name":"tape"}'
+    assert secure_got.json()["path"] == "/secure"
+
+    stopped = stop_run(fast, run["id"])
+    assert stopped["recording"] is False and stopped["test_record_id"] == run["test_record_id"]
+    assert stopped["baseline_count"] == 3
+    with proxied(fast) as client:
+        assert client.get(f"http://127.0.0.1:{plain.port}/after-stop").status_code == 200
+
+    log = har(fast, run["test_record_id"])
+    assert log["version"] == "1.2"
+    entries = log["entries"]
+    assert [(e["request"]["method"], e["request"]["url"]) for e in entries] == [
+        ("GET", f"http://127.0.0.1:{plain.port}/items?page=2"),
+        ("POST", f"http://127.0.0.1:{plain.port}/items"),
+        ("GET", f"https://localhost:{secure.port}/secure"),
+    ]
+    assert entries[0]["request"]["queryString"] == [{"name": "page", "value": "2"}]
+    assert entries[1]["request"]["postData"] == {"mimeType": "application/json", "text": '{"name":"tape"}'}
+    assert json.loads(entries[1]["response"]["content"]["text"])["body"] == '{"name":"tape"}'
+    assert json.loads(entries[2]["response"]["content"]["text"])["path"] == "/secure"
+    assert all(e["response"]["status"] == 200 and e["time"] >= 0 for e in entries)
+    assert wait_final(fast, run["id"])["state"] == "passed"
+
+
+def test_fast_records_a_browsers_page_and_subresources(fast, pages):
+    run = create_run(fast)
+    session = fast.native("POST", "/sessions", json={"start_url": f"{pages}/subresources.html",
+                                                     "viewport": {"width": 800, "height": 600}})
+    assert session.status_code == 201, session.text
+    time.sleep(4)
+    stop_run(fast, run["id"])
+    fast.native("DELETE", f"/sessions/{session.json()['id']}")
+    urls = {e["request"]["url"] for e in har(fast, run["test_record_id"])["entries"]}
+    for path in ("/subresources.html", "/style.css", "/app.js", "/pixel.png"):
+        assert f"{pages}{path}" in urls, (path, urls)
+
+
+def test_fast_allowed_hosts_pass_other_hosts_through_unrecorded(fast, apps):
+    plain, _ = apps
+    run = create_run(fast, allowed_hosts="localhost")
+    with proxied(fast) as client:
+        assert client.get(f"http://127.0.0.1:{plain.port}/not-recorded").json()["path"] == "/not-recorded"
+        assert client.get(f"http://localhost:{plain.port}/recorded").status_code == 200
+    stop_run(fast, run["id"])
+    urls = [e["request"]["url"] for e in har(fast, run["test_record_id"])["entries"]]
+    assert urls == [f"http://localhost:{plain.port}/recorded"]
+
+
+def test_fast_copy_rules(fast, apps):
+    plain, _ = apps
+    recording = create_run(fast)
+    with proxied(fast) as client:
+        client.get(f"http://127.0.0.1:{plain.port}/copy-me")
+    refused = fast.fast("POST", "/test_run", json={"name": "copy", "test_record_id": recording["test_record_id"]})
+    assert refused.status_code == 400
+    assert refused.json() == {"status": 400, "body": {"test_record_id": {
+        "error": "not_ready_for_cloning", "value": recording["test_record_id"]}}}
+    stop_run(fast, recording["id"])
+
+    empty = create_run(fast)
+    stop_run(fast, empty["id"])
+    refused = fast.fast("POST", "/test_run", json={"name": "copy", "test_record_id": empty["test_record_id"]})
+    assert refused.json()["body"]["test_record_id"]["error"] == "not_ready_for_cloning"
+
+    copy = fast.fast("POST", "/test_run", json={"name": "copy", "test_record_id": recording["test_record_id"]})
+    assert copy.status_code == 200, copy.text
+    body = copy.json()["body"]
+    assert body["test_record_id"] == recording["test_record_id"] and body["recording"] is False
+    assert wait_final(fast, body["id"])["state"] == "passed"
+    assert fast.fast("GET", f"/test_run/{recording['id']}").json()["body"]["state"] in ("passed", "interrupted")
+
+
+def test_fast_replay_passes_unchanged_and_fails_changed_targets(fast, apps):
+    plain, _ = apps
+    run = create_run(fast)
+    with proxied(fast) as client:
+        client.get(f"http://127.0.0.1:{plain.port}/stable")
+        client.post(f"http://127.0.0.1:{plain.port}/submit", content=b"x=1")
+    stop_run(fast, run["id"])
+    assert wait_final(fast, run["id"])["state"] == "passed"
+
+    App.version = "v2"  # the target now answers GETs differently
+    changed = fast.fast("POST", "/test_run", json={"name": "regressed", "test_record_id": run["test_record_id"]})
+    result = wait_final(fast, changed.json()["body"]["id"])
+    assert result["state"] == "failed"
+    # The GET's body changed; the POST is not idempotent, so only its status is compared.
+    assert result["baseline_check_fail_count"] == 1 and result["baseline_check_passed_count"] == 1
+    [failure] = result["failed_baselines"]
+    assert "/stable" in failure["reason"] and "body differs" in failure["reason"]
+
+    other = App()
+    try:
+        App.version = "v1"
+        moved = fast.fast("POST", "/test_run", json={"name": "moved", "test_record_id": run["test_record_id"],
+                                                      "target": f"http://127.0.0.1:{other.port}"})
+        assert wait_final(fast, moved.json()["body"]["id"])["state"] == "passed"
+    finally:
+        other.stop()
+
+
+def test_fast_records_2000_requests_from_8_clients(fast, apps):
+    plain, _ = apps
+    run = create_run(fast)
+
+    def client_work(worker):
+        wrong = 0
+        with proxied(fast) as client:
+            for i in range(250):
+                path = f"/load?worker={worker}&i={i}"
+                if client.get(f"http://127.0.0.1:{plain.port}{path}").json()["path"] != path:
+                    wrong += 1
+        return wrong
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        wrong = sum(pool.map(client_work, range(8)))
+    assert wrong == 0
+    stopped = stop_run(fast, run["id"])
+    assert stopped["baseline_count"] == 2000
+    urls = {e["request"]["url"] for e in har(fast, run["test_record_id"])["entries"]}
+    assert len(urls) == 2000
+
+
+def test_fast_bad_input_uses_the_envelope(fast):
+    missing = fast.fast("GET", "/test_run/999999")
+    assert missing.status_code == 404 and missing.json()["status"] == 404
+    assert missing.json()["body"]["id"]["error"] == "not_found"
+    wrong = httpx.get(f"{fast.url}/fast/v1/test_run/1", headers={"X-WallarmAPI-Token": "nope"})
+    assert wrong.status_code == 401 and wrong.json()["body"]["token"]["error"] == "invalid"
+    nameless = fast.fast("POST", "/test_run", json={})
+    assert nameless.json() == {"status": 400, "body": {"name": {"error": "required", "value": None}}}
+    short = fast.fast("POST", "/test_run", json={"name": "x", "inactivity_timeout": 5})
+    assert short.json()["body"]["inactivity_timeout"]["error"] == "out_of_range"
+    garbage = fast.fast("POST", "/test_run", content=b"{nope")
+    assert garbage.status_code == 400 and garbage.json()["status"] == 400
