@@ -17,14 +17,14 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-from conftest import Server  # noqa: E402  (the same server harness the tests use)
+from conftest import QuietServer, Server  # noqa: E402  (the same harness the tests use)
 
 PAYLOAD = b'{"data":"' + b"x" * 1000 + b'"}'
 
@@ -77,8 +77,7 @@ def main():
     if args.smoke:
         args.requests, args.runs = 400, 1
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
-    httpd.daemon_threads = True
+    httpd = QuietServer(("127.0.0.1", 0), Upstream)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{httpd.server_address[1]}/item"
 

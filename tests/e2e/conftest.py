@@ -124,11 +124,21 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class QuietServer(http.server.ThreadingHTTPServer):
+    """A threaded HTTP server that does not print clients hanging up (browsers and proxies
+    close idle keep-alive connections)."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass
+
+
 @pytest.fixture(scope="session")
 def pages():
     """Serves tests/e2e/pages on loopback; yields its base URL."""
     handler = functools.partial(_QuietHandler, directory=str(E2E / "pages"))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd = QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"

@@ -7,12 +7,12 @@ import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
 
-from conftest import Server, free_port
+from conftest import QuietServer, Server
 
 
 class App:
@@ -42,8 +42,7 @@ class App:
             self.answer(self.rfile.read(int(self.headers.get("Content-Length", 0))))
 
     def __init__(self, tls_dir=None):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), App.Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = QuietServer(("127.0.0.1", 0), App.Handler)
         if tls_dir:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(tls_dir / "app.pem", tls_dir / "app.key")
@@ -240,6 +239,26 @@ def test_fast_replay_passes_unchanged_and_fails_changed_targets(fast, apps):
         assert wait_final(fast, moved.json()["body"]["id"])["state"] == "passed"
     finally:
         other.stop()
+
+
+def test_fast_testing_skips_excluded_extensions_and_duplicates(fast, apps):
+    plain, _ = apps
+    run = create_run(fast)
+    with proxied(fast) as client:
+        for path in ("/logo.png", "/page", "/page", "/other"):
+            client.get(f"http://127.0.0.1:{plain.port}{path}")
+    stop_run(fast, run["id"])
+    record = fast.native("GET", f"/test-records/{run['test_record_id']}").json()
+    assert record["baseline_count"] == 4 and record["recording"] is False
+    assert [b["request"]["url"].rsplit("/", 1)[1] for b in record["baselines"]] == ["logo.png", "page", "page", "other"]
+    copy = fast.fast("POST", "/test_run", json={"name": "filtered", "test_record_id": run["test_record_id"],
+                                                 "file_extensions_to_exclude": "png|jpg",
+                                                 "skip_duplicated_baselines": True})
+    result = wait_final(fast, copy.json()["body"]["id"])
+    assert result["state"] == "passed" and result["baseline_check_passed_count"] == 2
+    everything = fast.fast("POST", "/test_run", json={"name": "all", "test_record_id": run["test_record_id"],
+                                                       "skip_duplicated_baselines": False})
+    assert wait_final(fast, everything.json()["body"]["id"])["baseline_check_passed_count"] == 4
 
 
 def test_fast_records_2000_requests_from_8_clients(fast, apps):
