@@ -82,8 +82,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     tokio::spawn(engine.clone().run_traffic_writer());
     let proxy_ca_der: Arc<[u8]> = ca.cert_der.clone().into();
     let (stop_proxy, proxy_stopped) = tokio::sync::oneshot::channel::<()>();
-    let proxy_listener = tokio::net::TcpListener::bind(config.proxy_listen)
-        .await
+    let proxy_listener = tapedeck_proxy::bind(config.proxy_listen)
         .with_context(|| format!("binding the recording proxy on {}", config.proxy_listen))?;
     let proxy = tokio::spawn(tapedeck_proxy::serve(
         proxy_listener,

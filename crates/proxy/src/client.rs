@@ -48,11 +48,15 @@ impl UpstreamClient {
         .map_err(|e| ProxyError::Ca(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        // Proxied bodies are written frame by frame; Nagle would hold each small write back.
+        http.set_nodelay(true);
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(config)
             .https_or_http()
             .enable_http1()
-            .build();
+            .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new()).build(connector.clone());
         Ok(Self { connector, client })
     }

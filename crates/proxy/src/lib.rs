@@ -32,6 +32,20 @@ pub enum ProxyError {
     Io(#[from] std::io::Error),
 }
 
+/// Binds the proxy's listener. Accepted connections inherit `TCP_NODELAY` from it on Linux, so
+/// responses streamed frame by frame are not delayed by Nagle's algorithm.
+pub fn bind(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.set_nodelay(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
 /// Runs the proxy on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
