@@ -12,7 +12,6 @@ and p50/p99 latency (median of --runs runs, min–max beside it), and p50/p99 ad
 
 import argparse
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -22,9 +21,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-from conftest import QuietServer, Server  # noqa: E402  (the same harness the tests use)
+from common import QuietServer, Server
 
 PAYLOAD = b'{"data":"' + b"x" * 1000 + b'"}'
 

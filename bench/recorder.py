@@ -11,32 +11,11 @@ Prints a Markdown table. Each figure is the median of --runs runs with min–max
 """
 
 import argparse
-import os
-import statistics
-import sys
+import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-from conftest import Server  # noqa: E402  (the same server harness the tests use)
-
-PAGES = ROOT / "bench" / "pages"
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
-
-
-def session(server, page: str) -> str:
-    created = server.native("POST", "/sessions", json={
-        "viewport": {"width": 1280, "height": 720}, "kiosk": True,
-        "start_url": f"file://{PAGES / page}"})
-    created.raise_for_status()
-    time.sleep(2)  # let the page settle before measuring
-    return created.json()["id"]
+from common import Server, TICKS, cpu_ticks, kiosk_session, summary
 
 
 def record(server, sid: str, secs: float, fps: int = 10):
@@ -56,11 +35,6 @@ def record(server, sid: str, secs: float, fps: int = 10):
     return latency, cpu, stopped.json()
 
 
-def summary(values, fmt):
-    med = statistics.median(values)
-    return f"{fmt(med)} ({fmt(min(values))}–{fmt(max(values))})"
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
@@ -72,16 +46,15 @@ def main():
         args.runs, args.long_secs, args.cpu_secs = 1, 3, 3
     short_secs = 3 if args.smoke else 10
 
-    import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         server = Server(Path(tmp), max_sessions=2, first_display=160).start()
         rows = []
         try:
-            busy = session(server, "busy.html")
+            busy = kiosk_session(server, "busy.html")
             for secs in (short_secs, args.long_secs):
                 lat = [record(server, busy, secs)[0] for _ in range(args.runs)]
                 rows.append((f"stop → downloadable after {secs:g} s (busy page)", summary(lat, lambda v: f"{v * 1000:.0f} ms")))
-            static = session(server, "static.html")
+            static = kiosk_session(server, "static.html")
             for name, sid in (("static", static), ("busy", busy)):
                 runs = [record(server, sid, args.cpu_secs) for _ in range(args.runs)]
                 rows.append((f"recorder CPU, {name} page, 10 fps", summary([r[1] for r in runs], lambda v: f"{v:.1f} %")))

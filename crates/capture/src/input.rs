@@ -2,6 +2,7 @@
 
 use tokio::process::Command;
 
+use crate::process::run_to_completion;
 use crate::{CaptureError, Display};
 
 /// A mouse button.
@@ -27,27 +28,9 @@ impl MouseButton {
 
 /// Runs one xdotool command against `display`.
 async fn xdotool(display: &Display, args: &[&str]) -> Result<(), CaptureError> {
-    let output = Command::new("xdotool")
-        .env("DISPLAY", display.name())
-        .args(args)
-        .output()
-        .await
-        .map_err(|source| CaptureError::Spawn {
-            program: "xdotool",
-            source,
-        })?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(CaptureError::Exited {
-            program: "xdotool",
-            status: format!(
-                "{}: {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ),
-        })
-    }
+    let mut cmd = Command::new("xdotool");
+    cmd.env("DISPLAY", display.name()).args(args);
+    run_to_completion("xdotool", &mut cmd).await.map(drop)
 }
 
 /// Moves the pointer to (`x`, `y`) and clicks `button`, twice when `double`.

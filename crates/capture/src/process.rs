@@ -133,3 +133,27 @@ impl Drop for ProcessGroup {
         }
     }
 }
+
+/// Runs a short-lived tool to completion and returns its stdout; a failure carries its stderr.
+pub async fn run_to_completion(
+    program: &'static str,
+    cmd: &mut Command,
+) -> Result<Vec<u8>, CaptureError> {
+    let output = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|source| CaptureError::Spawn { program, source })?;
+    if output.status.success() {
+        Ok(output.stdout)
+    } else {
+        Err(CaptureError::Exited {
+            program,
+            status: format!(
+                "{}: {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        })
+    }
+}

@@ -1,10 +1,10 @@
 //! Rewriting an MP4's container without re-encoding (`ffmpeg -c copy`).
 
 use std::path::Path;
-use std::process::Stdio;
 
 use tokio::process::Command;
 
+use crate::process::run_to_completion;
 use crate::CaptureError;
 
 /// Remuxes `input` into a regular MP4 at `output` whose timeline starts at zero, with its index
@@ -15,28 +15,10 @@ pub async fn to_mp4_from_zero(
     input: &Path,
     output: &Path,
 ) -> Result<(), CaptureError> {
-    let result = Command::new(ffmpeg)
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i"])
+    let mut cmd = Command::new(ffmpeg);
+    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin", "-i"])
         .arg(input)
         .args(["-c", "copy", "-movflags", "+faststart", "-y"])
-        .arg(output)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(|source| CaptureError::Spawn {
-            program: "ffmpeg",
-            source,
-        })?;
-    if result.status.success() {
-        Ok(())
-    } else {
-        Err(CaptureError::Exited {
-            program: "ffmpeg",
-            status: format!(
-                "{}: {}",
-                result.status,
-                String::from_utf8_lossy(&result.stderr).trim()
-            ),
-        })
-    }
+        .arg(output);
+    run_to_completion("ffmpeg", &mut cmd).await.map(drop)
 }

@@ -1,44 +1,25 @@
 //! Screenshots of a whole display as PNG, grabbed by ffmpeg's x11grab (one frame).
 
-use std::process::Stdio;
-
 use tokio::process::Command;
 
+use crate::process::run_to_completion;
 use crate::{CaptureError, Display};
 
 /// One PNG of the display as it is now.
 pub async fn png(ffmpeg: &std::path::Path, display: &Display) -> Result<Vec<u8>, CaptureError> {
     let size = format!("{}x{}", display.width(), display.height());
-    let output = Command::new(ffmpeg)
-        .args(["-hide_banner", "-loglevel", "error", "-nostdin"])
-        .args([
-            "-f",
-            "x11grab",
-            "-draw_mouse",
-            "0",
-            "-video_size",
-            &size,
-            "-i",
-            &display.name(),
-        ])
-        .args(["-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-"])
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(|source| CaptureError::Spawn {
-            program: "ffmpeg",
-            source,
-        })?;
-    if output.status.success() && output.stdout.starts_with(b"\x89PNG") {
-        Ok(output.stdout)
+    let mut cmd = Command::new(ffmpeg);
+    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
+        .args(["-f", "x11grab", "-draw_mouse", "0", "-video_size", &size])
+        .args(["-i", &display.name()])
+        .args(["-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-"]);
+    let png = run_to_completion("ffmpeg", &mut cmd).await?;
+    if png.starts_with(b"\x89PNG") {
+        Ok(png)
     } else {
         Err(CaptureError::Exited {
             program: "ffmpeg",
-            status: format!(
-                "{}: {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ),
+            status: "wrote no PNG".into(),
         })
     }
 }

@@ -146,6 +146,22 @@ impl Session {
 }
 
 impl SessionSpec {
+    /// A browser session of `viewport` ending after `timeout_seconds` idle, with no name,
+    /// page, labels, environment or fixed lifetime; dialects fill in what their request says.
+    pub fn browser(viewport: Viewport, timeout_seconds: u32) -> Self {
+        Self {
+            kind: SessionKind::Browser,
+            name: None,
+            viewport,
+            start_url: None,
+            timeout_seconds,
+            kiosk: false,
+            tags: Default::default(),
+            envs: Default::default(),
+            lifetime_secs: None,
+        }
+    }
+
     /// Allowed inactivity timeouts in seconds (Kernel's documented range).
     pub const TIMEOUT_RANGE: std::ops::RangeInclusive<u32> = 10..=259_200;
     /// Longest accepted name.

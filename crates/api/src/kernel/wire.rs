@@ -1,7 +1,7 @@
 //! Kernel's JSON shapes (contract §1.2–§1.4), and how engine types become them.
 
 use serde::{Deserialize, Serialize};
-use tapedeck_core::{Recording, Session, SessionKind, SessionSpec, Viewport};
+use tapedeck_core::{Recording, Session, SessionSpec, Viewport};
 use time::OffsetDateTime;
 
 use crate::common::token;
@@ -33,22 +33,22 @@ pub struct ViewportParams {
 impl CreateBrowser {
     /// The engine's spec, with Kernel's defaults (1920x1080, 60 s timeout).
     pub fn into_spec(self) -> SessionSpec {
+        let viewport = self
+            .viewport
+            .map(|v| Viewport {
+                width: v.width,
+                height: v.height,
+            })
+            .unwrap_or_default();
         SessionSpec {
-            kind: SessionKind::Browser,
-            envs: Default::default(),
-            lifetime_secs: None,
             name: self.name,
-            viewport: self
-                .viewport
-                .map(|v| Viewport {
-                    width: v.width,
-                    height: v.height,
-                })
-                .unwrap_or_default(),
             start_url: self.start_url,
-            timeout_seconds: self.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECS),
             kiosk: self.kiosk_mode.unwrap_or(false),
             tags: self.tags.unwrap_or_default(),
+            ..SessionSpec::browser(
+                viewport,
+                self.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECS),
+            )
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The native API's JSON shapes.
 
 use serde::{Deserialize, Serialize};
-use tapedeck_core::{Recording, Session, SessionKind, SessionSpec, Viewport};
+use tapedeck_core::{Recording, Session, SessionSpec, Viewport};
 use utoipa::ToSchema;
 
 use crate::common::token;
@@ -42,22 +42,21 @@ pub struct ViewportJson {
 impl CreateSession {
     /// The engine's spec with the native defaults.
     pub fn into_spec(self) -> SessionSpec {
+        let viewport = self
+            .viewport
+            .map(|v| Viewport {
+                width: v.width,
+                height: v.height,
+            })
+            .unwrap_or(DEFAULT_VIEWPORT);
         SessionSpec {
-            kind: SessionKind::Browser,
-            envs: Default::default(),
-            lifetime_secs: None,
             name: self.name,
-            viewport: self
-                .viewport
-                .map(|v| Viewport {
-                    width: v.width,
-                    height: v.height,
-                })
-                .unwrap_or(DEFAULT_VIEWPORT),
             start_url: self.start_url,
-            timeout_seconds: self.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECS),
             kiosk: self.kiosk.unwrap_or(false),
-            tags: Default::default(),
+            ..SessionSpec::browser(
+                viewport,
+                self.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECS),
+            )
         }
     }
 }

@@ -264,15 +264,8 @@ mod tests {
         Session {
             id: id.into(),
             spec: SessionSpec {
-                kind: SessionKind::Browser,
-                envs: Default::default(),
-                lifetime_secs: None,
                 name: name.map(Into::into),
-                viewport: Viewport::default(),
-                start_url: None,
-                timeout_seconds: 60,
-                kiosk: false,
-                tags: Default::default(),
+                ..SessionSpec::browser(Viewport::default(), 60)
             },
             state: SessionState::Running,
             created_at: OffsetDateTime::now_utc(),
