@@ -58,7 +58,9 @@ class Bench:
         return args[args.index(b"-i") + 1].decode()
 
     def tapedeck(self, sid: str, fps: int, secs: float):
-        rid = self.server.native("POST", f"/sessions/{sid}/recordings", json={"framerate": fps}).json()["id"]
+        started = self.server.native("POST", f"/sessions/{sid}/recordings", json={"framerate": fps})
+        assert started.status_code == 201, started.text
+        rid = started.json()["id"]
         pid = int(self.pid_file(rid).read_text())
         time.sleep(1)
         c0, t0 = cpu_ticks(pid), time.monotonic()

@@ -118,8 +118,8 @@ pub struct RecordingLimits {
 }
 
 impl RecordingLimits {
-    /// Allowed frame rates on a CPU-only server (Kernel's in-VM recorder allows 1..=20 too).
-    pub const FRAMERATE_RANGE: std::ops::RangeInclusive<u32> = 1..=20;
+    /// Frame rates the recorder accepts. Dialects may allow less (Kernel: 20 without a GPU).
+    pub const FRAMERATE_RANGE: std::ops::RangeInclusive<u32> = 1..=30;
 }
 
 /// A recording as stored in metadata.

@@ -15,6 +15,9 @@ use super::KernelError;
 use crate::common::body::parse_json;
 use crate::ApiState;
 
+/// Highest frame rate of a Kernel session without a GPU.
+const MAX_CPU_FRAMERATE: u32 = 20;
+
 /// Seconds a client is told to wait before asking again for a replay still recording.
 const RETRY_AFTER_SECS: u32 = 5;
 
@@ -35,6 +38,13 @@ pub async fn start(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Replay>), KernelError> {
     let params: StartReplay = parse_json(&body)?;
+    // Kernel allows more than 20 fps only on GPU sessions (contract §1.1); there are none here.
+    if let Some(fps) = params.framerate.filter(|fps| *fps > MAX_CPU_FRAMERATE) {
+        return Err(EngineError::InvalidInput(format!(
+            "framerate must be in 1..={MAX_CPU_FRAMERATE}: {fps} needs a GPU session, which this server does not have"
+        ))
+        .into());
+    }
     if params.record_audio == Some(true) {
         return Err(EngineError::InvalidInput(
             "record_audio is not available on this server".into(),

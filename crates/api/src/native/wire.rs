@@ -137,7 +137,7 @@ pub struct ListQuery {
 /// A request to start a recording.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct StartRecording {
-    /// Frames per second, 1..=20 (default 10).
+    /// Highest frames per second, 1..=30 (default 10); unchanged frames are not encoded.
     pub framerate: Option<u32>,
     /// Stop by itself after this many seconds.
     pub max_duration_secs: Option<u64>,

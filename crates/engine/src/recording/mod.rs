@@ -146,7 +146,7 @@ impl Engine {
         let framerate = request.framerate.unwrap_or(config.default_framerate);
         if !RecordingLimits::FRAMERATE_RANGE.contains(&framerate) {
             return Err(EngineError::InvalidInput(format!(
-                "framerate must be in {}..={} on this CPU-only server, got {framerate}",
+                "framerate must be in {}..={}, got {framerate}",
                 RecordingLimits::FRAMERATE_RANGE.start(),
                 RecordingLimits::FRAMERATE_RANGE.end()
             )));
