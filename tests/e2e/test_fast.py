@@ -22,8 +22,8 @@ class App:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; without this, Nagle plus delayed ACKs add 40 ms.
-    disable_nagle_algorithm = True
+        # Headers and body go out in two writes; without this, Nagle plus delayed ACKs add 40 ms.
+        disable_nagle_algorithm = True
 
         def log_message(self, *args):
             pass

@@ -18,28 +18,15 @@ pub struct CreateBrowser {
     pub gpu: Option<bool>,
     pub start_url: Option<String>,
     pub timeout_seconds: Option<u32>,
-    pub viewport: Option<ViewportParams>,
+    pub viewport: Option<Viewport>,
     pub kiosk_mode: Option<bool>,
     pub tags: Option<serde_json::Map<String, serde_json::Value>>,
-}
-
-/// `viewport` of a create request.
-#[derive(Debug, Deserialize)]
-pub struct ViewportParams {
-    pub width: u32,
-    pub height: u32,
 }
 
 impl CreateBrowser {
     /// The engine's spec, with Kernel's defaults (1920x1080, 60 s timeout).
     pub fn into_spec(self) -> SessionSpec {
-        let viewport = self
-            .viewport
-            .map(|v| Viewport {
-                width: v.width,
-                height: v.height,
-            })
-            .unwrap_or_default();
+        let viewport = self.viewport.unwrap_or_default();
         SessionSpec {
             name: self.name,
             start_url: self.start_url,
