@@ -90,7 +90,10 @@ async fn run(
     recording.state = RecordingState::Stopping;
     recording.stop_reason = Some(reason);
     recording.finished_at = Some(OffsetDateTime::now_utc());
-    engine.inner.meta.update_recording(&recording).await?;
+    // Stopping goes ahead even if this write fails: finalize writes the final state anyway.
+    if let Err(e) = engine.inner.meta.update_recording(&recording).await {
+        tracing::warn!(error = %e, "could not mark the recording stopping");
+    }
     recorder.stop().await;
     finalize(engine, &mut recording, RecordingState::Finished).await
 }

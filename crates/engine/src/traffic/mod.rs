@@ -105,7 +105,7 @@ impl Engine {
                     }
                     self.write_batch(batch).await;
                 }
-                _ = idle_check.tick() => self.stop_idle_recording().await,
+                _ = idle_check.tick() => self.stop_idle_recording(),
             }
         }
     }
@@ -156,7 +156,7 @@ impl Engine {
         }
     }
 
-    async fn stop_idle_recording(&self) {
+    fn stop_idle_recording(&self) {
         let idle_run = lock(&self.inner.traffic.active)
             .as_ref()
             .filter(|a| a.last_activity.elapsed() > a.inactivity_timeout)
@@ -166,9 +166,13 @@ impl Engine {
                 test_run = id,
                 "recording stopped after its inactivity timeout"
             );
-            if let Err(e) = self.stop_test_run(id).await {
-                tracing::warn!(test_run = id, error = %e, "could not stop an idle recording");
-            }
+            // A stop flushes through the writer, so it must not run on the writer's own task.
+            let engine = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = engine.stop_test_run(id).await {
+                    tracing::warn!(test_run = id, error = %e, "could not stop an idle recording");
+                }
+            });
         }
     }
 }
