@@ -18,22 +18,27 @@ def sdk(server):
         client.terminate(box.id)
 
 
-def open_page(box, url):
-    """Navigates the box's browser like a person: focus the address bar, type, Enter."""
-    box.action.press_key(keys=["control", "l"], combination=True)
-    box.action.type(url, press_enter=True)
-    time.sleep(1.5)
-
-
 def page_value(server, box_id, expression):
     session = server.native("GET", f"/sessions/{box_id}").json()
     return node("eval", session["cdp_ws_url"], expression)["value"]
 
 
+def open_page(box, url, server, title):
+    """Navigates the box's browser like a person (focus the address bar, type, Enter), then
+    waits until the page with `title` has loaded."""
+    box.action.press_key(keys=["control", "l"], combination=True)
+    box.action.type(url, press_enter=True)
+    deadline = time.monotonic() + 20
+    while page_value(server, box.data.id, "document.readyState + ':' + document.title") != f"complete:{title}":
+        assert time.monotonic() < deadline, f"{url} did not load in the box"
+        time.sleep(0.3)
+    time.sleep(0.5)  # the load's last paint, before anything records or clicks
+
+
 def test_gbox_sdk_records_taps_and_typing(sdk, server, pages, scratch):
     box = sdk.create(type="linux", config={"labels": {"suite": "gbox"}, "expiresIn": "30m"}, wait=True)
     assert box.data.status == "running" and box.data.config.labels == {"suite": "gbox"}
-    open_page(box, f"{pages}/box.html")
+    open_page(box, f"{pages}/box.html", server, "box")
 
     box.action.recording.start()
     started = time.monotonic()
@@ -62,7 +67,7 @@ def test_gbox_sdk_records_taps_and_typing(sdk, server, pages, scratch):
 
 def test_gbox_tap_target_presses_the_described_button(sdk, server, pages):
     box = sdk.create(type="linux")
-    open_page(box, f"{pages}/box.html")
+    open_page(box, f"{pages}/box.html", server, "box")
     box.action.tap(target="login button")
     assert page_value(server, box.data.id, "document.getElementById('pressed').textContent") == "Login"
     box.action.click(target="Sign up")
@@ -73,9 +78,9 @@ def test_gbox_tap_target_presses_the_described_button(sdk, server, pages):
     assert err.value.body["statusCode"] == 400 and err.value.body["error"] == "Bad Request"
 
 
-def test_gbox_rewind_extracts_the_last_seconds(sdk, pages, scratch):
+def test_gbox_rewind_extracts_the_last_seconds(sdk, server, pages, scratch):
     box = sdk.create(type="linux")
-    open_page(box, f"{pages}/box.html")
+    open_page(box, f"{pages}/box.html", server, "box")
     box.action.recording.rewind.enable()
     time.sleep(20)
     box.action.tap(x=900, y=390)  # the pad turns the page blue just before the extract

@@ -1,6 +1,7 @@
 """A server killed mid-recording loses at most the segment in flight."""
 
 import time
+from datetime import datetime, timezone
 
 from conftest import Server, ffprobe
 
@@ -11,10 +12,10 @@ def test_kernel_replay_survives_server_kill9(tmp_path):
         kernel = server.kernel_client()
         browser = kernel.browsers.create(viewport={"width": 1280, "height": 720})
         replay = kernel.browsers.replays.start(browser.session_id)
-        started = time.monotonic()
         time.sleep(8)
         server.kill9()
-        recorded_for = time.monotonic() - started
+        # From the server's own start stamp (taken once ffmpeg runs) to the kill.
+        recorded_for = (datetime.now(timezone.utc) - replay.started_at).total_seconds()
 
         server.start()
         replays = kernel.browsers.replays.list(browser.session_id)
