@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from common import QuietServer, Server
+from common import QuietServer, Server, summary
 
 PAYLOAD = b'{"data":"' + b"x" * 1000 + b'"}'
 
@@ -95,9 +95,6 @@ def main():
             server.stop()
             httpd.shutdown()
 
-    def fmt(values, unit):
-        return f"{statistics.median(values):.{1 if unit == 'ms' else 0}f} ({min(values):.{1 if unit == 'ms' else 0}f}–{max(values):.{1 if unit == 'ms' else 0}f})"
-
     direct_p50 = statistics.median(pct(l, 0.5) for _, l in results["direct"])
     direct_p99 = statistics.median(pct(l, 0.99) for _, l in results["direct"])
     print(f"| mode ({args.requests} GETs, {args.clients} clients, {args.runs} runs: median (min–max)) "
@@ -106,7 +103,7 @@ def main():
     for mode, runs in results.items():
         p50 = [pct(l, 0.5) for _, l in runs]
         p99 = [pct(l, 0.99) for _, l in runs]
-        print(f"| {mode} | {fmt([r for r, _ in runs], 'rps')} | {fmt(p50, 'ms')} | {fmt(p99, 'ms')} "
+        print(f"| {mode} | {summary([r for r, _ in runs], lambda v: f'{v:.0f}')} | {summary(p50, lambda v: f'{v:.1f}')} | {summary(p99, lambda v: f'{v:.1f}')} "
               f"| {statistics.median(p50) - direct_p50:.1f} | {statistics.median(p99) - direct_p99:.1f} |")
 
 

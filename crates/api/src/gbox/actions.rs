@@ -9,11 +9,11 @@ use axum::Json;
 use base64::Engine as _;
 use bytes::Bytes;
 use tapedeck_capture::input::MouseButton;
-use tapedeck_core::duration::duration_field;
 use tapedeck_core::{id, EngineError};
 use tapedeck_store::StorageKey;
 
 use super::boxes::running_box;
+use super::storage::url_ttl;
 use super::wire::{
     ActionOptions, ActionResult, ActionScreenshots, PointerAction, PressKeyAction,
     ScreenshotAction, ScreenshotJson, ScreenshotOption, ScrollAction, Target, TypeAction,
@@ -22,9 +22,6 @@ use super::GboxError;
 use crate::common::body::parse_json;
 use crate::ApiState;
 
-/// Default and longest lifetime of a screenshot's presigned URL.
-const DEFAULT_URL_TTL: Duration = Duration::from_secs(30 * 60);
-const MAX_URL_TTL: Duration = Duration::from_secs(6 * 60 * 60);
 /// Pixels one wheel click scrolls in Chromium.
 const PIXELS_PER_WHEEL_CLICK: f64 = 100.0;
 /// Time for the page to repaint before an action's own screenshot.
@@ -370,12 +367,7 @@ async fn take_screenshot(
             presigned_url: None,
         }),
         Some("storageKey") => {
-            let ttl = duration_field(
-                "presignedExpiresIn",
-                expires_in,
-                DEFAULT_URL_TTL,
-                MAX_URL_TTL,
-            )?;
+            let ttl = url_ttl("presignedExpiresIn", expires_in)?;
             let key = StorageKey::for_path(&format!(
                 "sessions/{session_id}/screenshots/{}.png",
                 id::new_id()

@@ -12,6 +12,7 @@ use tapedeck_engine::RecordingRequest;
 use tapedeck_store::StorageKey;
 
 use super::boxes::running_box;
+use super::storage::DEFAULT_URL_TTL;
 use super::wire::{ExtractRewind, StartRecording, StoredArtifact};
 use super::GboxError;
 use crate::common::body::parse_json;
@@ -22,8 +23,6 @@ const MAX_RECORDING: Duration = Duration::from_secs(30 * 60);
 /// The rewind ring keeps what the longest extract needs.
 const MAX_EXTRACT: Duration = Duration::from_secs(5 * 60);
 const DEFAULT_EXTRACT: Duration = Duration::from_secs(30);
-/// Lifetime of the presigned URLs returned with a storage key.
-pub(super) const DEFAULT_URL_TTL: Duration = Duration::from_secs(30 * 60);
 
 /// The `{storageKey, presignedUrl}` answer for a stored object.
 pub(super) fn stored(state: &ApiState, key: &StorageKey) -> Json<StoredArtifact> {

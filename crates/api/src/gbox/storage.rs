@@ -9,7 +9,6 @@ use tapedeck_core::EngineError;
 use tapedeck_store::StorageKey;
 
 use super::boxes::find_box;
-use super::recording::DEFAULT_URL_TTL;
 use super::wire::PresignRequest;
 use super::GboxError;
 use crate::common::body::parse_json;
@@ -17,6 +16,13 @@ use crate::ApiState;
 
 /// Longest lifetime of a presigned URL (contract §4).
 const MAX_URL_TTL: std::time::Duration = std::time::Duration::from_secs(6 * 60 * 60);
+/// Lifetime of a presigned URL when none is asked for (contract §4).
+pub(super) const DEFAULT_URL_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// The lifetime a client asked for in `field` (`30m`, `6h`), checked against GBOX's bounds.
+pub(super) fn url_ttl(field: &str, text: Option<&str>) -> Result<std::time::Duration, EngineError> {
+    duration_field(field, text, DEFAULT_URL_TTL, MAX_URL_TTL)
+}
 
 /// Answers the bare URL as `text/plain`, so both SDKs get a clean string (contract §4).
 pub async fn presigned_url(
@@ -29,12 +35,7 @@ pub async fn presigned_url(
     let raw = params
         .storage_key
         .ok_or_else(|| EngineError::InvalidInput("storageKey is required".into()))?;
-    let ttl = duration_field(
-        "expiresIn",
-        params.expires_in.as_deref(),
-        DEFAULT_URL_TTL,
-        MAX_URL_TTL,
-    )?;
+    let ttl = url_ttl("expiresIn", params.expires_in.as_deref())?;
     let key = StorageKey::parse(&raw).map_err(EngineError::from)?;
     let owner = owner_of(&state, &key).await?;
     let exists = state
