@@ -57,10 +57,10 @@ impl ScreenRecorder {
         let segment_secs = options.segment_secs.max(1);
         let keyframe_every = format!("expr:gte(t,n_forced*{segment_secs})");
         // Frames identical to the previous one are not encoded (variable frame rate): a static
-        // page costs a fraction of a busy one. At most half a second of frames is dropped in a
+        // page costs a fraction of a busy one. At most a quarter second of frames is dropped in a
         // row, so timestamps stay true, segments still close on time, and a recording stopped
         // on an unchanged screen still lasts its wall-clock time.
-        let drop_duplicates = format!("mpdecimate=max={}", (options.framerate / 2).max(1));
+        let drop_duplicates = format!("mpdecimate=max={}", (options.framerate / 4).max(1));
         let mut cmd = Command::new(&options.ffmpeg);
         cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
             .args(["-f", "x11grab", "-draw_mouse", "1", "-framerate", &fps])

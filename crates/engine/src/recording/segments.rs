@@ -132,7 +132,8 @@ pub(crate) async fn finalize(
         recording.state = final_state;
         recording.storage_key = Some(artifact.to_string());
         recording.size_bytes = Some(size);
-        recording.duration_ms = Some((kept_secs * 1000.0).round() as u64);
+        // Unknown (not zero) when the spool's playlist did not survive a crash.
+        recording.duration_ms = (kept_secs > 0.0).then(|| (kept_secs * 1000.0).round() as u64);
     } else if let Some(size) = blobs.size(&artifact).await? {
         // A previous finalization wrote the artifact and died before saving the metadata.
         recording.state = final_state;
