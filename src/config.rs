@@ -41,6 +41,10 @@ pub struct ServeConfig {
     /// Largest recording in MiB; a recording that reaches it stops by itself.
     #[arg(long, env = "TAPEDECK_MAX_RECORDING_MIB", default_value_t = 500)]
     pub max_recording_mib: u64,
+    /// x264 constant rate factor of recordings: 0 (lossless) to 51; lower is sharper and larger.
+    #[arg(long, env = "TAPEDECK_VIDEO_CRF", default_value_t = 28,
+          value_parser = clap::value_parser!(u8).range(0..=51))]
+    pub video_crf: u8,
     /// PEM file of extra root certificates the proxy and replay trust upstream.
     #[arg(long, env = "TAPEDECK_UPSTREAM_CA_FILE")]
     pub upstream_ca_file: Option<PathBuf>,

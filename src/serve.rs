@@ -64,6 +64,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         first_display: config.first_display,
         max_recording_secs: config.max_recording_secs,
         max_recording_bytes: config.max_recording_mib * 1024 * 1024,
+        video_crf: config.video_crf,
         browser_extra_args,
         ..EngineConfig::new(data_dir.clone())
     };

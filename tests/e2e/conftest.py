@@ -174,6 +174,16 @@ def ffprobe(path: Path) -> dict:
     }
 
 
+def frame_times(path: Path) -> list:
+    """Presentation times of every video frame, in seconds."""
+    done = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time",
+         "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    )
+    return sorted(float(line) for line in done.stdout.split() if line.strip())
+
+
 def frame_rgb(path: Path, at_secs: float, from_end: bool = False) -> bytes:
     """One decoded frame as raw RGB24 bytes, `at_secs` from the start (or from the end)."""
     seek = ["-sseof", f"-{at_secs}"] if from_end else ["-ss", str(at_secs)]

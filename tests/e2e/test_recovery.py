@@ -1,4 +1,6 @@
-"""A server killed mid-recording loses at most the segment in flight."""
+"""A server killed mid-recording keeps its video: ffmpeg's input closes with the server, and
+ffmpeg closes the segment in flight, so at most the last keepalive interval (1 s) of an unchanged
+screen is missing."""
 
 import time
 from datetime import datetime, timezone
@@ -31,7 +33,7 @@ def test_kernel_replay_survives_server_kill9(tmp_path):
         download.write_to_file(video)
         probe = ffprobe(video)
         assert probe["codec"] == "h264"
-        assert probe["duration"] >= recorded_for - 2.5, (probe, recorded_for)
+        assert probe["duration"] >= recorded_for - 1.5, (probe, recorded_for)
         assert probe["duration"] <= recorded_for + 1.0, (probe, recorded_for)
 
         # The killed session's browser is gone, and the session reads as deleted.

@@ -37,6 +37,9 @@ pub enum CaptureError {
     /// A DevTools protocol call failed.
     #[error("CDP: {0}")]
     Cdp(String),
+    /// The X11 screen grabber failed (connection, extension, shared memory or grab).
+    #[error("screen grab: {0}")]
+    Grab(String),
     /// File I/O in a spool or profile directory failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

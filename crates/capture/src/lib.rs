@@ -1,19 +1,23 @@
 //! Tapedeck's capture layer: Xvfb displays, headful Chromium with a loopback CDP port, and the
-//! ffmpeg screen recorder that writes fragmented-MP4 segments.
+//! screen recorder (X damage grabber → ffmpeg) that writes fragmented-MP4 segments.
 //!
 //! Every child runs in its own process group and dies with the server (`PR_SET_PDEATHSIG`), so a
 //! crashed server leaves no orphan browsers, and its recorders flush their last segment.
 
 pub mod cdp;
 pub mod chromium;
+pub mod colour;
 pub mod display;
 pub mod error;
+pub mod grabber;
 pub mod input;
+pub mod matroska;
 pub mod playlist;
 pub mod process;
 pub mod recorder;
 pub mod remux;
 pub mod screenshot;
+pub mod shared_memory;
 
 pub use chromium::{Browser, BrowserOptions};
 pub use display::Display;

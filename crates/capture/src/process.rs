@@ -1,5 +1,6 @@
 //! Child processes that live in their own process group and die with the server.
 
+use std::os::fd::AsRawFd;
 use std::process::ExitStatus;
 use std::time::Duration;
 
@@ -53,6 +54,18 @@ impl ProcessGroup {
     /// The child's pid, which is also its process group id.
     pub fn pid(&self) -> i32 {
         self.pid
+    }
+
+    /// The child's piped stdin as a blocking file (for a writer thread), once.
+    pub fn take_stdin(&mut self) -> Option<std::fs::File> {
+        let fd = self.child.stdin.take()?.into_owned_fd().ok()?;
+        // tokio made the pipe non-blocking for its reactor; a plain thread wants it blocking.
+        // SAFETY: fcntl on a descriptor we own.
+        unsafe {
+            let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
+            libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+        Some(std::fs::File::from(fd))
     }
 
     /// The program's short name, for logs.

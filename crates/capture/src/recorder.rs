@@ -1,29 +1,38 @@
-//! The screen recorder: ffmpeg `x11grab` → libx264 → fragmented MP4 segments (HLS/fMP4).
+//! The screen recorder: X damage grabber → ffmpeg (libx264) → fragmented MP4 segments (HLS/fMP4).
 //!
-//! ffmpeg writes `init.mp4`, then `seg_00000.m4s`, `seg_00001.m4s`… of about
-//! [`SEGMENT_SECS`] each into a spool directory, and lists each one in `index.m3u8` once it is
-//! closed. `init.mp4` followed by the segments, byte for byte, is a valid fragmented MP4.
+//! The [`Grabber`] sends only changed frames, with their grab times, to ffmpeg's stdin. ffmpeg
+//! writes `init.mp4`, then `seg_00000.m4s`, `seg_00001.m4s`… into a spool directory, and lists
+//! each one in `index.m3u8` once it is closed. `init.mp4` followed by the segments, byte for
+//! byte, is a valid fragmented MP4.
+//!
+//! Stopping closes ffmpeg's input, so ffmpeg flushes and closes its last segment. The same
+//! happens when the server dies: the pipe closes with it, and ffmpeg (which outlives it for that
+//! moment) finishes the segment in progress, so a crash loses no video.
 
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 use tokio::process::Command;
-use tokio::time::Instant;
 
+use crate::grabber::{GrabOptions, Grabber};
 use crate::playlist::Playlist;
 use crate::process::ProcessGroup;
 use crate::{CaptureError, Display};
 
-/// Default segment length in seconds: a crash loses at most about this much video.
+/// Default segment length in seconds on a changing screen; also the longest a stop or crash of
+/// ffmpeg itself can lose there.
 pub const DEFAULT_SEGMENT_SECS: u32 = 2;
 /// The playlist's file name in the spool directory.
 const PLAYLIST: &str = "index.m3u8";
-/// How long ffmpeg gets after SIGINT to close its last segment before SIGTERM.
+/// How long ffmpeg gets, once its input is closed, to close its last segment before SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(10);
-/// Shortest capture: ffmpeg interrupted before its encoder produced a frame (about 0.5 s on two
-/// cores) writes no video at all, so a stop that early waits until this much has run.
-const MIN_CAPTURE: Duration = Duration::from_secs(1);
+/// On a screen that changes rarely, a keyframe (and so a segment) comes at least this often.
+/// Keyframes are most of a static video's size, so they are spaced by frames, not only by time.
+const MAX_KEYFRAME_SECS: u32 = 20;
+/// The pipe to ffmpeg holds a good part of a 720p frame, so a write is a few syscalls.
+const PIPE_BYTES: i32 = 1 << 20;
 
 /// How to record.
 #[derive(Debug, Clone)]
@@ -34,16 +43,20 @@ pub struct RecorderOptions {
     pub spool_dir: PathBuf,
     /// Frames captured per second.
     pub framerate: u32,
-    /// Length of each segment in seconds; also the keyframe interval, so it is the granularity
-    /// of crash loss and of extracts.
+    /// Length of each segment in seconds on a changing screen; the granularity of extracts.
     pub segment_secs: u32,
+    /// Keyframes exactly every segment, even on a static screen (rewind rings, which are cut
+    /// into extracts by segment).
+    pub strict_keyframes: bool,
+    /// x264's constant rate factor: lower is better quality and larger files.
+    pub crf: u8,
 }
 
-/// A running ffmpeg capturing a display.
+/// A running capture: the grabber thread feeding ffmpeg.
 pub struct ScreenRecorder {
     process: ProcessGroup,
+    grabber: Grabber,
     spool_dir: PathBuf,
-    started: Instant,
 }
 
 impl ScreenRecorder {
@@ -53,36 +66,42 @@ impl ScreenRecorder {
         let log = std::fs::File::create(options.spool_dir.join("ffmpeg.log"))?;
         // yuv420p needs even dimensions; drop an odd last row or column rather than pad.
         let (width, height) = (display.width() & !1, display.height() & !1);
-        let fps = options.framerate.to_string();
-        let segment_secs = options.segment_secs.max(1);
-        let keyframe_every = format!("expr:gte(t,n_forced*{segment_secs})");
-        // Frames identical to the previous one are not encoded (variable frame rate): a static
-        // page costs a fraction of a busy one. At most a quarter second of frames is dropped in a
-        // row, so timestamps stay true, segments still close on time, and a recording stopped
-        // on an unchanged screen still lasts its wall-clock time.
-        let drop_duplicates = format!("mpdecimate=max={}", (options.framerate / 4).max(1));
         let mut cmd = Command::new(&options.ffmpeg);
         cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
-            .args(["-f", "x11grab", "-draw_mouse", "1", "-framerate", &fps])
             .args([
-                "-video_size",
-                &format!("{width}x{height}"),
-                "-i",
-                &display.name(),
+                "-f",
+                "matroska",
+                "-probesize",
+                "32",
+                "-analyzeduration",
+                "0",
             ])
-            .args(["-vf", &drop_duplicates, "-fps_mode", "vfr"])
+            .args(["-fpsprobesize", "0", "-i", "pipe:0"])
+            // The grab times are the frame times: no frame is duplicated or dropped.
+            .args(["-fps_mode", "passthrough", "-c:v", "libx264"])
             .args([
-                "-c:v",
-                "libx264",
                 "-preset",
-                "veryfast",
+                preset_for(options.framerate),
                 "-tune",
                 "zerolatency",
             ])
-            .args(["-crf", "28", "-pix_fmt", "yuv420p", "-threads", "1"])
-            // A keyframe every segment length, so segments close on time even on a static page.
-            .args(["-force_key_frames", &keyframe_every])
-            .args(["-f", "hls", "-hls_time", &segment_secs.to_string()])
+            .args(["-crf", &options.crf.to_string(), "-pix_fmt", "yuv420p"])
+            // The grabber converts with BT.709 (HD) coefficients; say so in the stream.
+            .args([
+                "-colorspace",
+                "bt709",
+                "-color_primaries",
+                "bt709",
+                "-color_trc",
+                "bt709",
+            ])
+            .args(["-threads", "1", "-force_key_frames", &keyframes(options)])
+            .args([
+                "-f",
+                "hls",
+                "-hls_time",
+                &options.segment_secs.max(1).to_string(),
+            ])
             .args([
                 "-hls_segment_type",
                 "fmp4",
@@ -93,13 +112,39 @@ impl ScreenRecorder {
             .arg("-hls_segment_filename")
             .arg(options.spool_dir.join("seg_%05d.m4s"))
             .arg(options.spool_dir.join(PLAYLIST))
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(log);
         let mut process = ProcessGroup::spawn("ffmpeg", &mut cmd, libc::SIGINT)?;
-        let started = Instant::now();
-        // Catch an immediate failure (bad display, missing encoder) before reporting success.
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        let stdin = process
+            .take_stdin()
+            .ok_or_else(|| CaptureError::Grab("ffmpeg has no stdin".into()))?;
+        widen_pipe(&stdin);
+        let grab = GrabOptions {
+            display: display.name(),
+            width: u16::try_from(width)
+                .map_err(|_| CaptureError::Grab("display too wide".into()))?,
+            height: u16::try_from(height)
+                .map_err(|_| CaptureError::Grab("display too tall".into()))?,
+            framerate: options.framerate,
+            // Half a segment, so even an unchanged screen closes segments on time.
+            keepalive: Duration::from_millis(500 * u64::from(options.segment_secs.clamp(1, 2))),
+        };
+        // Connecting and the first grab are blocking X11 round trips.
+        let grabber = tokio::task::spawn_blocking(move || Grabber::start(grab, stdin))
+            .await
+            .map_err(|e| CaptureError::Grab(format!("grabber start: {e}")))?;
+        let grabber = match grabber {
+            Ok(grabber) => grabber,
+            Err(e) => {
+                process
+                    .terminate(libc::SIGTERM, Duration::from_secs(2))
+                    .await;
+                return Err(e);
+            }
+        };
+        // Catch an immediate failure (missing encoder) before reporting success.
+        tokio::time::sleep(Duration::from_millis(100)).await;
         if let Some(status) = process.try_exited() {
             let log =
                 std::fs::read_to_string(options.spool_dir.join("ffmpeg.log")).unwrap_or_default();
@@ -117,8 +162,8 @@ impl ScreenRecorder {
         );
         Ok(Self {
             process,
+            grabber,
             spool_dir: options.spool_dir.clone(),
-            started,
         })
     }
 
@@ -137,17 +182,64 @@ impl ScreenRecorder {
         read_playlist(&self.spool_dir).await
     }
 
-    /// True once ffmpeg has exited by itself.
+    /// True once ffmpeg or the grabber has ended by itself.
     pub fn has_exited(&mut self) -> bool {
-        self.process.try_exited().is_some()
+        self.process.try_exited().is_some() || self.grabber.has_ended()
     }
 
-    /// Stops capture: SIGINT makes ffmpeg close its last segment and end the playlist. One call
-    /// sends one SIGINT; a second SIGINT would make ffmpeg abort without flushing.
+    /// Stops capture: the grabber sends the screen once more, stamped now, and closes ffmpeg's
+    /// input; ffmpeg then closes its last segment and ends the playlist.
     pub async fn stop(mut self) {
-        tokio::time::sleep_until(self.started + MIN_CAPTURE).await;
-        self.process.terminate(libc::SIGINT, STOP_GRACE).await;
+        match self.grabber.stop().await {
+            Ok(stats) => tracing::debug!(
+                changed = stats.changed,
+                unchanged = stats.unchanged,
+                repeated = stats.repeated,
+                "grabber stopped"
+            ),
+            Err(e) => tracing::warn!(error = %e, "the grabber had stopped with an error"),
+        }
+        let exited = tokio::time::timeout(STOP_GRACE, self.process.wait()).await;
+        if !matches!(exited, Ok(Ok(_))) {
+            self.process
+                .terminate(libc::SIGTERM, Duration::from_secs(2))
+                .await;
+        }
     }
+}
+
+/// x264's preset by frame rate: at 15 fps and below, `veryfast` keeps files small for little
+/// CPU; above, most frames of a busy screen are encoded and `ultrafast` halves their cost.
+fn preset_for(framerate: u32) -> &'static str {
+    if framerate > 15 {
+        "ultrafast"
+    } else {
+        "veryfast"
+    }
+}
+
+/// When ffmpeg forces a keyframe, which is also where a segment may close.
+///
+/// A rewind ring keeps strict segment-length keyframes, since extracts are cut on them. A
+/// recording forces one once a segment's time has passed *and* half a segment's worth of frames
+/// have been encoded since the last, or after [`MAX_KEYFRAME_SECS`]: a busy screen gets
+/// segment-length keyframes, a static one few.
+fn keyframes(options: &RecorderOptions) -> String {
+    let secs = options.segment_secs.max(1);
+    if options.strict_keyframes {
+        return format!("expr:gte(t,n_forced*{secs})");
+    }
+    let frames = (secs * options.framerate / 2).max(1);
+    format!(
+        "expr:if(isnan(prev_forced_t),1,\
+         gte(t-prev_forced_t,{secs})*gte(n-prev_forced_n,{frames})+gte(t-prev_forced_t,{MAX_KEYFRAME_SECS}))"
+    )
+}
+
+/// Grows a pipe's buffer so a frame takes few writes; the default still works if refused.
+fn widen_pipe(pipe: &impl AsRawFd) {
+    // SAFETY: F_SETPIPE_SZ on a pipe fd we own; failure only leaves the default size.
+    unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES) };
 }
 
 /// Reads the playlist in `spool_dir`; an absent or unreadable one is an empty playlist.

@@ -20,6 +20,8 @@ pub struct EngineConfig {
     pub default_framerate: u32,
     /// Longest recording when a client does not ask for less, in seconds.
     pub max_recording_secs: u64,
+    /// x264's constant rate factor for recordings (lower: better and larger).
+    pub video_crf: u8,
     /// Largest recording, in bytes; a recording that reaches it stops by itself.
     pub max_recording_bytes: u64,
     /// Extra Chromium flags for every session (e.g. to browse through the recording proxy).
@@ -38,6 +40,7 @@ impl EngineConfig {
             default_framerate: 10,
             max_recording_secs: 4 * 3600,
             max_recording_bytes: 500 * 1024 * 1024,
+            video_crf: 28,
             browser_extra_args: Vec::new(),
         }
     }

@@ -99,6 +99,8 @@ impl Engine {
             spool_dir: config.spool_dir(&recording.id),
             framerate: limits.framerate,
             segment_secs,
+            strict_keyframes: request.ring_secs.is_some(),
+            crf: config.video_crf,
         };
         let recorder = {
             let display = live_session.display.lock().await;

@@ -1,0 +1,272 @@
+//! Capture on X damage: a frame is grabbed only when the screen changed.
+//!
+//! x11grab copies and converts every frame at the frame rate, so an unchanged screen costs as
+//! much as a busy one. The grabber instead asks the X server (DAMAGE extension) to report when
+//! anything was drawn, and at each tick of the frame rate grabs the screen (MIT-SHM, one copy
+//! into shared memory) only if something was. A grab identical to the previous frame is dropped
+//! too. Changed frames are converted to I420 here and go to ffmpeg as Matroska with the grab
+//! time, so the video's timeline stays true.
+//! An unchanged screen is re-sent every `keepalive` so that segments keep closing, and once more
+//! at stop, so the video lasts until the stop.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use x11rb::connection::{Connection, RequestConnection};
+use x11rb::protocol::damage::{self, ConnectionExt as _, ReportLevel};
+use x11rb::protocol::shm::{self, ConnectionExt as _};
+use x11rb::protocol::xproto::ImageFormat;
+use x11rb::protocol::Event;
+use x11rb::rust_connection::RustConnection;
+
+use crate::colour::I420Frame;
+use crate::matroska::MatroskaWriter;
+use crate::shared_memory::SharedImage;
+use crate::CaptureError;
+
+/// What the grabber needs to know.
+#[derive(Debug, Clone)]
+pub struct GrabOptions {
+    /// The X display, `:N`.
+    pub display: String,
+    /// Captured width and height from the top-left corner (even, for yuv420p).
+    pub width: u16,
+    pub height: u16,
+    /// At most this many frames per second.
+    pub framerate: u32,
+    /// An unchanged screen is re-sent after this long.
+    pub keepalive: Duration,
+}
+
+/// Frame counts of a finished capture, for logs.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct GrabStats {
+    /// Grabs that differed from the previous frame and were sent.
+    pub changed: u64,
+    /// Damage reports whose grab was identical to the previous frame.
+    pub unchanged: u64,
+    /// Re-sent unchanged frames (keepalive and the closing frame).
+    pub repeated: u64,
+}
+
+/// A running grabber thread; dropping it stops the thread and closes ffmpeg's input.
+pub struct Grabber {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<Result<GrabStats, CaptureError>>>,
+}
+
+impl Grabber {
+    /// Connects to the display, sets up damage tracking and shared memory, sends the first
+    /// frame to `sink`, and keeps capturing on a thread of its own.
+    pub fn start(options: GrabOptions, sink: File) -> Result<Self, CaptureError> {
+        let mut capture = Capture::connect(&options, sink)?;
+        let (stop_tx, stop_rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("grab{}", options.display))
+            .spawn(move || capture.run(&stop_rx))?;
+        Ok(Self {
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// True once the thread has ended by itself (display gone, or ffmpeg stopped reading).
+    pub fn has_ended(&self) -> bool {
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// Sends the closing frame, closes ffmpeg's input, and returns the frame counts.
+    pub async fn stop(mut self) -> Result<GrabStats, CaptureError> {
+        self.stop.take();
+        let Some(thread) = self.thread.take() else {
+            return Ok(GrabStats::default());
+        };
+        let joined = tokio::task::spawn_blocking(move || thread.join()).await;
+        match joined {
+            Ok(Ok(outcome)) => outcome,
+            _ => Err(CaptureError::Grab("the grabber thread panicked".into())),
+        }
+    }
+}
+
+/// The grabber thread's state.
+struct Capture {
+    conn: RustConnection,
+    root: u32,
+    damage: u32,
+    width: u16,
+    height: u16,
+    interval: Duration,
+    keepalive: Duration,
+    /// Two shared-memory images: the frame last sent, and the one grabbed into next.
+    images: [SharedImage; 2],
+    /// Index into `images` of the frame last sent.
+    shown: usize,
+    /// The frame last sent, as encoded.
+    frame: I420Frame,
+    out: MatroskaWriter<BufWriter<File>>,
+    started: Instant,
+    last_sent: Instant,
+    /// The timestamp of the frame last sent; none before the first.
+    last_sent_ms: Option<u64>,
+    stats: GrabStats,
+}
+
+impl Capture {
+    fn connect(options: &GrabOptions, sink: File) -> Result<Self, CaptureError> {
+        let grab_err =
+            |what: &str, e: &dyn std::fmt::Display| CaptureError::Grab(format!("{what}: {e}"));
+        let (conn, screen) =
+            RustConnection::connect(Some(&options.display)).map_err(|e| grab_err("connect", &e))?;
+        let root = conn.setup().roots[screen].root;
+        let depth_ok =
+            conn.setup().pixmap_formats.iter().any(|f| {
+                f.depth == conn.setup().roots[screen].root_depth && f.bits_per_pixel == 32
+            });
+        if !depth_ok {
+            return Err(CaptureError::Grab(
+                "the screen is not 32 bits per pixel".into(),
+            ));
+        }
+        for name in [damage::X11_EXTENSION_NAME, shm::X11_EXTENSION_NAME] {
+            let present = conn
+                .extension_information(name)
+                .map_err(|e| grab_err("query extensions", &e))?;
+            if present.is_none() {
+                return Err(CaptureError::Grab(format!("the X server lacks {name}")));
+            }
+        }
+        conn.damage_query_version(1, 1)
+            .map_err(|e| grab_err("damage", &e))?
+            .reply()
+            .map_err(|e| grab_err("damage", &e))?;
+        let damage = conn.generate_id().map_err(|e| grab_err("damage id", &e))?;
+        conn.damage_create(damage, root, ReportLevel::NON_EMPTY)
+            .map_err(|e| grab_err("damage", &e))?
+            .check()
+            .map_err(|e| grab_err("damage", &e))?;
+        let frame_bytes = usize::from(options.width) * usize::from(options.height) * 4;
+        let images = [
+            SharedImage::attach(&conn, frame_bytes)?,
+            SharedImage::attach(&conn, frame_bytes)?,
+        ];
+        let out = MatroskaWriter::start(
+            BufWriter::with_capacity(64 * 1024, sink),
+            u32::from(options.width),
+            u32::from(options.height),
+        )?;
+        let started = Instant::now();
+        let mut capture = Self {
+            conn,
+            root,
+            damage,
+            width: options.width,
+            height: options.height,
+            interval: Duration::from_secs_f64(1.0 / f64::from(options.framerate.max(1))),
+            keepalive: options.keepalive,
+            images,
+            shown: 0,
+            frame: I420Frame::new(options.width, options.height),
+            out,
+            started,
+            last_sent: started,
+            last_sent_ms: None,
+            stats: GrabStats::default(),
+        };
+        // The first frame goes out at once: a video always starts at its start time.
+        capture.rearm()?;
+        capture.grab(0)?;
+        capture.frame.fill_from_bgrx(capture.images[0].bytes())?;
+        capture.send(started)?;
+        capture.stats.changed += 1;
+        Ok(capture)
+    }
+
+    fn run(&mut self, stop: &mpsc::Receiver<()>) -> Result<GrabStats, CaptureError> {
+        let mut next_tick = self.started + self.interval;
+        // Ends when stop is asked for or the recorder dropped its handle.
+        while let Err(RecvTimeoutError::Timeout) =
+            stop.recv_timeout(next_tick.saturating_duration_since(Instant::now()))
+        {
+            let now = Instant::now();
+            // Ticks missed while ffmpeg was busy are skipped, not caught up.
+            next_tick = (next_tick + self.interval).max(now);
+            if self.damaged()? {
+                self.rearm()?;
+                let next = 1 - self.shown;
+                self.grab(next)?;
+                if self.images[next].bytes() != self.images[self.shown].bytes() {
+                    self.shown = next;
+                    self.frame.fill_from_bgrx(self.images[next].bytes())?;
+                    self.send(now)?;
+                    self.stats.changed += 1;
+                    continue;
+                }
+                self.stats.unchanged += 1;
+            }
+            if now - self.last_sent >= self.keepalive {
+                self.send(now)?;
+                self.stats.repeated += 1;
+            }
+        }
+        self.send(Instant::now())?;
+        self.stats.repeated += 1;
+        Ok(self.stats)
+    }
+
+    /// Drains pending events; true if any was a damage report.
+    fn damaged(&self) -> Result<bool, CaptureError> {
+        let mut damaged = false;
+        while let Some(event) = self
+            .conn
+            .poll_for_event()
+            .map_err(|e| CaptureError::Grab(format!("X connection: {e}")))?
+        {
+            damaged |= matches!(event, Event::DamageNotify(_));
+        }
+        Ok(damaged)
+    }
+
+    /// Clears the accumulated damage, so the next drawing reports again.
+    fn rearm(&self) -> Result<(), CaptureError> {
+        self.conn
+            .damage_subtract(self.damage, x11rb::NONE, x11rb::NONE)
+            .map_err(|e| CaptureError::Grab(format!("damage subtract: {e}")))?;
+        Ok(())
+    }
+
+    /// Copies the screen into `images[index]`.
+    fn grab(&self, index: usize) -> Result<(), CaptureError> {
+        self.conn
+            .shm_get_image(
+                self.root,
+                0,
+                0,
+                self.width,
+                self.height,
+                !0,
+                ImageFormat::Z_PIXMAP.into(),
+                self.images[index].segment(),
+                0,
+            )
+            .map_err(|e| CaptureError::Grab(format!("grab: {e}")))?
+            .reply()
+            .map_err(|e| CaptureError::Grab(format!("grab: {e}")))?;
+        Ok(())
+    }
+
+    /// Writes the current frame stamped with `at`, unless a frame already holds that millisecond.
+    fn send(&mut self, at: Instant) -> Result<(), CaptureError> {
+        let at_ms = (at - self.started).as_millis() as u64;
+        if self.last_sent_ms.is_some_and(|last| at_ms <= last) {
+            return Ok(());
+        }
+        self.out.write_frame(at_ms, self.frame.planes())?;
+        self.last_sent = at;
+        self.last_sent_ms = Some(at_ms);
+        Ok(())
+    }
+}
