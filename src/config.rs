@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Args;
+use tapedeck_core::Viewport;
 
 /// `tapedeck serve` options. Every option has a default that works on a fresh machine.
 #[derive(Debug, Clone, Args)]
@@ -45,6 +46,14 @@ pub struct ServeConfig {
     #[arg(long, env = "TAPEDECK_VIDEO_CRF", default_value_t = 28,
           value_parser = clap::value_parser!(u8).range(0..=51))]
     pub video_crf: u8,
+    /// Idle browser sessions kept started ahead of demand, so a create that fits one (the
+    /// warm viewport, no start page, kiosk mode or environment) answers in milliseconds.
+    /// They count against --max-sessions; a create that does not fit evicts one when full.
+    #[arg(long, env = "TAPEDECK_WARM_POOL", default_value_t = 0)]
+    pub warm_pool: usize,
+    /// Viewport of pooled sessions, WIDTHxHEIGHT.
+    #[arg(long, env = "TAPEDECK_WARM_VIEWPORT", default_value = "1280x720", value_parser = parse_viewport)]
+    pub warm_viewport: Viewport,
     /// PEM file of extra root certificates the proxy and replay trust upstream.
     #[arg(long, env = "TAPEDECK_UPSTREAM_CA_FILE")]
     pub upstream_ca_file: Option<PathBuf>,
@@ -55,6 +64,22 @@ pub struct ServeConfig {
     /// Point every browser session through the recording proxy, trusting its CA.
     #[arg(long, env = "TAPEDECK_BROWSERS_THROUGH_PROXY")]
     pub browsers_through_proxy: bool,
+}
+
+/// `1280x720` → a viewport.
+fn parse_viewport(text: &str) -> Result<Viewport, String> {
+    let (width, height) = text
+        .split_once('x')
+        .ok_or_else(|| format!("expected WIDTHxHEIGHT, got {text:?}"))?;
+    let number = |part: &str| {
+        part.trim()
+            .parse::<u32>()
+            .map_err(|e| format!("{part:?} in {text:?}: {e}"))
+    };
+    Ok(Viewport {
+        width: number(width)?,
+        height: number(height)?,
+    })
 }
 
 impl ServeConfig {

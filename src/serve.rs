@@ -65,6 +65,8 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         max_recording_secs: config.max_recording_secs,
         max_recording_bytes: config.max_recording_mib * 1024 * 1024,
         video_crf: config.video_crf,
+        warm_pool: config.warm_pool.min(config.max_sessions),
+        warm_viewport: config.warm_viewport,
         browser_extra_args,
         ..EngineConfig::new(data_dir.clone())
     };
@@ -79,6 +81,15 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .recover()
         .await
         .context("recovering in-flight recordings")?;
+    if config.warm_pool > 0 {
+        tracing::info!(
+            sessions = config.warm_pool.min(config.max_sessions),
+            width = config.warm_viewport.width,
+            height = config.warm_viewport.height,
+            "starting the warm pool"
+        );
+        engine.fill_warm_pool();
+    }
     tokio::spawn(engine.clone().reap_sessions());
     tokio::spawn(engine.clone().run_traffic_writer());
     let proxy_ca_der: Arc<[u8]> = ca.cert_der.clone().into();

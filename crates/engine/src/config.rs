@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use tapedeck_core::Viewport;
+
 /// Everything the engine needs to know about this machine, with defaults that work on a fresh
 /// Debian with the project's packages installed.
 #[derive(Debug, Clone)]
@@ -24,6 +26,10 @@ pub struct EngineConfig {
     pub video_crf: u8,
     /// Largest recording, in bytes; a recording that reaches it stops by itself.
     pub max_recording_bytes: u64,
+    /// Idle sessions kept started ahead of demand (`--warm-pool`); 0 turns the pool off.
+    pub warm_pool: usize,
+    /// The viewport of pooled sessions; only creates asking for it use the pool.
+    pub warm_viewport: Viewport,
     /// Extra Chromium flags for every session (e.g. to browse through the recording proxy).
     pub browser_extra_args: Vec<String>,
 }
@@ -41,6 +47,11 @@ impl EngineConfig {
             max_recording_secs: 4 * 3600,
             max_recording_bytes: 500 * 1024 * 1024,
             video_crf: 28,
+            warm_pool: 0,
+            warm_viewport: Viewport {
+                width: 1280,
+                height: 720,
+            },
             browser_extra_args: Vec::new(),
         }
     }
@@ -50,11 +61,13 @@ impl EngineConfig {
         self.data_dir.join("spool").join(recording_id)
     }
 
+    /// A session's own files (its browser profile).
+    pub fn session_dir(&self, session_id: &str) -> PathBuf {
+        self.data_dir.join("sessions").join(session_id)
+    }
+
     /// Where a session's browser profile lives.
     pub fn profile_dir(&self, session_id: &str) -> PathBuf {
-        self.data_dir
-            .join("sessions")
-            .join(session_id)
-            .join("profile")
+        self.session_dir(session_id).join("profile")
     }
 }

@@ -6,6 +6,7 @@
 mod actions;
 mod config;
 mod displays;
+mod pool;
 mod recording;
 mod recovery;
 mod session;
@@ -44,6 +45,7 @@ struct Inner {
     recordings: Mutex<LiveRecordings>,
     traffic: traffic::TrafficState,
     upstream: UpstreamClient,
+    warm: pool::WarmPool,
 }
 
 impl Engine {
@@ -67,6 +69,7 @@ impl Engine {
                 recordings: Mutex::default(),
                 traffic: traffic::TrafficState::default(),
                 upstream,
+                warm: pool::WarmPool::default(),
             }),
         }
     }
@@ -88,6 +91,7 @@ impl Engine {
 
     /// Ends every recording (finalizing it) and every session; for server shutdown.
     pub async fn shutdown(&self) {
+        self.close_warm_pool().await;
         let ids = self.live_session_ids();
         tracing::info!(sessions = ids.len(), "shutting down sessions");
         for id in ids {

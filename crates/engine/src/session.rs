@@ -7,12 +7,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tapedeck_capture::{Browser, BrowserOptions, Display};
-use tapedeck_core::{id, EngineError, Session, SessionKind, SessionSpec, SessionState, StopReason};
+use tapedeck_core::{
+    id, EngineError, Session, SessionKind, SessionSpec, SessionState, StopReason, Viewport,
+};
 use tapedeck_store::meta::Page;
 use time::OffsetDateTime;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::displays::DisplayLease;
+use crate::pool::WarmSession;
 use crate::{lock, Engine};
 
 /// How often the reaper looks for idle sessions and dead browsers.
@@ -31,6 +34,14 @@ pub(crate) struct LiveSession {
     activity: Activity,
     _display_lease: DisplayLease,
     _slot: OwnedSemaphorePermit,
+}
+
+/// What a session's browser starts with besides the machine-wide settings.
+#[derive(Debug, Default)]
+pub(crate) struct LaunchOptions {
+    pub(crate) start_url: Option<String>,
+    pub(crate) kiosk: bool,
+    pub(crate) envs: std::collections::BTreeMap<String, String>,
 }
 
 /// When a session was last used, and how many CDP connections hold it open.
@@ -79,21 +90,11 @@ impl Drop for ConnectionGuard {
 }
 
 impl Engine {
-    /// Starts a display and a headful Chromium for `spec`.
+    /// Starts a display and a headful Chromium for `spec`, or hands out a pooled one that fits.
     #[tracing::instrument(skip_all, fields(name = spec.name.as_deref()))]
     pub async fn create_session(&self, spec: SessionSpec) -> Result<Session, EngineError> {
         spec.validate()?;
         let inner = &self.inner;
-        let slot = inner
-            .session_slots
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| {
-                EngineError::CapacityExhausted(format!(
-                    "all {} session slots are in use; delete a session or raise --max-sessions",
-                    inner.config.max_sessions
-                ))
-            })?;
         if let Some(name) = &spec.name {
             if inner.meta.find_session(name, false).await?.is_some() {
                 return Err(EngineError::Conflict(format!(
@@ -101,30 +102,18 @@ impl Engine {
                 )));
             }
         }
-        let lease = inner
-            .displays
-            .lease()
-            .ok_or_else(|| EngineError::CapacityExhausted("no free X display number".into()))?;
-        let id = id::new_id();
+        let warm = match self.take_warm(&spec) {
+            Some(warm) => warm,
+            None => self.start_cold(&spec).await?,
+        };
+        let WarmSession {
+            id,
+            display,
+            browser,
+            lease,
+            slot,
+        } = warm;
         let display_number = lease.number();
-        let display = Display::start(display_number, spec.viewport.width, spec.viewport.height)
-            .await
-            .map_err(EngineError::internal)?;
-        let options = BrowserOptions {
-            binary: inner.config.chromium.clone(),
-            profile_dir: inner.config.profile_dir(&id),
-            start_url: spec.start_url.clone(),
-            kiosk: spec.kiosk,
-            envs: spec.envs.clone(),
-            extra_args: inner.config.browser_extra_args.clone(),
-        };
-        let browser = match Browser::launch(&display, &options).await {
-            Ok(browser) => browser,
-            Err(e) => {
-                display.stop().await;
-                return Err(EngineError::internal(e));
-            }
-        };
         let session = Session {
             id: id.clone(),
             spec,
@@ -151,6 +140,76 @@ impl Engine {
         lock(&inner.sessions).insert(id.clone(), live);
         tracing::info!(session = %id, display_number, "session created");
         Ok(session)
+    }
+
+    /// Takes a capacity slot (evicting a pooled session if that frees one) and starts a
+    /// display and browser for `spec`.
+    async fn start_cold(&self, spec: &SessionSpec) -> Result<WarmSession, EngineError> {
+        let inner = &self.inner;
+        let exhausted = || {
+            EngineError::CapacityExhausted(format!(
+                "all {} session slots are in use; delete a session or raise --max-sessions",
+                inner.config.max_sessions
+            ))
+        };
+        let slot = match inner.session_slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) if self.evict_warm().await => inner
+                .session_slots
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| exhausted())?,
+            Err(_) => return Err(exhausted()),
+        };
+        let lease = inner
+            .displays
+            .lease()
+            .ok_or_else(|| EngineError::CapacityExhausted("no free X display number".into()))?;
+        let id = id::new_id();
+        let options = LaunchOptions {
+            start_url: spec.start_url.clone(),
+            kiosk: spec.kiosk,
+            envs: spec.envs.clone(),
+        };
+        let (display, browser) = self
+            .launch(&id, lease.number(), spec.viewport, options)
+            .await?;
+        Ok(WarmSession {
+            id,
+            display,
+            browser,
+            lease,
+            slot,
+        })
+    }
+
+    /// Starts Xvfb on `display_number` and Chromium on it, for session `id`.
+    pub(crate) async fn launch(
+        &self,
+        id: &str,
+        display_number: u32,
+        viewport: Viewport,
+        options: LaunchOptions,
+    ) -> Result<(Display, Browser), EngineError> {
+        let config = &self.inner.config;
+        let display = Display::start(display_number, viewport.width, viewport.height)
+            .await
+            .map_err(EngineError::internal)?;
+        let options = BrowserOptions {
+            binary: config.chromium.clone(),
+            profile_dir: config.profile_dir(id),
+            start_url: options.start_url,
+            kiosk: options.kiosk,
+            envs: options.envs,
+            extra_args: config.browser_extra_args.clone(),
+        };
+        match Browser::launch(&display, &options).await {
+            Ok(browser) => Ok((display, browser)),
+            Err(e) => {
+                display.stop().await;
+                Err(EngineError::internal(e))
+            }
+        }
     }
 
     /// Finds a session by id or name.
@@ -202,12 +261,7 @@ impl Engine {
             if let Some(display) = live.display.lock().await.take() {
                 display.stop().await;
             }
-            let session_dir = self
-                .inner
-                .config
-                .data_dir
-                .join("sessions")
-                .join(&session.id);
+            let session_dir = self.inner.config.session_dir(&session.id);
             if let Err(e) = tokio::fs::remove_dir_all(&session_dir).await {
                 tracing::debug!(dir = %session_dir.display(), error = %e, "session dir not removed");
             }
@@ -217,6 +271,8 @@ impl Engine {
             .mark_session_deleted(&session.id, OffsetDateTime::now_utc())
             .await?;
         tracing::info!(session = %session.id, "session deleted");
+        // Its slot is free again (unless a CDP relay still holds it): the pool may refill.
+        self.fill_warm_pool();
         Ok(())
     }
 

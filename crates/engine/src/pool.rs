@@ -1,0 +1,142 @@
+//! The warm pool: idle sessions started ahead of demand, so that a create whose spec fits one
+//! hands it out in milliseconds instead of starting Xvfb and Chromium (about a second).
+//!
+//! Pooled sessions hold capacity slots like running ones. A create that does not fit the pool
+//! and finds no free slot evicts a pooled session first, so the pool never refuses real work.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use tapedeck_capture::{Browser, Display};
+use tapedeck_core::{id, EngineError, SessionSpec};
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::displays::DisplayLease;
+use crate::session::LaunchOptions;
+use crate::{lock, Engine};
+
+/// A started display and browser waiting for a session.
+pub(crate) struct WarmSession {
+    pub(crate) id: String,
+    pub(crate) display: Display,
+    pub(crate) browser: Browser,
+    pub(crate) lease: DisplayLease,
+    pub(crate) slot: OwnedSemaphorePermit,
+}
+
+/// The pooled sessions and the ones being started.
+#[derive(Default)]
+pub(crate) struct WarmPool {
+    ready: Mutex<Vec<WarmSession>>,
+    starting: AtomicUsize,
+    /// Set at shutdown: nothing is started any more.
+    closed: AtomicBool,
+}
+
+impl Engine {
+    /// True when a session for `spec` may be any pooled one: the pool's viewport, no start
+    /// page, no kiosk mode, no environment of its own.
+    fn fits_warm_pool(&self, spec: &SessionSpec) -> bool {
+        let config = &self.inner.config;
+        config.warm_pool > 0
+            && spec.viewport == config.warm_viewport
+            && spec.start_url.is_none()
+            && !spec.kiosk
+            && spec.envs.is_empty()
+    }
+
+    /// A pooled session for `spec`, if it fits one and one is ready; a replacement starts.
+    pub(crate) fn take_warm(&self, spec: &SessionSpec) -> Option<WarmSession> {
+        if !self.fits_warm_pool(spec) {
+            return None;
+        }
+        let warm = lock(&self.inner.warm.ready).pop();
+        if warm.is_some() {
+            self.fill_warm_pool();
+        }
+        warm
+    }
+
+    /// Ends one pooled session to free its slot; false when the pool is empty.
+    pub(crate) async fn evict_warm(&self) -> bool {
+        let Some(warm) = lock(&self.inner.warm.ready).pop() else {
+            return false;
+        };
+        tracing::info!(
+            display_number = warm.lease.number(),
+            "evicting a pooled session for a create that does not fit the pool"
+        );
+        self.stop_warm(warm).await;
+        true
+    }
+
+    async fn stop_warm(&self, warm: WarmSession) {
+        warm.browser.stop().await;
+        warm.display.stop().await;
+        let dir = self.inner.config.session_dir(&warm.id);
+        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+            tracing::debug!(dir = %dir.display(), error = %e, "pooled session dir not removed");
+        }
+    }
+
+    /// Starts pooled sessions in the background until the pool holds `--warm-pool` of them or
+    /// no capacity slot is free.
+    pub fn fill_warm_pool(&self) {
+        let pool = &self.inner.warm;
+        let target = self.inner.config.warm_pool;
+        while !pool.closed.load(Ordering::SeqCst)
+            && lock(&pool.ready).len() + pool.starting.load(Ordering::SeqCst) < target
+        {
+            let Ok(slot) = self.inner.session_slots.clone().try_acquire_owned() else {
+                break;
+            };
+            pool.starting.fetch_add(1, Ordering::SeqCst);
+            let engine = self.clone();
+            tokio::spawn(async move {
+                let started = engine.start_warm(slot).await;
+                let pool = &engine.inner.warm;
+                match started {
+                    Ok(warm) if !pool.closed.load(Ordering::SeqCst) => {
+                        tracing::info!(
+                            display_number = warm.lease.number(),
+                            "pooled session ready"
+                        );
+                        lock(&pool.ready).push(warm);
+                    }
+                    Ok(warm) => engine.stop_warm(warm).await,
+                    Err(e) => tracing::warn!(error = %e, "could not start a pooled session"),
+                }
+                pool.starting.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    }
+
+    async fn start_warm(&self, slot: OwnedSemaphorePermit) -> Result<WarmSession, EngineError> {
+        let lease = self
+            .inner
+            .displays
+            .lease()
+            .ok_or_else(|| EngineError::CapacityExhausted("no free X display number".into()))?;
+        let id = id::new_id();
+        let viewport = self.inner.config.warm_viewport;
+        let (display, browser) = self
+            .launch(&id, lease.number(), viewport, LaunchOptions::default())
+            .await?;
+        Ok(WarmSession {
+            id,
+            display,
+            browser,
+            lease,
+            slot,
+        })
+    }
+
+    /// Stops every pooled session and starts no more; for server shutdown.
+    pub(crate) async fn close_warm_pool(&self) {
+        self.inner.warm.closed.store(true, Ordering::SeqCst);
+        let pooled: Vec<WarmSession> = lock(&self.inner.warm.ready).drain(..).collect();
+        for warm in pooled {
+            self.stop_warm(warm).await;
+        }
+    }
+}
