@@ -1,18 +1,11 @@
-#!/usr/bin/env python3
-"""Recording-proxy benchmark: throughput and added latency, direct against proxied.
+"""Recording proxies under the same load: direct, through Tapedeck's proxy while a FAST test
+run records every request, and through mitmproxy's `mitmdump -w` (which records every flow).
 
-    .venv/bin/python bench/proxy.py [--requests N] [--clients C] [--runs R] [--smoke]
+One local upstream (a threaded Python HTTP server answering 1 KiB of JSON) and one load generator
+(C threads, each with a keep-alive httpx client) serve every mode in the same run."""
 
-One local upstream (a threaded Python HTTP server answering 1 KiB of JSON) and one load
-generator (C threads, each with a keep-alive httpx client) are used for every mode in the same
-run: direct to the upstream, through Tapedeck's proxy with no run recording, and through the
-proxy while a FAST test run records every request. Prints a Markdown table: requests per second
-and p50/p99 latency (median of --runs runs, min–max beside it), and p50/p99 added over direct.
-"""
-
-import argparse
-import statistics
-import tempfile
+import socket
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,9 +14,10 @@ from pathlib import Path
 
 import httpx
 
-from common import QuietServer, Server, summary
+from common import ROOT, QuietServer
 
 PAYLOAD = b'{"data":"' + b"x" * 1000 + b'"}'
+MITMDUMP = ROOT / ".venv-mitmproxy" / "bin" / "mitmdump"
 
 
 class Upstream(BaseHTTPRequestHandler):
@@ -66,46 +60,45 @@ def pct(values, q):
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--requests", type=int, default=4000)
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--smoke", action="store_true")
-    args = parser.parse_args()
-    if args.smoke:
-        args.requests, args.runs = 400, 1
+class Mitmdump:
+    def __init__(self, work: Path):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.flows = work / "mitm.flows"
+        self.proc = subprocess.Popen([str(MITMDUMP), "--listen-host", "127.0.0.1", "--listen-port", str(self.port),
+                                      "-w", str(self.flows), "-q"], stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("mitmdump did not start")
 
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def proxies(server, work: Path, requests: int, clients: int, runs: int):
+    """{mode: [(req/s, latencies)]} over `runs` rounds of every mode."""
     httpd = QuietServer(("127.0.0.1", 0), Upstream)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{httpd.server_address[1]}/item"
-
-    results = {"direct": [], "proxy, not recording": [], "proxy, recording": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        server = Server(Path(tmp)).start()
-        try:
-            for _ in range(args.runs):
-                results["direct"].append(load(url, None, args.requests, args.clients))
-                results["proxy, not recording"].append(load(url, server.proxy_url, args.requests, args.clients))
-                run = server.fast("POST", "/test_run", json={"name": "bench"}).json()["body"]
-                results["proxy, recording"].append(load(url, server.proxy_url, args.requests, args.clients))
-                stopped = server.fast("POST", f"/test_run/{run['id']}/action/stop").json()["body"]
-                assert stopped["baseline_count"] == args.requests // args.clients * args.clients, stopped
-        finally:
-            server.stop()
-            httpd.shutdown()
-
-    direct_p50 = statistics.median(pct(l, 0.5) for _, l in results["direct"])
-    direct_p99 = statistics.median(pct(l, 0.99) for _, l in results["direct"])
-    print(f"| mode ({args.requests} GETs, {args.clients} clients, {args.runs} runs: median (min–max)) "
-          "| req/s | p50 ms | p99 ms | added p50 ms | added p99 ms |")
-    print("|---|---|---|---|---|---|")
-    for mode, runs in results.items():
-        p50 = [pct(l, 0.5) for _, l in runs]
-        p99 = [pct(l, 0.99) for _, l in runs]
-        print(f"| {mode} | {summary([r for r, _ in runs], lambda v: f'{v:.0f}')} | {summary(p50, lambda v: f'{v:.1f}')} | {summary(p99, lambda v: f'{v:.1f}')} "
-              f"| {statistics.median(p50) - direct_p50:.1f} | {statistics.median(p99) - direct_p99:.1f} |")
-
-
-if __name__ == "__main__":
-    main()
+    mitm = Mitmdump(work)
+    results = {"direct": [], "Tapedeck proxy, recording": [], "mitmproxy `mitmdump -w`": []}
+    try:
+        for _ in range(runs):
+            results["direct"].append(load(url, None, requests, clients))
+            run = server.fast("POST", "/test_run", json={"name": "bench"}).json()["body"]
+            results["Tapedeck proxy, recording"].append(load(url, server.proxy_url, requests, clients))
+            stopped = server.fast("POST", f"/test_run/{run['id']}/action/stop").json()["body"]
+            assert stopped["baseline_count"] == requests // clients * clients, stopped
+            results["mitmproxy `mitmdump -w`"].append(load(url, f"http://127.0.0.1:{mitm.port}", requests, clients))
+    finally:
+        mitm.close()
+        httpd.shutdown()
+    assert mitm.flows.stat().st_size > requests * len(PAYLOAD) // 2, "mitmdump recorded nothing"
+    return results
