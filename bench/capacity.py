@@ -1,9 +1,12 @@
 """Capacity: many sessions recorded at once on 2 cores, and how many frames each video kept.
 
-Busy pages change every frame, so a video should hold fps × duration frames; static pages show
-a clock that changes once a second, so a video should show one visible change per second (a
-recorder that captures on change writes few frames there by design, so frames are not the
-measure). Each recorder records all sessions together, one recorder after the other."""
+Frames are not the measure: a constant-frame-rate MP4 (kernel-images' arguments) repeats the last
+frame when its capture falls behind, and a change-driven recorder writes few frames on a static
+page by design. What counts is what the video shows changing, found by decoding it through
+ffmpeg's `mpdecimate` (which drops frames that do not differ visibly from the one before). A
+busy page changes at every tick, so a video should show fps × duration changes; the static page
+shows a clock that changes once a second. Each recorder records all sessions together, one
+recorder after the other."""
 
 import statistics
 import time
@@ -23,10 +26,10 @@ def kept(path, page: str, fps: int) -> float:
     """Share of what the page showed that the video kept, as a fraction (at most 1: the extra
     frame a stop stamps, or a clock change either side of a window, is not a gain)."""
     video = ffprobe_video(path)
-    if page == "busy":
-        return min(1.0, video["frames"] / (fps * video["duration"]))
-    # The first frame is not a change of the clock; a D-second video spans ⌊D⌋ changes.
-    return min(1.0, (visible_changes(path) - 1) / max(1, int(video["duration"])))
+    # The first frame is not a change; a D-second video spans at least ⌊D⌋ clock changes.
+    changes = visible_changes(path) - 1
+    expected = fps * video["duration"] if page == "busy" else int(video["duration"])
+    return min(1.0, changes / max(1, expected))
 
 
 def capacity(server, recorders, page: str, count: int, fps: int, secs: float):

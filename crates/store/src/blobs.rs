@@ -16,6 +16,8 @@ use crate::StoreError;
 
 /// Chunk size for multipart writes; S3 wants parts of at least 5 MiB.
 const MULTIPART_CHUNK: usize = 5 * 1024 * 1024;
+/// Chunks of one upload sent at once before a write waits.
+const UPLOADS_IN_FLIGHT: usize = 2;
 
 /// An object in the store, as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,26 +78,27 @@ impl BlobStore {
     ///
     /// Parts are streamed one at a time, so memory stays at one part plus one upload chunk.
     pub async fn concat(&self, dest: &StorageKey, parts: &[StorageKey]) -> Result<u64, StoreError> {
-        let upload = self.inner.put_multipart(&dest.object_path()).await?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, MULTIPART_CHUNK);
-        let mut size = 0u64;
+        let mut upload = self.upload(dest).await?;
         for part in parts {
-            let bytes = match self.inner.get(&part.object_path()).await {
-                Ok(got) => got.bytes().await,
-                Err(e) => Err(e),
-            };
-            let bytes = match bytes {
-                Ok(bytes) => bytes,
+            match self.get(part).await {
+                Ok(bytes) => upload.write(&bytes).await?,
                 Err(e) => {
-                    writer.abort().await?;
-                    return Err(e.into());
+                    upload.abort().await;
+                    return Err(e);
                 }
-            };
-            size += bytes.len() as u64;
-            writer.write(&bytes);
+            }
         }
-        writer.finish().await?;
-        Ok(size)
+        upload.finish().await
+    }
+
+    /// Starts writing `dest` piece by piece; it appears only once [`BlobUpload::finish`] is
+    /// called (a multipart upload: a staging file locally, parts in a bucket).
+    pub async fn upload(&self, dest: &StorageKey) -> Result<BlobUpload, StoreError> {
+        let upload = self.inner.put_multipart(&dest.object_path()).await?;
+        Ok(BlobUpload {
+            writer: WriteMultipart::new_with_chunk_size(upload, MULTIPART_CHUNK),
+            size: 0,
+        })
     }
 
     /// The objects under `prefix/`, sorted by key.
@@ -154,5 +157,39 @@ mod tests {
         let on_disk = std::fs::read(store.local_path(&dest).unwrap()).unwrap();
         assert_eq!(on_disk, b"hello world");
         assert_eq!(store.size(&dest).await.unwrap(), Some(11));
+    }
+}
+
+/// An object being written piece by piece; see [`BlobStore::upload`].
+pub struct BlobUpload {
+    writer: WriteMultipart,
+    size: u64,
+}
+
+impl BlobUpload {
+    /// Appends `bytes`, waiting while too many chunks are still uploading.
+    pub async fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        self.writer.wait_for_capacity(UPLOADS_IN_FLIGHT).await?;
+        self.writer.write(bytes);
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Completes the object; returns its size.
+    pub async fn finish(self) -> Result<u64, StoreError> {
+        self.writer.finish().await?;
+        Ok(self.size)
+    }
+
+    /// Drops what was uploaded; the object never appears.
+    pub async fn abort(self) {
+        if let Err(e) = self.writer.abort().await {
+            tracing::debug!(error = %e, "aborting an upload failed");
+        }
     }
 }

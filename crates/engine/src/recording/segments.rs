@@ -5,6 +5,7 @@ use std::path::Path;
 use tapedeck_capture::recorder::read_playlist;
 use tapedeck_capture::Playlist;
 use tapedeck_core::{EngineError, Recording, RecordingState};
+use tapedeck_store::blobs::BlobUpload;
 use tapedeck_store::{BlobStore, StorageKey};
 
 use crate::Engine;
@@ -29,6 +30,8 @@ pub(super) struct PersistedPart {
     pub size: u64,
     /// False for `init.mp4`, which every artifact needs and a ring never drops.
     pub is_segment: bool,
+    /// Its content, for the artifact being assembled.
+    pub bytes: bytes::Bytes,
 }
 
 /// Moves every closed segment listed in `playlist` from the spool into the blob store.
@@ -55,14 +58,20 @@ pub(super) async fn persist_closed(
             continue;
         }
         let key = StorageKey::for_path(&format!("{prefix}/{file}"))?;
-        let size = blobs.put_file(&key, &local).await?;
+        let bytes = bytes::Bytes::from(
+            tokio::fs::read(&local)
+                .await
+                .map_err(EngineError::internal)?,
+        );
+        blobs.put(&key, bytes.clone()).await?;
         tokio::fs::remove_file(&local)
             .await
             .map_err(EngineError::internal)?;
         moved.push(PersistedPart {
             key,
-            size,
+            size: bytes.len() as u64,
             is_segment,
+            bytes,
         });
     }
     Ok(moved)
@@ -94,8 +103,47 @@ pub(super) async fn stored_parts(
     ))
 }
 
+/// The final MP4 written while the recording runs: every persisted part is appended as it
+/// lands, so a stop only adds the last segment and completes the upload, however long the
+/// recording was (a concatenation at stop would copy the whole video).
+pub(crate) struct Assembly {
+    upload: BlobUpload,
+}
+
+impl Assembly {
+    /// Starts the artifact of `recording_id`.
+    pub(super) async fn start(blobs: &BlobStore, recording_id: &str) -> Result<Self, EngineError> {
+        Ok(Self {
+            upload: blobs.upload(&artifact_key(recording_id)?).await?,
+        })
+    }
+
+    /// Appends newly persisted parts, which arrive in playback order.
+    pub(super) async fn append(&mut self, parts: &[PersistedPart]) -> Result<(), EngineError> {
+        for part in parts {
+            self.upload.write(&part.bytes).await?;
+        }
+        Ok(())
+    }
+
+    /// Gives up: the artifact is assembled from the stored parts at finalize instead.
+    pub(super) async fn abandon(self) {
+        self.upload.abort().await;
+    }
+}
+
+/// Deletes the parts of a finalized recording; one left behind by a crash is only garbage.
+async fn delete_parts(blobs: BlobStore, parts: Vec<StorageKey>) {
+    for key in &parts {
+        if let Err(e) = blobs.delete(key).await {
+            tracing::warn!(key = %key, error = %e, "could not delete a finalized recording's part");
+        }
+    }
+}
+
 /// Finalizes a recording whose recorder has exited: persists what is left in the spool, writes
-/// `init.mp4` + segments as one fragmented MP4, and stores the result as `final_state`.
+/// `init.mp4` + segments as one fragmented MP4 (completing `assembly` when it holds every part,
+/// concatenating the stored parts otherwise), and stores the result as `final_state`.
 ///
 /// The order matters for crash safety: the artifact is complete before any part is deleted,
 /// and the metadata names the artifact only once it exists. A crash at any step leaves either
@@ -104,20 +152,39 @@ pub(crate) async fn finalize(
     engine: &Engine,
     recording: &mut Recording,
     final_state: RecordingState,
+    assembly: Option<Assembly>,
 ) -> Result<Recording, EngineError> {
     let blobs = engine.blobs();
     let spool_dir = engine.config().spool_dir(&recording.id);
     let playlist = read_playlist(&spool_dir).await;
-    persist_closed(blobs, &recording.id, &spool_dir, &playlist).await?;
+    let last = persist_closed(blobs, &recording.id, &spool_dir, &playlist).await;
+    let assembly = match (assembly, &last) {
+        (Some(mut assembly), Ok(last)) => match assembly.append(last).await {
+            Ok(()) => Some(assembly),
+            Err(e) => {
+                tracing::warn!(error = %e, "assembling the video failed; concatenating instead");
+                assembly.abandon().await;
+                None
+            }
+        },
+        (Some(assembly), Err(_)) => {
+            assembly.abandon().await;
+            None
+        }
+        (None, _) => None,
+    };
+    last?;
 
     let artifact = artifact_key(&recording.id)?;
     let parts = stored_parts(blobs, &recording.id, usize::MAX).await?;
     let segment_count = parts.as_ref().map_or(0, |p| p.len() - 1);
     if let Some(parts) = parts {
-        let size = blobs.concat(&artifact, &parts).await?;
-        for key in &parts {
-            blobs.delete(key).await?;
-        }
+        let size = match assembly {
+            Some(assembly) => assembly.upload.finish().await?,
+            None => blobs.concat(&artifact, &parts).await?,
+        };
+        // The artifact is complete; the parts go after the stop has answered.
+        tokio::spawn(delete_parts(blobs.clone(), parts.clone()));
         // Only the segments kept count: a rewind ring has dropped its older ones.
         let kept_secs: f64 = playlist
             .segments

@@ -12,7 +12,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::segments::{finalize, persist_closed, PersistedPart};
+use super::segments::{finalize, persist_closed, Assembly, PersistedPart};
 use super::StopOutcome;
 use crate::Engine;
 
@@ -64,6 +64,17 @@ async fn run(
     let limits = recording.limits;
     let deadline = Instant::now() + Duration::from_secs(limits.max_duration_secs);
     let mut stored = StoredSegments::default();
+    // A rewind ring drops old segments, so only plain recordings assemble as they go.
+    let mut assembly = match ring_segments {
+        Some(_) => None,
+        None => match Assembly::start(engine.blobs(), &recording.id).await {
+            Ok(assembly) => Some(assembly),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot assemble while recording; will concatenate at stop");
+                None
+            }
+        },
+    };
     let mut tick = tokio::time::interval(POLL_EVERY);
     let reason = loop {
         tokio::select! {
@@ -72,9 +83,26 @@ async fn run(
             _ = tick.tick() => {
                 let playlist = recorder.playlist().await;
                 match persist_closed(engine.blobs(), &recording.id, recorder.spool_dir(), &playlist).await {
-                    Ok(moved) => stored.add(engine, moved, ring_segments).await,
-                    // Segments stay in the spool and are retried on the next tick or at finalize.
-                    Err(e) => tracing::warn!(error = %e, "could not persist segments yet"),
+                    Ok(moved) => {
+                        if let Some(mut open) = assembly.take() {
+                            match open.append(&moved).await {
+                                Ok(()) => assembly = Some(open),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "assembling failed; will concatenate at stop");
+                                    open.abandon().await;
+                                }
+                            }
+                        }
+                        stored.add(engine, moved, ring_segments).await
+                    }
+                    // Segments stay in the spool and are retried on the next tick or at finalize;
+                    // some may have moved, so the assembly no longer has every part.
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not persist segments yet");
+                        if let Some(open) = assembly.take() {
+                            open.abandon().await;
+                        }
+                    }
                 }
                 if stored.bytes >= limits.max_bytes {
                     break StopReason::MaxSize;
@@ -95,7 +123,7 @@ async fn run(
         tracing::warn!(error = %e, "could not mark the recording stopping");
     }
     recorder.stop().await;
-    finalize(engine, &mut recording, RecordingState::Finished).await
+    finalize(engine, &mut recording, RecordingState::Finished, assembly).await
 }
 
 /// The segments a recording holds in the store, oldest first, and their total size.
