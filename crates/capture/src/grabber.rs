@@ -50,6 +50,8 @@ pub struct GrabStats {
     pub unchanged: u64,
     /// Re-sent unchanged frames (keepalive and the closing frame).
     pub repeated: u64,
+    /// Timestamp of the last frame sent, in ms from the first: the video's length.
+    pub last_frame_ms: u64,
 }
 
 /// A running grabber thread; dropping it stops the thread and closes ffmpeg's input.
@@ -214,6 +216,7 @@ impl Capture {
         }
         self.send(Instant::now())?;
         self.stats.repeated += 1;
+        self.stats.last_frame_ms = self.last_sent_ms.unwrap_or_default();
         Ok(self.stats)
     }
 

@@ -30,7 +30,7 @@ const PLAYLIST: &str = "index.m3u8";
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// On a screen that changes rarely, a keyframe (and so a segment) comes at least this often.
 /// Keyframes are most of a static video's size, so they are spaced by frames, not only by time.
-const MAX_KEYFRAME_SECS: u32 = 20;
+const MAX_KEYFRAME_SECS: u32 = 60;
 /// The pipe to ffmpeg holds a good part of a 720p frame, so a write is a few syscalls.
 const PIPE_BYTES: i32 = 1 << 20;
 
@@ -189,22 +189,32 @@ impl ScreenRecorder {
 
     /// Stops capture: the grabber sends the screen once more, stamped now, and closes ffmpeg's
     /// input; ffmpeg then closes its last segment and ends the playlist.
-    pub async fn stop(mut self) {
-        match self.grabber.stop().await {
-            Ok(stats) => tracing::debug!(
-                changed = stats.changed,
-                unchanged = stats.unchanged,
-                repeated = stats.repeated,
-                "grabber stopped"
-            ),
-            Err(e) => tracing::warn!(error = %e, "the grabber had stopped with an error"),
-        }
+    ///
+    /// Returns the video's length in ms when the grabber ran to the stop. (ffmpeg's playlist
+    /// under-counts its last segment: a frame's duration is unknown until the next one.)
+    pub async fn stop(mut self) -> Option<u64> {
+        let length_ms = match self.grabber.stop().await {
+            Ok(stats) => {
+                tracing::debug!(
+                    changed = stats.changed,
+                    unchanged = stats.unchanged,
+                    repeated = stats.repeated,
+                    "grabber stopped"
+                );
+                Some(stats.last_frame_ms)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the grabber had stopped with an error");
+                None
+            }
+        };
         let exited = tokio::time::timeout(STOP_GRACE, self.process.wait()).await;
         if !matches!(exited, Ok(Ok(_))) {
             self.process
                 .terminate(libc::SIGTERM, Duration::from_secs(2))
                 .await;
         }
+        length_ms
     }
 }
 
@@ -221,15 +231,17 @@ fn preset_for(framerate: u32) -> &'static str {
 /// When ffmpeg forces a keyframe, which is also where a segment may close.
 ///
 /// A rewind ring keeps strict segment-length keyframes, since extracts are cut on them. A
-/// recording forces one once a segment's time has passed *and* half a segment's worth of frames
-/// have been encoded since the last, or after [`MAX_KEYFRAME_SECS`]: a busy screen gets
-/// segment-length keyframes, a static one few.
+/// recording forces one once a segment's time has passed *and* a segment's worth of frames at
+/// the full rate have been encoded since the last, or after [`MAX_KEYFRAME_SECS`]: a busy
+/// screen gets segment-length keyframes, a static one (a clock: about one frame a second) one
+/// every 20 s at 10 fps and every 50 s at 25 fps. A stopped or crashed server still closes the
+/// segment in flight (see the module comment); only ffmpeg itself dying loses it.
 fn keyframes(options: &RecorderOptions) -> String {
     let secs = options.segment_secs.max(1);
     if options.strict_keyframes {
         return format!("expr:gte(t,n_forced*{secs})");
     }
-    let frames = (secs * options.framerate / 2).max(1);
+    let frames = (secs * options.framerate).max(1);
     format!(
         "expr:if(isnan(prev_forced_t),1,\
          gte(t-prev_forced_t,{secs})*gte(n-prev_forced_n,{frames})+gte(t-prev_forced_t,{MAX_KEYFRAME_SECS}))"

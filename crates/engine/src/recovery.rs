@@ -30,8 +30,14 @@ impl Engine {
             let spool_dir = self.config().spool_dir(&recording.id);
             wait_for_orphan_recorder(&spool_dir).await;
             recording.stop_reason.get_or_insert(StopReason::Recovered);
-            let recovered =
-                finalize(self, &mut recording, RecordingState::Interrupted, None).await?;
+            let recovered = finalize(
+                self,
+                &mut recording,
+                RecordingState::Interrupted,
+                None,
+                None,
+            )
+            .await?;
             if recovered.finished_at.is_none() {
                 let duration = Duration::from_millis(recovered.duration_ms.unwrap_or_default());
                 recording.finished_at = Some(recovered.started_at + duration);

@@ -145,6 +145,9 @@ async fn delete_parts(blobs: BlobStore, parts: Vec<StorageKey>) {
 /// `init.mp4` + segments as one fragmented MP4 (completing `assembly` when it holds every part,
 /// concatenating the stored parts otherwise), and stores the result as `final_state`.
 ///
+/// `length_ms` is the video's length when the recorder knows it; otherwise it is summed from
+/// the playlist, which under-counts the last segment (a lower bound, after a crash).
+///
 /// The order matters for crash safety: the artifact is complete before any part is deleted,
 /// and the metadata names the artifact only once it exists. A crash at any step leaves either
 /// the parts or the artifact, and finalizing again picks up from there.
@@ -153,6 +156,7 @@ pub(crate) async fn finalize(
     recording: &mut Recording,
     final_state: RecordingState,
     assembly: Option<Assembly>,
+    length_ms: Option<u64>,
 ) -> Result<Recording, EngineError> {
     let blobs = engine.blobs();
     let spool_dir = engine.config().spool_dir(&recording.id);
@@ -200,7 +204,8 @@ pub(crate) async fn finalize(
         recording.storage_key = Some(artifact.to_string());
         recording.size_bytes = Some(size);
         // Unknown (not zero) when the spool's playlist did not survive a crash.
-        recording.duration_ms = (kept_secs > 0.0).then(|| (kept_secs * 1000.0).round() as u64);
+        recording.duration_ms =
+            length_ms.or_else(|| (kept_secs > 0.0).then(|| (kept_secs * 1000.0).round() as u64));
     } else if let Some(size) = blobs.size(&artifact).await? {
         // A previous finalization wrote the artifact and died before saving the metadata.
         recording.state = final_state;

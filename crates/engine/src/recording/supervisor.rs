@@ -122,8 +122,17 @@ async fn run(
     if let Err(e) = engine.inner.meta.update_recording(&recording).await {
         tracing::warn!(error = %e, "could not mark the recording stopping");
     }
-    recorder.stop().await;
-    finalize(engine, &mut recording, RecordingState::Finished, assembly).await
+    let length_ms = recorder.stop().await;
+    // A ring keeps only its newest segments, so its length comes from those.
+    let length_ms = length_ms.filter(|_| ring_segments.is_none());
+    finalize(
+        engine,
+        &mut recording,
+        RecordingState::Finished,
+        assembly,
+        length_ms,
+    )
+    .await
 }
 
 /// The segments a recording holds in the store, oldest first, and their total size.
