@@ -8,15 +8,16 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use tapedeck_capture::{Browser, Display};
-use tapedeck_core::{id, EngineError, SessionSpec};
+use tapedeck_core::{EngineError, SessionSpec};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::displays::DisplayLease;
 use crate::session::LaunchOptions;
 use crate::{lock, Engine};
 
-/// A started display and browser waiting for a session.
-pub(crate) struct WarmSession {
+/// A started display and browser, with the display number and capacity slot it holds: a
+/// pooled session waiting for a create, or one a create just started.
+pub(crate) struct StartedBrowser {
     pub(crate) id: String,
     pub(crate) display: Display,
     pub(crate) browser: Browser,
@@ -27,7 +28,7 @@ pub(crate) struct WarmSession {
 /// The pooled sessions and the ones being started.
 #[derive(Default)]
 pub(crate) struct WarmPool {
-    ready: Mutex<Vec<WarmSession>>,
+    ready: Mutex<Vec<StartedBrowser>>,
     starting: AtomicUsize,
     /// Set at shutdown: nothing is started any more.
     closed: AtomicBool,
@@ -46,7 +47,7 @@ impl Engine {
     }
 
     /// A pooled session for `spec`, if it fits one and one is ready; a replacement starts.
-    pub(crate) fn take_warm(&self, spec: &SessionSpec) -> Option<WarmSession> {
+    pub(crate) fn take_warm(&self, spec: &SessionSpec) -> Option<StartedBrowser> {
         if !self.fits_warm_pool(spec) {
             return None;
         }
@@ -70,7 +71,7 @@ impl Engine {
         true
     }
 
-    async fn stop_warm(&self, warm: WarmSession) {
+    async fn stop_warm(&self, warm: StartedBrowser) {
         warm.browser.stop().await;
         warm.display.stop().await;
         let dir = self.inner.config.session_dir(&warm.id);
@@ -111,30 +112,15 @@ impl Engine {
         }
     }
 
-    async fn start_warm(&self, slot: OwnedSemaphorePermit) -> Result<WarmSession, EngineError> {
-        let lease = self
-            .inner
-            .displays
-            .lease()
-            .ok_or_else(|| EngineError::CapacityExhausted("no free X display number".into()))?;
-        let id = id::new_id();
+    async fn start_warm(&self, slot: OwnedSemaphorePermit) -> Result<StartedBrowser, EngineError> {
         let viewport = self.inner.config.warm_viewport;
-        let (display, browser) = self
-            .launch(&id, lease.number(), viewport, LaunchOptions::default())
-            .await?;
-        Ok(WarmSession {
-            id,
-            display,
-            browser,
-            lease,
-            slot,
-        })
+        self.launch(slot, viewport, LaunchOptions::default()).await
     }
 
     /// Stops every pooled session and starts no more; for server shutdown.
     pub(crate) async fn close_warm_pool(&self) {
         self.inner.warm.closed.store(true, Ordering::SeqCst);
-        let pooled: Vec<WarmSession> = lock(&self.inner.warm.ready).drain(..).collect();
+        let pooled: Vec<StartedBrowser> = lock(&self.inner.warm.ready).drain(..).collect();
         for warm in pooled {
             self.stop_warm(warm).await;
         }

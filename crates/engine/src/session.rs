@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::displays::DisplayLease;
-use crate::pool::WarmSession;
+use crate::pool::StartedBrowser;
 use crate::{lock, Engine};
 
 /// How often the reaper looks for idle sessions and dead browsers.
@@ -106,7 +106,7 @@ impl Engine {
             Some(warm) => warm,
             None => self.start_cold(&spec).await?,
         };
-        let WarmSession {
+        let StartedBrowser {
             id,
             display,
             browser,
@@ -144,7 +144,7 @@ impl Engine {
 
     /// Takes a capacity slot (evicting a pooled session if that frees one) and starts a
     /// display and browser for `spec`.
-    async fn start_cold(&self, spec: &SessionSpec) -> Result<WarmSession, EngineError> {
+    async fn start_cold(&self, spec: &SessionSpec) -> Result<StartedBrowser, EngineError> {
         let inner = &self.inner;
         let exhausted = || {
             EngineError::CapacityExhausted(format!(
@@ -161,50 +161,48 @@ impl Engine {
                 .map_err(|_| exhausted())?,
             Err(_) => return Err(exhausted()),
         };
-        let lease = inner
-            .displays
-            .lease()
-            .ok_or_else(|| EngineError::CapacityExhausted("no free X display number".into()))?;
-        let id = id::new_id();
         let options = LaunchOptions {
             start_url: spec.start_url.clone(),
             kiosk: spec.kiosk,
             envs: spec.envs.clone(),
         };
-        let (display, browser) = self
-            .launch(&id, lease.number(), spec.viewport, options)
-            .await?;
-        Ok(WarmSession {
-            id,
-            display,
-            browser,
-            lease,
-            slot,
-        })
+        self.launch(slot, spec.viewport, options).await
     }
 
-    /// Starts Xvfb on `display_number` and Chromium on it, for session `id`.
+    /// Leases a display number for a new session id, starts Xvfb on it and Chromium on that;
+    /// the session holds `slot` for as long as it lives.
     pub(crate) async fn launch(
         &self,
-        id: &str,
-        display_number: u32,
+        slot: OwnedSemaphorePermit,
         viewport: Viewport,
         options: LaunchOptions,
-    ) -> Result<(Display, Browser), EngineError> {
+    ) -> Result<StartedBrowser, EngineError> {
         let config = &self.inner.config;
-        let display = Display::start(display_number, viewport.width, viewport.height)
+        let lease = self
+            .inner
+            .displays
+            .lease()
+            .ok_or_else(|| EngineError::CapacityExhausted("no free X display number".into()))?;
+        let id = id::new_id();
+        let display = Display::start(lease.number(), viewport.width, viewport.height)
             .await
             .map_err(EngineError::internal)?;
         let options = BrowserOptions {
             binary: config.chromium.clone(),
-            profile_dir: config.profile_dir(id),
+            profile_dir: config.profile_dir(&id),
             start_url: options.start_url,
             kiosk: options.kiosk,
             envs: options.envs,
             extra_args: config.browser_extra_args.clone(),
         };
         match Browser::launch(&display, &options).await {
-            Ok(browser) => Ok((display, browser)),
+            Ok(browser) => Ok(StartedBrowser {
+                id,
+                display,
+                browser,
+                lease,
+                slot,
+            }),
             Err(e) => {
                 display.stop().await;
                 Err(EngineError::internal(e))
