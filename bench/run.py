@@ -88,9 +88,9 @@ def main():
                 print(f"[{time.monotonic() - begun:4.0f} s] recorder CPU: {page} {fps} fps", flush=True)
 
             stops = {longest: background.finish()}
-            shorter = [latency.StopBatch(server, sessions["busy"], work, n, *runs_for[n]) for n in lengths[:-1]]
-            for batch in shorter:
-                stops[batch.secs] = batch.finish()
+            # One length at a time: recorders of another batch would load the 2 cores.
+            for length in lengths[:-1]:
+                stops[length] = latency.StopBatch(server, sessions["busy"], work, length, *runs_for[length]).finish()
             print(f"[{time.monotonic() - begun:4.0f} s] stop latency", flush=True)
 
             for s in sessions.values():
