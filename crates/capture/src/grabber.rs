@@ -50,6 +50,9 @@ pub struct GrabStats {
     pub unchanged: u64,
     /// Re-sent unchanged frames (keepalive and the closing frame).
     pub repeated: u64,
+    /// Ticks of the frame rate that passed while the grabber was still busy with an earlier
+    /// one (descheduled, or ffmpeg not reading): frames that could not be grabbed.
+    pub missed_ticks: u64,
     /// Timestamp of the last frame sent, in ms from the first: the video's length.
     pub last_frame_ms: u64,
 }
@@ -194,7 +197,9 @@ impl Capture {
             stop.recv_timeout(next_tick.saturating_duration_since(Instant::now()))
         {
             let now = Instant::now();
-            // Ticks missed while ffmpeg was busy are skipped, not caught up.
+            // Ticks missed while the machine was busy are skipped, not caught up.
+            let late = now.saturating_duration_since(next_tick);
+            self.stats.missed_ticks += (late.as_secs_f64() / self.interval.as_secs_f64()) as u64;
             next_tick = (next_tick + self.interval).max(now);
             if self.damaged()? {
                 self.rearm()?;

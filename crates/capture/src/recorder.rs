@@ -31,8 +31,10 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 /// On a screen that changes rarely, a keyframe (and so a segment) comes at least this often.
 /// Keyframes are most of a static video's size, so they are spaced by frames, not only by time.
 const MAX_KEYFRAME_SECS: u32 = 60;
-/// The pipe to ffmpeg holds a good part of a 720p frame, so a write is a few syscalls.
-const PIPE_BYTES: i32 = 1 << 20;
+/// Pipe sizes to try, largest first. 8 MiB holds about five 720p I420 frames: when ffmpeg is
+/// briefly descheduled on a loaded machine, the grabber keeps its ticks instead of blocking on
+/// the write (the last size is the limit without CAP_SYS_RESOURCE).
+const PIPE_BYTES: [i32; 2] = [8 << 20, 1 << 20];
 
 /// How to record.
 #[derive(Debug, Clone)]
@@ -191,10 +193,11 @@ impl ScreenRecorder {
     pub async fn stop(mut self) -> Option<u64> {
         let length_ms = match self.grabber.stop().await {
             Ok(stats) => {
-                tracing::debug!(
+                tracing::info!(
                     changed = stats.changed,
                     unchanged = stats.unchanged,
                     repeated = stats.repeated,
+                    missed_ticks = stats.missed_ticks,
                     "grabber stopped"
                 );
                 Some(stats.last_frame_ms)
@@ -251,10 +254,14 @@ fn keyframes(options: &RecorderOptions) -> String {
     )
 }
 
-/// Grows a pipe's buffer so a frame takes few writes; the default still works if refused.
+/// Grows a pipe's buffer to the largest size allowed; the default still works if all are refused.
 fn widen_pipe(pipe: &impl AsRawFd) {
-    // SAFETY: F_SETPIPE_SZ on a pipe fd we own; failure only leaves the default size.
-    unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES) };
+    for bytes in PIPE_BYTES {
+        // SAFETY: F_SETPIPE_SZ on a pipe fd we own; a refusal leaves the size as it was.
+        if unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, bytes) } >= 0 {
+            return;
+        }
+    }
 }
 
 /// Reads the playlist in `spool_dir`; an absent or unreadable one is an empty playlist.
