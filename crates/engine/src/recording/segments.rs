@@ -119,16 +119,34 @@ impl Assembly {
     }
 
     /// Appends newly persisted parts, which arrive in playback order.
-    pub(super) async fn append(&mut self, parts: &[PersistedPart]) -> Result<(), EngineError> {
+    async fn append(&mut self, parts: &[PersistedPart]) -> Result<(), EngineError> {
         for part in parts {
             self.upload.write(&part.bytes).await?;
         }
         Ok(())
     }
+}
 
-    /// Gives up: the artifact is assembled from the stored parts at finalize instead.
-    pub(super) async fn abandon(self) {
-        self.upload.abort().await;
+/// Feeds newly persisted parts to `assembly`, or gives it up when persisting failed (`None`:
+/// some parts may have moved unseen) or appending fails; finalize then concatenates instead.
+pub(super) async fn keep_assembling(
+    assembly: Option<Assembly>,
+    moved: Option<&[PersistedPart]>,
+) -> Option<Assembly> {
+    let mut assembly = assembly?;
+    let appended = match moved {
+        Some(parts) => assembly.append(parts).await,
+        None => Err(EngineError::Internal(
+            "segments could not be persisted".into(),
+        )),
+    };
+    match appended {
+        Ok(()) => Some(assembly),
+        Err(e) => {
+            tracing::warn!(error = %e, "assembling the video stopped; it will be concatenated at stop");
+            assembly.upload.abort().await;
+            None
+        }
     }
 }
 
@@ -162,21 +180,7 @@ pub(crate) async fn finalize(
     let spool_dir = engine.config().spool_dir(&recording.id);
     let playlist = read_playlist(&spool_dir).await;
     let last = persist_closed(blobs, &recording.id, &spool_dir, &playlist).await;
-    let assembly = match (assembly, &last) {
-        (Some(mut assembly), Ok(last)) => match assembly.append(last).await {
-            Ok(()) => Some(assembly),
-            Err(e) => {
-                tracing::warn!(error = %e, "assembling the video failed; concatenating instead");
-                assembly.abandon().await;
-                None
-            }
-        },
-        (Some(assembly), Err(_)) => {
-            assembly.abandon().await;
-            None
-        }
-        (None, _) => None,
-    };
+    let assembly = keep_assembling(assembly, last.as_deref().ok()).await;
     last?;
 
     let artifact = artifact_key(&recording.id)?;

@@ -12,7 +12,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::segments::{finalize, persist_closed, Assembly, PersistedPart};
+use super::segments::{finalize, keep_assembling, persist_closed, Assembly, PersistedPart};
 use super::StopOutcome;
 use crate::Engine;
 
@@ -84,24 +84,14 @@ async fn run(
                 let playlist = recorder.playlist().await;
                 match persist_closed(engine.blobs(), &recording.id, recorder.spool_dir(), &playlist).await {
                     Ok(moved) => {
-                        if let Some(mut open) = assembly.take() {
-                            match open.append(&moved).await {
-                                Ok(()) => assembly = Some(open),
-                                Err(e) => {
-                                    tracing::warn!(error = %e, "assembling failed; will concatenate at stop");
-                                    open.abandon().await;
-                                }
-                            }
-                        }
+                        assembly = keep_assembling(assembly.take(), Some(&moved)).await;
                         stored.add(engine, moved, ring_segments).await
                     }
                     // Segments stay in the spool and are retried on the next tick or at finalize;
                     // some may have moved, so the assembly no longer has every part.
                     Err(e) => {
                         tracing::warn!(error = %e, "could not persist segments yet");
-                        if let Some(open) = assembly.take() {
-                            open.abandon().await;
-                        }
+                        assembly = keep_assembling(assembly.take(), None).await;
                     }
                 }
                 if stored.bytes >= limits.max_bytes {
