@@ -13,7 +13,7 @@ BENCHMARKS.md (between its `bench:figures` markers) with them, the command, date
 5. create → CDP-connectable latency, cold and from the warm pool;
 6. recording-proxy throughput and latency: direct, Tapedeck, mitmproxy `mitmdump -w`.
 The 300 s recordings run in the background while the CPU scenarios run (all CPU figures are
-per process, so they are not charged for it). Full run: about 13 minutes on 2 cores.
+per process, so they are not charged for it). Full run: about 10 minutes on 2 cores.
 """
 
 import argparse
