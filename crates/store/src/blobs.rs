@@ -136,30 +136,6 @@ impl BlobStore {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn concatenates_parts_in_order_and_lists_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::local(dir.path()).unwrap();
-        let a = StorageKey::for_path("rec/x/seg_00000.m4s").unwrap();
-        let b = StorageKey::for_path("rec/x/seg_00001.m4s").unwrap();
-        store.put(&b, "world".into()).await.unwrap();
-        store.put(&a, "hello ".into()).await.unwrap();
-        let listed = store.list("rec/x").await.unwrap();
-        assert_eq!(listed.iter().map(|b| &b.key).collect::<Vec<_>>(), [&a, &b]);
-
-        let dest = StorageKey::for_path("rec/x.mp4").unwrap();
-        let size = store.concat(&dest, &[a, b]).await.unwrap();
-        assert_eq!(size, 11);
-        let on_disk = std::fs::read(store.local_path(&dest).unwrap()).unwrap();
-        assert_eq!(on_disk, b"hello world");
-        assert_eq!(store.size(&dest).await.unwrap(), Some(11));
-    }
-}
-
 /// An object being written piece by piece; see [`BlobStore::upload`].
 pub struct BlobUpload {
     writer: WriteMultipart,
@@ -191,5 +167,29 @@ impl BlobUpload {
         if let Err(e) = self.writer.abort().await {
             tracing::debug!(error = %e, "aborting an upload failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn concatenates_parts_in_order_and_lists_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::local(dir.path()).unwrap();
+        let a = StorageKey::for_path("rec/x/seg_00000.m4s").unwrap();
+        let b = StorageKey::for_path("rec/x/seg_00001.m4s").unwrap();
+        store.put(&b, "world".into()).await.unwrap();
+        store.put(&a, "hello ".into()).await.unwrap();
+        let listed = store.list("rec/x").await.unwrap();
+        assert_eq!(listed.iter().map(|b| &b.key).collect::<Vec<_>>(), [&a, &b]);
+
+        let dest = StorageKey::for_path("rec/x.mp4").unwrap();
+        let size = store.concat(&dest, &[a, b]).await.unwrap();
+        assert_eq!(size, 11);
+        let on_disk = std::fs::read(store.local_path(&dest).unwrap()).unwrap();
+        assert_eq!(on_disk, b"hello world");
+        assert_eq!(store.size(&dest).await.unwrap(), Some(11));
     }
 }
