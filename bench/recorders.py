@@ -21,6 +21,14 @@ from common import PAGES, ROOT, CpuMeter, descendants, ffprobe_video, grabber_th
 WARMUP = 1.0
 
 
+def cpu_over(targets, secs: float) -> float:
+    """CPU of `targets()` (taken after a warm-up) over the next `secs`, in % of one core."""
+    time.sleep(WARMUP)
+    meter = CpuMeter(targets())
+    time.sleep(secs)
+    return meter.percent()
+
+
 @dataclass
 class Sample:
     cpu: float  # % of one core over the window
@@ -69,10 +77,7 @@ class Tapedeck:
 
     def record(self, session, fps: int, secs: float) -> Sample:
         handle = self.start(session, fps)
-        time.sleep(WARMUP)
-        meter = CpuMeter(handle["targets"])
-        time.sleep(secs)
-        cpu = meter.percent()
+        cpu = cpu_over(lambda: handle["targets"], secs)
         return Sample(cpu, ffprobe_video(self.stop(handle)))
 
 
@@ -94,10 +99,7 @@ class FfmpegAnchor:
 
     def record(self, session, fps: int, secs: float) -> Sample:
         handle = self.start(session, fps)
-        time.sleep(WARMUP)
-        meter = CpuMeter([(handle["proc"].pid, None)])
-        time.sleep(secs)
-        cpu = meter.percent()
+        cpu = cpu_over(lambda: [(handle["proc"].pid, None)], secs)
         video = ffprobe_video(self.stop(handle))
         handle["out"].unlink()
         return Sample(cpu, video)
@@ -135,10 +137,7 @@ class Playwright:
                                  str(fps), str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                 env=env)
         assert json.loads(proc.stdout.readline()) == {"ready": True}
-        time.sleep(WARMUP)
-        meter = CpuMeter([(pid, None) for pid in descendants(proc.pid)])
-        time.sleep(secs)
-        cpu = meter.percent()
+        cpu = cpu_over(lambda: [(pid, None) for pid in descendants(proc.pid)], secs)
         proc.stdin.write("stop\n")
         proc.stdin.flush()
         video = json.loads(proc.stdout.readline())["video"]

@@ -66,12 +66,15 @@ impl BlobStore {
         Ok(self.inner.get(&key.object_path()).await?.bytes().await?)
     }
 
-    /// Copies the local file `file` into the store under `key`; returns its size.
-    pub async fn put_file(&self, key: &StorageKey, file: &FsPath) -> Result<u64, StoreError> {
-        let bytes = tokio::fs::read(file).await?;
-        let size = bytes.len() as u64;
-        self.put(key, bytes.into()).await?;
-        Ok(size)
+    /// Copies the local file `file` into the store under `key`; returns what it stored.
+    pub async fn put_file(
+        &self,
+        key: &StorageKey,
+        file: &FsPath,
+    ) -> Result<bytes::Bytes, StoreError> {
+        let bytes = bytes::Bytes::from(tokio::fs::read(file).await?);
+        self.put(key, bytes.clone()).await?;
+        Ok(bytes)
     }
 
     /// Writes the concatenation of `parts`, in order, under `dest`; returns its size.
@@ -149,11 +152,6 @@ impl BlobUpload {
         self.writer.write(bytes);
         self.size += bytes.len() as u64;
         Ok(())
-    }
-
-    /// Bytes written so far.
-    pub fn size(&self) -> u64 {
-        self.size
     }
 
     /// Completes the object; returns its size.

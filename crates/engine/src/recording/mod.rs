@@ -363,6 +363,6 @@ impl Engine {
         tapedeck_capture::remux::to_mp4_from_zero(&self.config().ffmpeg, &joined, &out)
             .await
             .map_err(EngineError::internal)?;
-        Ok(self.blobs().put_file(dest, &out).await?)
+        Ok(self.blobs().put_file(dest, &out).await?.len() as u64)
     }
 }

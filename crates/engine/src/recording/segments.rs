@@ -58,12 +58,7 @@ pub(super) async fn persist_closed(
             continue;
         }
         let key = StorageKey::for_path(&format!("{prefix}/{file}"))?;
-        let bytes = bytes::Bytes::from(
-            tokio::fs::read(&local)
-                .await
-                .map_err(EngineError::internal)?,
-        );
-        blobs.put(&key, bytes.clone()).await?;
+        let bytes = blobs.put_file(&key, &local).await?;
         tokio::fs::remove_file(&local)
             .await
             .map_err(EngineError::internal)?;
