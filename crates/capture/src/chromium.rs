@@ -87,7 +87,7 @@ impl Browser {
                 Ok(())
             });
         }
-        let mut process = ProcessGroup::spawn("chromium", &mut cmd, libc::SIGKILL)?;
+        let mut process = ProcessGroup::spawn("chromium", &mut cmd, Some(libc::SIGKILL))?;
         let (port, browser_ws_path) = wait_for_devtools(&mut process, &options.profile_dir).await?;
         let display_number = display.number();
         tracing::info!(display_number, pid = process.pid(), port, "chromium ready");

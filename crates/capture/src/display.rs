@@ -30,7 +30,7 @@ impl Display {
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
-        let mut process = ProcessGroup::spawn("Xvfb", &mut cmd, libc::SIGKILL)?;
+        let mut process = ProcessGroup::spawn("Xvfb", &mut cmd, Some(libc::SIGKILL))?;
         let socket = Self::socket_path(number);
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {

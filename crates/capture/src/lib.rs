@@ -1,8 +1,9 @@
 //! Tapedeck's capture layer: Xvfb displays, headful Chromium with a loopback CDP port, and the
 //! screen recorder (X damage grabber → ffmpeg) that writes fragmented-MP4 segments.
 //!
-//! Every child runs in its own process group and dies with the server (`PR_SET_PDEATHSIG`), so a
-//! crashed server leaves no orphan browsers, and its recorders flush their last segment.
+//! Every child runs in its own process group. Displays and browsers die with the server
+//! (`PR_SET_PDEATHSIG`), so a crashed server leaves no orphan browsers; a recorder's input pipe
+//! closes with the server, so its ffmpeg flushes the last segment and exits.
 
 pub mod cdp;
 pub mod chromium;

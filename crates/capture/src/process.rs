@@ -19,24 +19,27 @@ pub struct ProcessGroup {
 impl ProcessGroup {
     /// Spawns `cmd` as the leader of a new process group.
     ///
-    /// `death_signal` is delivered to the child when the server dies, even by SIGKILL: SIGKILL for
-    /// displays and browsers, SIGINT for ffmpeg so that it closes its current segment cleanly.
+    /// `death_signal` is delivered to the child when the server dies, even by SIGKILL (SIGKILL for
+    /// displays and browsers). `None` leaves the child running: ffmpeg stops by itself when its
+    /// input pipe closes with the server, and a signal would abort it mid-segment.
     /// The parent-death signal fires when the spawning *thread* exits, so this must be called
     /// from a runtime worker thread, never from a `spawn_blocking` thread that may be retired.
     pub fn spawn(
         program: &'static str,
         cmd: &mut Command,
-        death_signal: i32,
+        death_signal: Option<i32>,
     ) -> Result<Self, CaptureError> {
         cmd.process_group(0);
-        // SAFETY: prctl is async-signal-safe and touches only the calling (child) process.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, death_signal as libc::c_ulong) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
+        if let Some(signal) = death_signal {
+            // SAFETY: prctl is async-signal-safe and touches only the calling (child) process.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
         }
         let child = cmd
             .spawn()

@@ -113,7 +113,9 @@ impl ScreenRecorder {
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(log);
-        let mut process = ProcessGroup::spawn("ffmpeg", &mut cmd, libc::SIGINT)?;
+        // No death signal: on SIGINT ffmpeg aborts its pending read ("Immediate exit requested")
+        // and leaves the segment in progress empty. The pipe closing is its graceful stop.
+        let mut process = ProcessGroup::spawn("ffmpeg", &mut cmd, None)?;
         let stdin = process
             .take_stdin()
             .ok_or_else(|| CaptureError::Grab("ffmpeg has no stdin".into()))?;

@@ -49,7 +49,8 @@ impl Engine {
     }
 }
 
-/// The old server's ffmpeg got SIGINT when it died and may still be closing its last segment.
+/// The old server's ffmpeg saw its input close when the server died and may still be closing its
+/// last segment.
 async fn wait_for_orphan_recorder(spool_dir: &std::path::Path) {
     let pid_file = spool_dir.join(crate::recording::PID_FILE);
     let Ok(text) = tokio::fs::read_to_string(&pid_file).await else {
