@@ -18,6 +18,16 @@ pub struct ServeConfig {
     /// Directory for metadata, blobs, spooled segments and secrets.
     #[arg(long, env = "TAPEDECK_DATA_DIR", default_value = "./tapedeck-data")]
     pub data_dir: PathBuf,
+    /// Metadata database: `postgres://USER:PASSWORD@HOST/DB` for PostgreSQL (several nodes can
+    /// share one), or `sqlite:PATH`. Default: SQLite file `tapedeck.db` in the data dir.
+    #[arg(long, env = "TAPEDECK_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Blob store: `s3://BUCKET` for an S3-compatible bucket, with endpoint, region and
+    /// credentials from the standard `AWS_*` variables (`AWS_ENDPOINT_URL`, `AWS_REGION`,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP=true` for plain HTTP).
+    /// Default: the `blobs` directory in the data dir.
+    #[arg(long, env = "TAPEDECK_BLOB_URL")]
+    pub blob_url: Option<String>,
     /// Base URL that presigned and CDP URLs are built on; `http://<listen>` by default.
     #[arg(long, env = "TAPEDECK_PUBLIC_URL")]
     pub public_url: Option<String>,

@@ -5,13 +5,50 @@ use std::sync::Arc;
 use anyhow::Context;
 use tapedeck_api::ApiState;
 use tapedeck_engine::{Engine, EngineConfig, UpstreamClient};
-use tapedeck_store::{secrets, BlobStore, Presigner, Signer, SqliteMetadata};
+use tapedeck_store::{redact_password, secrets, BlobStore, Presigner, Signer, SqlMetadata};
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::ServeConfig;
 
 /// Length of generated API keys and signing secrets.
 const SECRET_LEN: usize = 40;
+
+/// The metadata database the configuration names, migrated to the current schema.
+async fn open_metadata(config: &ServeConfig) -> anyhow::Result<SqlMetadata> {
+    match &config.database_url {
+        Some(url) => {
+            let meta = SqlMetadata::open(url)
+                .await
+                .with_context(|| format!("opening metadata at {}", redact_password(url)))?;
+            tracing::info!(database = %redact_password(url), "metadata in the configured database");
+            Ok(meta)
+        }
+        None => {
+            let path = config.data_dir.join("tapedeck.db");
+            SqlMetadata::open_sqlite(&path)
+                .await
+                .with_context(|| format!("opening metadata at {}", path.display()))
+        }
+    }
+}
+
+/// The blob store the configuration names.
+async fn open_blobs(config: &ServeConfig) -> anyhow::Result<BlobStore> {
+    match &config.blob_url {
+        Some(url) => {
+            let blobs = BlobStore::s3(url)
+                .await
+                .with_context(|| format!("opening blob store {url}"))?;
+            tracing::info!(blob_url = %url, "blobs in the configured bucket");
+            Ok(blobs)
+        }
+        None => {
+            let root = config.data_dir.join("blobs");
+            BlobStore::local(&root)
+                .with_context(|| format!("opening blob store {}", root.display()))
+        }
+    }
+}
 
 /// Runs the server until SIGINT or SIGTERM, then ends every session cleanly.
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
@@ -53,10 +90,8 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
-    let meta = SqliteMetadata::open(&data_dir.join("tapedeck.db"))
-        .await
-        .context("opening metadata")?;
-    let blobs = BlobStore::local(&data_dir.join("blobs")).context("opening blob store")?;
+    let meta = open_metadata(&config).await?;
+    let blobs = open_blobs(&config).await?;
     let engine_config = EngineConfig {
         chromium: config.chromium.clone(),
         ffmpeg: config.ffmpeg.clone(),

@@ -34,8 +34,10 @@ def free_port() -> int:
 class Server:
     """One `tapedeck serve` process on a data dir that survives restarts."""
 
-    def __init__(self, data_dir: Path, max_sessions: int = 2, first_display: int = 100, extra_args=()):
+    def __init__(self, data_dir: Path, max_sessions: int = 2, first_display: int = 100, extra_args=(),
+                 env=None):
         self.data_dir = data_dir
+        self.env = env or {}
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proxy_port = free_port()
@@ -55,7 +57,7 @@ class Server:
     def start(self):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
-        env = dict(os.environ, TAPEDECK_API_KEY=API_KEY, RUST_LOG="info,tower_http=debug")
+        env = dict(os.environ, TAPEDECK_API_KEY=API_KEY, RUST_LOG="info,tower_http=debug", **self.env)
         self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

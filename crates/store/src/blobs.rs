@@ -5,10 +5,13 @@
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
+use object_store::signer::Signer as UrlSigner;
 use object_store::{ObjectStore, PutPayload, WriteMultipart};
 
 use crate::keys::StorageKey;
@@ -34,6 +37,8 @@ pub struct BlobStore {
     inner: Arc<dyn ObjectStore>,
     /// Set for the local backend, whose files the presigned file route serves directly.
     local_root: Option<PathBuf>,
+    /// Set for a bucket, which presigns its own URLs (SigV4) and serves them itself.
+    url_signer: Option<Arc<dyn UrlSigner>>,
 }
 
 impl BlobStore {
@@ -44,7 +49,52 @@ impl BlobStore {
         Ok(Self {
             inner: Arc::new(LocalFileSystem::new_with_prefix(&root)?),
             local_root: Some(root),
+            url_signer: None,
         })
+    }
+
+    /// A store in the S3-compatible bucket of `url` (`s3://bucket`). Endpoint, region and
+    /// credentials come from the standard `AWS_*` variables (`AWS_ENDPOINT_URL`,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ALLOW_HTTP`).
+    ///
+    /// Fails early, with the bucket named, when the bucket cannot be listed.
+    pub async fn s3(url: &str) -> Result<Self, StoreError> {
+        let bucket = url
+            .strip_prefix("s3://")
+            .filter(|b| !b.is_empty() && !b.contains('/'))
+            .ok_or_else(|| StoreError::Config(format!("blob URL {url:?}: expected s3://BUCKET")))?;
+        let s3 = Arc::new(
+            AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()?,
+        );
+        let store = Self {
+            inner: s3.clone(),
+            local_root: None,
+            url_signer: Some(s3),
+        };
+        store
+            .inner
+            .list_with_delimiter(None)
+            .await
+            .map_err(|e| StoreError::Config(format!("bucket {bucket:?} is not usable: {e}")))?;
+        Ok(store)
+    }
+
+    /// A URL of the bucket itself that downloads `key` without credentials for `ttl`, or
+    /// `None` for the local backend (whose presigned URLs the server signs and serves).
+    pub async fn bucket_url(
+        &self,
+        key: &StorageKey,
+        ttl: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(signer) = &self.url_signer else {
+            return Ok(None);
+        };
+        let url = signer
+            .signed_url(http::Method::GET, &key.object_path(), ttl)
+            .await?;
+        Ok(Some(url.to_string()))
     }
 
     /// The file behind `key` when the store is a local directory.

@@ -21,6 +21,9 @@ pub enum StoreError {
     /// A stored row could not be decoded; the database was edited by hand or is corrupt.
     #[error("corrupt metadata: {0}")]
     Corrupt(String),
+    /// A database or blob store URL or setting is unusable.
+    #[error("configuration: {0}")]
+    Config(String),
     /// A storage key was malformed or pointed outside the store's root.
     #[error("invalid storage key: {0}")]
     InvalidKey(String),

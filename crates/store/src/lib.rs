@@ -1,5 +1,5 @@
-//! Tapedeck's store: metadata (SQLite now, PostgreSQL behind the same trait later), blobs
-//! (a local directory via `object_store`), storage keys and presigned URLs.
+//! Tapedeck's store: metadata (SQLite or PostgreSQL), blobs (a local directory or an S3 bucket,
+//! via `object_store`), storage keys and presigned URLs.
 
 pub mod blobs;
 pub mod error;
@@ -11,5 +11,5 @@ pub mod secrets;
 pub use blobs::BlobStore;
 pub use error::StoreError;
 pub use keys::StorageKey;
-pub use meta::{Metadata, SqliteMetadata};
+pub use meta::{redact_password, Metadata, SqlMetadata};
 pub use presign::{PresignError, Presigner, Signer};

@@ -379,7 +379,7 @@ async fn take_screenshot(
                 .put(&key, png.into())
                 .await
                 .map_err(EngineError::from)?;
-            let (url, _) = state.engine.presigned_url(&key, ttl);
+            let (url, _) = state.engine.presigned_url(&key, ttl).await?;
             Ok(ScreenshotJson {
                 uri: key.to_string(),
                 presigned_url: Some(url),

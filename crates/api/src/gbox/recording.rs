@@ -25,12 +25,15 @@ const MAX_EXTRACT: Duration = Duration::from_secs(5 * 60);
 const DEFAULT_EXTRACT: Duration = Duration::from_secs(30);
 
 /// The `{storageKey, presignedUrl}` answer for a stored object.
-pub(super) fn stored(state: &ApiState, key: &StorageKey) -> Json<StoredArtifact> {
-    let (url, _) = state.engine.presigned_url(key, DEFAULT_URL_TTL);
-    Json(StoredArtifact {
+pub(super) async fn stored(
+    state: &ApiState,
+    key: &StorageKey,
+) -> Result<Json<StoredArtifact>, EngineError> {
+    let (url, _) = state.engine.presigned_url(key, DEFAULT_URL_TTL).await?;
+    Ok(Json(StoredArtifact {
         storage_key: key.to_string(),
         presigned_url: url,
-    })
+    }))
 }
 
 /// `POST …/recording/start`, with no body or `{duration}`. A recording already running is
@@ -77,7 +80,7 @@ pub async fn stop(
         .stop_recording(&recording_id, StopReason::Requested)
         .await?;
     let artifact = state.engine.artifact(&recording_id).await?;
-    Ok(stored(&state, &artifact.key))
+    Ok(stored(&state, &artifact.key).await?)
 }
 
 /// `POST …/recording/rewind`: start the background ring (no-op when it runs).
@@ -144,5 +147,5 @@ pub async fn rewind_extract(
     ))
     .map_err(EngineError::from)?;
     state.engine.extract_recent(&ring, duration, &key).await?;
-    Ok(stored(&state, &key))
+    Ok(stored(&state, &key).await?)
 }

@@ -48,7 +48,7 @@ pub async fn presigned_url(
     if owner.as_deref() != Some(session.id.as_str()) || !exists {
         return Err(EngineError::not_found("storage key of this box", raw).into());
     }
-    let (url, _) = state.engine.presigned_url(&key, ttl);
+    let (url, _) = state.engine.presigned_url(&key, ttl).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], url).into_response())
 }
 

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use bytes::Bytes;
 use tapedeck_core::{Recording, StopReason};
@@ -20,6 +20,8 @@ const MAX_CPU_FRAMERATE: u32 = 20;
 
 /// Seconds a client is told to wait before asking again for a replay still recording.
 const RETRY_AFTER_SECS: u32 = 5;
+/// Lifetime of the bucket URL a download is redirected to; only long enough to start fetching.
+const BUCKET_REDIRECT_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The replay `replay_id` of browser `id`; a replay of another browser is not found.
 async fn replay_of(state: &ApiState, id: &str, replay_id: &str) -> Result<Recording, KernelError> {
@@ -59,7 +61,7 @@ pub async fn start(
     let recording = state.engine.start_recording(&id, request).await?;
     Ok((
         StatusCode::CREATED,
-        Json(Replay::from_recording(&state, recording)),
+        Json(Replay::from_recording(&state, recording).await?),
     ))
 }
 
@@ -70,12 +72,11 @@ pub async fn list(
 ) -> Result<Json<Vec<Replay>>, KernelError> {
     let session = state.engine.get_session(&id, true).await?;
     let recordings = state.engine.list_recordings(&session.id).await?;
-    Ok(Json(
-        recordings
-            .into_iter()
-            .map(|r| Replay::from_recording(&state, r))
-            .collect(),
-    ))
+    let mut replays = Vec::with_capacity(recordings.len());
+    for recording in recordings {
+        replays.push(Replay::from_recording(&state, recording).await?);
+    }
+    Ok(Json(replays))
 }
 
 /// `POST /browsers/{id}/replays/{replay_id}/stop` → 200 with an empty body, once the MP4 is
@@ -111,14 +112,22 @@ pub async fn download(
         }
         Err(e) => return Err(e.into()),
     };
-    let Some(file) = artifact.local_path else {
-        return Err(EngineError::Internal("artifact is not in a local store".into()).into());
+    let mut response = match artifact.local_path {
+        Some(file) => ServeFile::new(file)
+            .oneshot(request)
+            .await
+            .map_err(EngineError::internal)?
+            .into_response(),
+        // A bucket serves the bytes itself (with Range); the SDKs follow the redirect, and drop
+        // their API key on the way to another origin.
+        None => {
+            let (url, _) = state
+                .engine
+                .presigned_url(&artifact.key, BUCKET_REDIRECT_TTL)
+                .await?;
+            Redirect::temporary(&url).into_response()
+        }
     };
-    let mut response = ServeFile::new(file)
-        .oneshot(request)
-        .await
-        .map_err(EngineError::internal)?
-        .into_response();
     let headers = response.headers_mut();
     let stamp = |t: time::OffsetDateTime| {
         t.format(&time::format_description::well_known::Rfc3339)

@@ -1,7 +1,7 @@
 //! Kernel's JSON shapes (contract §1.2–§1.4), and how engine types become them.
 
 use serde::{Deserialize, Serialize};
-use tapedeck_core::{Recording, Session, SessionSpec, Viewport};
+use tapedeck_core::{EngineError, Recording, Session, SessionSpec, Viewport};
 use time::OffsetDateTime;
 
 use crate::common::token;
@@ -120,14 +120,20 @@ pub struct Replay {
 impl Replay {
     /// The Kernel view of a recording; `replay_view_url` is a presigned link to the MP4 once
     /// it exists.
-    pub fn from_recording(state: &ApiState, recording: Recording) -> Self {
-        let replay_view_url = recording
+    pub async fn from_recording(
+        state: &ApiState,
+        recording: Recording,
+    ) -> Result<Self, EngineError> {
+        let key = recording
             .is_downloadable()
             .then_some(recording.storage_key.as_deref())
             .flatten()
-            .and_then(|key| tapedeck_store::StorageKey::parse(key).ok())
-            .map(|key| state.engine.presigned_url(&key, REPLAY_URL_TTL).0);
-        Self {
+            .and_then(|key| tapedeck_store::StorageKey::parse(key).ok());
+        let replay_view_url = match key {
+            Some(key) => Some(state.engine.presigned_url(&key, REPLAY_URL_TTL).await?.0),
+            None => None,
+        };
+        Ok(Self {
             replay_id: recording.id,
             started_at: recording.started_at,
             // Kernel shows a finished time only once the video is final.
@@ -137,7 +143,7 @@ impl Replay {
                 recording.finished_at
             },
             replay_view_url,
-        }
+        })
     }
 }
 

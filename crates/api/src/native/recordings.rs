@@ -95,7 +95,8 @@ pub async fn download_url(
     let artifact = state.engine.artifact(&id).await?;
     let (url, expires_at) = state
         .engine
-        .presigned_url(&artifact.key, Duration::from_secs(ttl_secs));
+        .presigned_url(&artifact.key, Duration::from_secs(ttl_secs))
+        .await?;
     Ok(Json(DownloadUrl {
         storage_key: artifact.key.to_string(),
         url,

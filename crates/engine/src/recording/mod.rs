@@ -266,9 +266,17 @@ impl Engine {
         })
     }
 
-    /// A presigned URL for a stored artifact, valid for `ttl`.
-    pub fn presigned_url(&self, key: &StorageKey, ttl: Duration) -> (String, OffsetDateTime) {
-        self.inner.presigner.url(key, ttl)
+    /// A presigned URL for a stored object, valid for `ttl`: the bucket's own (SigV4) with an S3
+    /// store, the server's `/files` route with the local one.
+    pub async fn presigned_url(
+        &self,
+        key: &StorageKey,
+        ttl: Duration,
+    ) -> Result<(String, OffsetDateTime), EngineError> {
+        match self.inner.blobs.bucket_url(key, ttl).await? {
+            Some(url) => Ok((url, OffsetDateTime::now_utc() + ttl)),
+            None => Ok(self.inner.presigner.url(key, ttl)),
+        }
     }
 
     /// Marks a live recording as finalizing: later stops only wait, downloads wait too.

@@ -1,17 +1,17 @@
 //! The metadata repository: sessions and recordings.
 //!
-//! The engine talks to the [`Metadata`] trait only. SQLite is the embedded default; a PostgreSQL
-//! implementation goes beside it with the same schema.
+//! The engine talks to the [`Metadata`] trait only; [`SqlMetadata`] implements it on SQLite (the
+//! embedded default) and PostgreSQL.
 
-mod sqlite;
-mod sqlite_traffic;
+mod sql;
+mod sql_traffic;
 mod traffic;
 
 use async_trait::async_trait;
 use tapedeck_core::{Recording, Session, SessionKind};
 use time::OffsetDateTime;
 
-pub use sqlite::SqliteMetadata;
+pub use sql::{redact_password, SqlMetadata};
 pub use traffic::TrafficMetadata;
 
 use crate::StoreError;

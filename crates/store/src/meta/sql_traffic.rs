@@ -1,13 +1,13 @@
-//! [`TrafficMetadata`] on SQLite.
+//! [`TrafficMetadata`] in SQL (SQLite or PostgreSQL).
 
 use async_trait::async_trait;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 use sqlx::Row;
 use tapedeck_core::{Baseline, TestRecord, TestRun, TestRunSpec, TestRunState};
 use time::OffsetDateTime;
 
-use super::sqlite::{from_micros, micros, opt_from_micros};
-use super::{SqliteMetadata, TrafficMetadata};
+use super::sql::{from_micros, micros, opt_from_micros};
+use super::{SqlMetadata, TrafficMetadata};
 use crate::StoreError;
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
@@ -22,7 +22,7 @@ fn count(v: i64) -> u64 {
     u64::try_from(v).unwrap_or_default()
 }
 
-fn run_from_row(row: &SqliteRow) -> Result<TestRun, StoreError> {
+fn run_from_row(row: &AnyRow) -> Result<TestRun, StoreError> {
     let state: String = row.try_get("state")?;
     Ok(TestRun {
         id: row.try_get("id")?,
@@ -40,7 +40,7 @@ fn run_from_row(row: &SqliteRow) -> Result<TestRun, StoreError> {
     })
 }
 
-fn baseline_from_row(row: &SqliteRow) -> Result<Baseline, StoreError> {
+fn baseline_from_row(row: &AnyRow) -> Result<Baseline, StoreError> {
     Ok(Baseline {
         id: row.try_get("id")?,
         test_record_id: row.try_get("test_record_id")?,
@@ -59,26 +59,28 @@ fn baseline_from_row(row: &SqliteRow) -> Result<Baseline, StoreError> {
 }
 
 #[async_trait]
-impl TrafficMetadata for SqliteMetadata {
+impl TrafficMetadata for SqlMetadata {
     async fn create_test_record(
         &self,
         name: &str,
         at: OffsetDateTime,
     ) -> Result<TestRecord, StoreError> {
-        let done = sqlx::query("INSERT INTO test_records (name, created_at) VALUES (?, ?)")
-            .bind(name)
-            .bind(micros(at))
-            .execute(&self.pool)
-            .await?;
+        let id = sqlx::query_scalar(
+            "INSERT INTO test_records (name, created_at) VALUES ($1, $2) RETURNING id",
+        )
+        .bind(name)
+        .bind(micros(at))
+        .fetch_one(&self.pool)
+        .await?;
         Ok(TestRecord {
-            id: done.last_insert_rowid(),
+            id,
             name: name.to_owned(),
             created_at: at,
         })
     }
 
     async fn get_test_record(&self, id: i64) -> Result<Option<TestRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM test_records WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM test_records WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -93,10 +95,10 @@ impl TrafficMetadata for SqliteMetadata {
     }
 
     async fn insert_test_run(&self, run: &TestRun) -> Result<i64, StoreError> {
-        let done = sqlx::query(
+        let id = sqlx::query_scalar(
             "INSERT INTO test_runs (test_record_id, spec, state, recording, passed_count,
                 failed_count, waiting_count, failures, start_time, end_time)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(run.test_record_id)
         .bind(json(&run.spec)?)
@@ -108,15 +110,15 @@ impl TrafficMetadata for SqliteMetadata {
         .bind(json(&run.failures)?)
         .bind(micros(run.start_time))
         .bind(run.end_time.map(micros))
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await?;
-        Ok(done.last_insert_rowid())
+        Ok(id)
     }
 
     async fn update_test_run(&self, run: &TestRun) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE test_runs SET state = ?, recording = ?, passed_count = ?, failed_count = ?,
-                waiting_count = ?, failures = ?, end_time = ? WHERE id = ?",
+            "UPDATE test_runs SET state = $1, recording = $2, passed_count = $3, failed_count = $4,
+                waiting_count = $5, failures = $6, end_time = $7 WHERE id = $8",
         )
         .bind(run.state.as_str())
         .bind(run.recording)
@@ -132,7 +134,7 @@ impl TrafficMetadata for SqliteMetadata {
     }
 
     async fn get_test_run(&self, id: i64) -> Result<Option<TestRun>, StoreError> {
-        let row = sqlx::query("SELECT * FROM test_runs WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM test_runs WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -149,11 +151,11 @@ impl TrafficMetadata for SqliteMetadata {
     async fn insert_baselines(&self, baselines: &mut [Baseline]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         for b in baselines.iter_mut() {
-            let done = sqlx::query(
+            b.id = sqlx::query_scalar(
                 "INSERT INTO baselines (test_record_id, started_at, duration_ms, method, url,
                     request_headers, request_body, request_truncated, status, response_headers,
                     response_body, response_truncated)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
             )
             .bind(b.test_record_id)
             .bind(micros(b.started_at))
@@ -167,16 +169,15 @@ impl TrafficMetadata for SqliteMetadata {
             .bind(json(&b.response_headers)?)
             .bind(&b.response_body)
             .bind(b.response_truncated)
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
-            b.id = done.last_insert_rowid();
         }
         tx.commit().await?;
         Ok(())
     }
 
     async fn list_baselines(&self, test_record_id: i64) -> Result<Vec<Baseline>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM baselines WHERE test_record_id = ? ORDER BY id")
+        let rows = sqlx::query("SELECT * FROM baselines WHERE test_record_id = $1 ORDER BY id")
             .bind(test_record_id)
             .fetch_all(&self.pool)
             .await?;
@@ -184,7 +185,7 @@ impl TrafficMetadata for SqliteMetadata {
     }
 
     async fn count_baselines(&self, test_record_id: i64) -> Result<u64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM baselines WHERE test_record_id = ?")
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM baselines WHERE test_record_id = $1")
             .bind(test_record_id)
             .fetch_one(&self.pool)
             .await?;

@@ -1,13 +1,16 @@
-//! SQLite metadata: the embedded default, one file under the data directory.
+//! SQL metadata through sqlx's `Any` driver: one code path for SQLite (the embedded default, a
+//! file under the data directory) and PostgreSQL (several nodes sharing one database).
+//!
+//! Queries use `$N` placeholders, which both drivers accept, and each backend has its own
+//! migrations of the same schema.
 
 use std::path::Path;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-};
-use sqlx::Row;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{AnyPool, ConnectOptions, Executor, Row};
 use tapedeck_core::{
     Recording, RecordingLimits, RecordingState, Session, SessionKind, SessionSpec, SessionState,
     StopReason,
@@ -17,28 +20,88 @@ use time::OffsetDateTime;
 use super::{Metadata, Page};
 use crate::StoreError;
 
-/// Metadata in a SQLite file.
-#[derive(Clone)]
-pub struct SqliteMetadata {
-    pub(super) pool: SqlitePool,
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
 }
 
-impl SqliteMetadata {
-    /// Opens (creating if needed) the database at `path` and applies pending migrations.
-    pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::new()
+impl Backend {
+    fn of(url: &str) -> Option<Self> {
+        let scheme = url.split_once(':')?.0;
+        match scheme {
+            "sqlite" => Some(Self::Sqlite),
+            "postgres" | "postgresql" => Some(Self::Postgres),
+            _ => None,
+        }
+    }
+}
+
+/// Metadata in SQLite or PostgreSQL.
+#[derive(Clone)]
+pub struct SqlMetadata {
+    pub(super) pool: AnyPool,
+}
+
+impl SqlMetadata {
+    /// Opens (creating if needed) the SQLite file at `path`.
+    pub async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
+        let url = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
-            // WAL lets readers proceed while a recording's state is written.
-            .journal_mode(SqliteJournalMode::Wal)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .to_url_lossy();
+        Self::open(url.as_str()).await
+    }
+
+    /// Connects to `database_url` (`sqlite:…` or `postgres://…`) and applies pending migrations.
+    pub async fn open(database_url: &str) -> Result<Self, StoreError> {
+        let backend = Backend::of(database_url).ok_or_else(|| {
+            StoreError::Config(format!(
+                "unsupported database URL {:?}: use sqlite:PATH or postgres://…",
+                redact_password(database_url)
+            ))
+        })?;
+        sqlx::any::install_default_drivers();
+        let options: AnyConnectOptions = database_url.parse()?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                Backend::Sqlite => 4,
+                Backend::Postgres => 10,
+            })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers proceed while a recording's state is written.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
         Ok(Self { pool })
+    }
+}
+
+/// `url` without the password between `:` and `@`, for error messages and logs.
+pub fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
     }
 }
 
@@ -55,7 +118,7 @@ pub(super) fn opt_from_micros(v: Option<i64>) -> Result<Option<OffsetDateTime>, 
     v.map(from_micros).transpose()
 }
 
-fn session_from_row(row: &SqliteRow) -> Result<Session, StoreError> {
+fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
     let state: String = row.try_get("state")?;
     let spec: String = row.try_get("spec")?;
     Ok(Session {
@@ -69,7 +132,7 @@ fn session_from_row(row: &SqliteRow) -> Result<Session, StoreError> {
     })
 }
 
-fn recording_from_row(row: &SqliteRow) -> Result<Recording, StoreError> {
+fn recording_from_row(row: &AnyRow) -> Result<Recording, StoreError> {
     let state: String = row.try_get("state")?;
     let reason: Option<String> = row.try_get("stop_reason")?;
     let non_negative = |v: i64| u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{v}")));
@@ -101,13 +164,13 @@ fn recording_from_row(row: &SqliteRow) -> Result<Recording, StoreError> {
 }
 
 #[async_trait]
-impl Metadata for SqliteMetadata {
+impl Metadata for SqlMetadata {
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
         let spec = serde_json::to_string(&session.spec)
             .map_err(|e| StoreError::Corrupt(format!("session spec: {e}")))?;
         sqlx::query(
             "INSERT INTO sessions (id, name, state, spec, created_at, deleted_at, kind)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&session.id)
         .bind(&session.spec.name)
@@ -129,9 +192,9 @@ impl Metadata for SqliteMetadata {
         // An id wins over a name; among names only live sessions count, since names are reused.
         let row = sqlx::query(
             "SELECT * FROM sessions
-             WHERE (id = ?1 OR (name = ?1 AND state = 'running'))
-               AND (?2 OR state = 'running')
-             ORDER BY (id = ?1) DESC LIMIT 1",
+             WHERE (id = $1 OR (name = $1 AND state = 'running'))
+               AND ($2 OR state = 'running')
+             ORDER BY (id = $1) DESC LIMIT 1",
         )
         .bind(id_or_name)
         .bind(include_deleted)
@@ -149,8 +212,8 @@ impl Metadata for SqliteMetadata {
     ) -> Result<Page<Session>, StoreError> {
         // One extra row tells whether another page exists without a COUNT query.
         let rows = sqlx::query(
-            "SELECT * FROM sessions WHERE (?1 OR state = 'running') AND (?4 IS NULL OR kind = ?4)
-             ORDER BY created_at, id LIMIT ?2 OFFSET ?3",
+            "SELECT * FROM sessions WHERE ($1 OR state = 'running') AND ($4 IS NULL OR kind = $4)
+             ORDER BY created_at, id LIMIT $2 OFFSET $3",
         )
         .bind(include_deleted)
         .bind(i64::from(limit) + 1)
@@ -168,7 +231,7 @@ impl Metadata for SqliteMetadata {
     }
 
     async fn mark_session_deleted(&self, id: &str, at: OffsetDateTime) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET state = 'deleted', deleted_at = ? WHERE id = ? AND state = 'running'")
+        sqlx::query("UPDATE sessions SET state = 'deleted', deleted_at = $1 WHERE id = $2 AND state = 'running'")
             .bind(micros(at))
             .bind(id)
             .execute(&self.pool)
@@ -178,7 +241,7 @@ impl Metadata for SqliteMetadata {
 
     async fn close_stale_sessions(&self, at: OffsetDateTime) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE sessions SET state = 'deleted', deleted_at = ? WHERE state = 'running'",
+            "UPDATE sessions SET state = 'deleted', deleted_at = $1 WHERE state = 'running'",
         )
         .bind(micros(at))
         .execute(&self.pool)
@@ -191,7 +254,7 @@ impl Metadata for SqliteMetadata {
             "INSERT INTO recordings (id, session_id, state, stop_reason, framerate,
                 max_duration_secs, max_bytes, started_at, finished_at, storage_key, size_bytes,
                 duration_ms)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&r.id)
         .bind(&r.session_id)
@@ -212,9 +275,9 @@ impl Metadata for SqliteMetadata {
 
     async fn update_recording(&self, r: &Recording) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE recordings SET state = ?, stop_reason = ?, finished_at = ?, storage_key = ?,
-                size_bytes = ?, duration_ms = ?
-             WHERE id = ?",
+            "UPDATE recordings SET state = $1, stop_reason = $2, finished_at = $3, storage_key = $4,
+                size_bytes = $5, duration_ms = $6
+             WHERE id = $7",
         )
         .bind(r.state.as_str())
         .bind(r.stop_reason.map(StopReason::as_str))
@@ -229,7 +292,7 @@ impl Metadata for SqliteMetadata {
     }
 
     async fn get_recording(&self, id: &str) -> Result<Option<Recording>, StoreError> {
-        let row = sqlx::query("SELECT * FROM recordings WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM recordings WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -238,7 +301,7 @@ impl Metadata for SqliteMetadata {
 
     async fn list_recordings(&self, session_id: &str) -> Result<Vec<Recording>, StoreError> {
         let rows =
-            sqlx::query("SELECT * FROM recordings WHERE session_id = ? ORDER BY started_at, id")
+            sqlx::query("SELECT * FROM recordings WHERE session_id = $1 ORDER BY started_at, id")
                 .bind(session_id)
                 .fetch_all(&self.pool)
                 .await?;
@@ -276,7 +339,7 @@ mod tests {
     #[tokio::test]
     async fn sessions_by_id_or_name_paginate_and_free_names_on_delete() {
         let dir = tempfile::tempdir().unwrap();
-        let db = SqliteMetadata::open(&dir.path().join("m.db"))
+        let db = SqlMetadata::open_sqlite(&dir.path().join("m.db"))
             .await
             .unwrap();
         db.insert_session(&session("s1", Some("alpha")))
@@ -314,7 +377,7 @@ mod tests {
     #[tokio::test]
     async fn recordings_roundtrip_and_in_flight_ones_are_found() {
         let dir = tempfile::tempdir().unwrap();
-        let db = SqliteMetadata::open(&dir.path().join("m.db"))
+        let db = SqlMetadata::open_sqlite(&dir.path().join("m.db"))
             .await
             .unwrap();
         db.insert_session(&session("s1", None)).await.unwrap();

@@ -1,0 +1,199 @@
+"""The scale-out backends for real: metadata in a private PostgreSQL cluster, blobs in an
+S3-compatible bucket served by s3s-fs (which checks SigV4 signatures and expiry).
+
+Both servers are started here from what `scripts/install-deps --test` installed."""
+
+import glob
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import Server, ffprobe, free_port
+from test_fast import App, create_run, har, proxied, stop_run
+
+S3_KEY, S3_SECRET, BUCKET = "tapedeck-e2e", "tapedeck-e2e-secret-0123", "recordings"
+
+
+def postgres_bin(tool: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{tool}"))
+    assert found, f"PostgreSQL's {tool} is missing: run scripts/install-deps --test"
+    return found[-1]
+
+
+def as_postgres_user(args: list) -> list:
+    # PostgreSQL refuses to run as root; the Debian package creates the `postgres` user.
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A throwaway cluster on a free port; yields a function that creates a fresh database."""
+    # Not under pytest's tmp dir: that is private to root, and the cluster runs as `postgres`.
+    root = Path(tempfile.mkdtemp(prefix="tapedeck-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, "postgres", "postgres")
+    port = free_port()
+    data = root / "data"
+    subprocess.run(as_postgres_user([postgres_bin("initdb"), "-D", str(data), "-U", "tapedeck",
+                                     "--auth=trust", "--no-sync"]), check=True, capture_output=True)
+    subprocess.run(as_postgres_user([
+        postgres_bin("pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "start", "-o",
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+    ]), check=True, capture_output=True)
+    names = iter(range(1000))
+
+    def database() -> str:
+        name = f"tapedeck_{next(names)}"
+        subprocess.run([postgres_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "tapedeck", name],
+                       check=True, capture_output=True)
+        return f"postgres://tapedeck@127.0.0.1:{port}/{name}"
+
+    yield database
+    subprocess.run(as_postgres_user([postgres_bin("pg_ctl"), "-D", str(data), "-m", "fast", "stop"]),
+                   capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def sql(url: str, query: str) -> str:
+    done = subprocess.run(["psql", url, "-At", "-c", query], check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory):
+    """s3s-fs on a free port with one bucket; yields the bucket's directory and the env for it."""
+    binary = shutil.which("s3s-fs") or str(Path.home() / ".cargo" / "bin" / "s3s-fs")
+    assert Path(binary).exists(), "s3s-fs is missing: run scripts/install-deps --test"
+    root = tmp_path_factory.mktemp("s3")
+    (root / BUCKET).mkdir()
+    port = free_port()
+    proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", str(port), "--access-key", S3_KEY,
+                             "--secret-key", S3_SECRET, str(root)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(endpoint, timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+           "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true"}
+    yield root / BUCKET, env, endpoint
+    proc.terminate()
+    proc.wait()
+
+
+def scale_server(tmp_path, database_url, s3_env, first_display):
+    return Server(tmp_path / "scale", first_display=first_display, env=s3_env,
+                  extra_args=["--database-url", database_url, "--blob-url", f"s3://{BUCKET}"])
+
+
+def test_kernel_replays_on_postgres_and_s3(tmp_path, postgres, s3):
+    bucket_dir, s3_env, endpoint = s3
+    database_url = postgres()
+    server = scale_server(tmp_path, database_url, s3_env, first_display=170).start()
+    try:
+        kernel = server.kernel_client()
+        browser = kernel.browsers.create(viewport={"width": 1280, "height": 720})
+        replay = kernel.browsers.replays.start(browser.session_id)
+        time.sleep(4)
+        kernel.browsers.replays.stop(replay.replay_id, id_or_name=browser.session_id)
+
+        # The video is an object in the bucket, and its segments are gone once it is final.
+        assert (bucket_dir / "recordings" / f"{replay.replay_id}.mp4").stat().st_size > 0
+        deadline = time.monotonic() + 10
+        while list((bucket_dir / "recordings").rglob("*.m4s")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not list((bucket_dir / "recordings").rglob("*.m4s"))
+
+        # The metadata is in PostgreSQL, not in a SQLite file.
+        assert sql(database_url, f"SELECT state FROM recordings WHERE id = '{replay.replay_id}'") == "finished"
+        assert not list(server.data_dir.rglob("tapedeck.db"))
+
+        # The SDK's download follows a redirect to the bucket's own presigned URL.
+        download = kernel.browsers.replays.download(replay.replay_id, id_or_name=browser.session_id)
+        assert download.http_response.status_code == 200
+        assert str(download.http_response.url).startswith(f"{endpoint}/{BUCKET}/")
+        video = tmp_path / "replay.mp4"
+        download.write_to_file(video)
+        probe = ffprobe(video)
+        assert probe["codec"] == "h264" and (probe["width"], probe["height"]) == (1280, 720)
+        assert 3.0 <= probe["duration"] <= 6.0, probe
+
+        # replay_view_url is presigned by the bucket (SigV4), which checks signature and expiry.
+        [listed] = kernel.browsers.replays.list(browser.session_id)
+        view_url = listed.replay_view_url
+        assert view_url.startswith(f"{endpoint}/{BUCKET}/recordings/")
+        assert view_url.rsplit("&", 1)[-1].startswith("X-Amz-Signature=")
+        ranged = httpx.get(view_url, headers={"Range": "bytes=0-99"})
+        assert ranged.status_code == 206 and ranged.content == video.read_bytes()[:100]
+        # One hex digit of the signature changed: well-formed, but not the bucket's.
+        tampered = view_url[:-1] + ("0" if view_url[-1] != "0" else "1")
+        assert httpx.get(tampered).status_code == 403
+        short = server.native("GET", f"/recordings/{replay.replay_id}/download-url",
+                              params={"expires_in_secs": 1}).json()
+        assert httpx.get(short["url"]).status_code == 200
+        time.sleep(2.2)
+        assert httpx.get(short["url"]).status_code == 403
+
+        # A restarted server finds everything again in the shared database and bucket.
+        server.stop()
+        server.start()
+        [again] = kernel.browsers.replays.list(browser.session_id)
+        assert again.replay_id == replay.replay_id and again.finished_at is not None
+    finally:
+        server.stop()
+
+
+def test_recovery_after_kill9_on_postgres_and_s3(tmp_path, postgres, s3):
+    bucket_dir, s3_env, _ = s3
+    database_url = postgres()
+    server = scale_server(tmp_path, database_url, s3_env, first_display=175).start()
+    try:
+        kernel = server.kernel_client()
+        browser = kernel.browsers.create(viewport={"width": 1280, "height": 720})
+        replay = kernel.browsers.replays.start(browser.session_id)
+        time.sleep(5)
+        server.kill9()
+        server.start()
+        native = server.native("GET", f"/recordings/{replay.replay_id}").json()
+        assert native["state"] == "interrupted" and native["stop_reason"] == "recovered", native
+        video = bucket_dir / "recordings" / f"{replay.replay_id}.mp4"
+        probe = ffprobe(video)
+        assert probe["codec"] == "h264" and probe["duration"] >= 3.5, probe
+    finally:
+        server.stop()
+
+
+def test_fast_baselines_on_postgres(tmp_path, postgres, s3):
+    _, s3_env, _ = s3
+    database_url = postgres()
+    server = scale_server(tmp_path, database_url, s3_env, first_display=180).start()
+    app = App()
+    try:
+        run = create_run(server)
+        body = b'{"name":"tape"}'
+        with proxied(server) as client:
+            assert client.get(f"http://127.0.0.1:{app.port}/first").status_code == 200
+            assert client.post(f"http://127.0.0.1:{app.port}/second", content=body,
+                               headers={"Content-Type": "application/json"}).status_code == 200
+        stopped = stop_run(server, run["id"])
+        assert stopped["recording"] is False and stopped["baseline_count"] == 2
+        assert sql(database_url, f"SELECT count(*) FROM baselines WHERE test_record_id = {run['test_record_id']}") == "2"
+        entries = har(server, run["test_record_id"])["entries"]
+        assert [e["request"]["url"] for e in entries] == [
+            f"http://127.0.0.1:{app.port}/first", f"http://127.0.0.1:{app.port}/second"]
+        assert entries[1]["request"]["postData"] == {"mimeType": "application/json", "text": body.decode()}
+        assert json.loads(entries[1]["response"]["content"]["text"])["body"] == body.decode()
+    finally:
+        app.stop()
+        server.stop()
