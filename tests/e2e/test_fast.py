@@ -1,6 +1,7 @@
 """FAST's recording flow: a test run records proxied HTTP(S) traffic as baselines, stops,
 copies, replays against the target, and exports HAR."""
 
+import gzip
 import json
 import ssl
 import subprocess
@@ -33,6 +34,9 @@ class App:
                                   "body": body.decode(errors="replace"), "version": App.version}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
+            if self.path.startswith("/gzip"):
+                payload = gzip.compress(payload * 20)
+                self.send_header("Content-Encoding", "gzip")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
@@ -178,6 +182,21 @@ def test_fast_records_a_browsers_page_and_subresources(fast, pages):
     urls = {e["request"]["url"] for e in har(fast, run["test_record_id"])["entries"]}
     for path in ("/subresources.html", "/style.css", "/app.js", "/pixel.png"):
         assert f"{pages}{path}" in urls, (path, urls)
+
+
+def test_fast_har_holds_decoded_bodies_of_compressed_responses(fast, apps):
+    plain, _ = apps
+    run = create_run(fast)
+    with proxied(fast) as client:
+        # httpx decodes gzip itself; the proxy passes the compressed bytes through unchanged.
+        answer = client.get(f"http://127.0.0.1:{plain.port}/gzip-me")
+    assert answer.headers["content-encoding"] == "gzip" and answer.text.count('"/gzip-me"') == 20
+    stop_run(fast, run["id"])
+    [entry] = har(fast, run["test_record_id"])["entries"]
+    content = entry["response"]["content"]
+    assert "encoding" not in content and content["text"] == answer.text
+    assert content["size"] == len(answer.content) > entry["response"]["bodySize"]
+    assert content["compression"] == content["size"] - entry["response"]["bodySize"]
 
 
 def test_fast_allowed_hosts_pass_other_hosts_through_unrecorded(fast, apps):

@@ -180,12 +180,23 @@ impl BlobStore {
         }
     }
 
-    /// Deletes `key`; a missing object is not an error.
+    /// Deletes `key`; a missing object is not an error. In the local directory, the object's
+    /// folder goes too once it is empty (a bucket has no folders to leave behind).
     pub async fn delete(&self, key: &StorageKey) -> Result<(), StoreError> {
         match self.inner.delete(&key.object_path()).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
         }
+        let folder = self
+            .local_path(key)
+            .and_then(|p| p.parent().map(FsPath::to_path_buf));
+        if let (Some(folder), Some(root)) = (folder, &self.local_root) {
+            if &folder != root {
+                // Fails, harmlessly, while the folder still holds other objects.
+                let _ = tokio::fs::remove_dir(&folder).await;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -234,10 +245,23 @@ mod tests {
         assert_eq!(listed.iter().map(|b| &b.key).collect::<Vec<_>>(), [&a, &b]);
 
         let dest = StorageKey::for_path("rec/x.mp4").unwrap();
-        let size = store.concat(&dest, &[a, b]).await.unwrap();
+        let size = store.concat(&dest, &[a.clone(), b.clone()]).await.unwrap();
         assert_eq!(size, 11);
         let on_disk = std::fs::read(store.local_path(&dest).unwrap()).unwrap();
         assert_eq!(on_disk, b"hello world");
+        assert_eq!(store.size(&dest).await.unwrap(), Some(11));
+
+        // Deleting the parts removes their folder once it is empty, and nothing else.
+        let folder = store
+            .local_path(&a)
+            .unwrap()
+            .parent()
+            .unwrap()
+            .to_path_buf();
+        store.delete(&a).await.unwrap();
+        assert!(folder.exists());
+        store.delete(&b).await.unwrap();
+        assert!(!folder.exists());
         assert_eq!(store.size(&dest).await.unwrap(), Some(11));
     }
 }

@@ -6,6 +6,8 @@ use serde_json::{json, Value};
 use tapedeck_core::{Baseline, TestRecord};
 use time::format_description::well_known::Rfc3339;
 
+use super::decoded::decoded_body;
+
 /// A body as HAR text: UTF-8 as is, anything else base64 with its encoding named.
 fn body_text(bytes: &[u8]) -> (String, Option<&'static str>) {
     match std::str::from_utf8(bytes) {
@@ -67,14 +69,23 @@ fn entry(b: &Baseline) -> Value {
         }
         request["postData"] = post;
     }
-    let (text, encoding) = body_text(&b.response_body);
+    // HAR's content is the decoded body; bodySize stays what crossed the wire.
+    let decoded = decoded_body(
+        header(&b.response_headers, "content-encoding").as_deref(),
+        &b.response_body,
+    );
+    let content_bytes = decoded.as_deref().unwrap_or(&b.response_body);
+    let (text, encoding) = body_text(content_bytes);
     let mut content = json!({
-        "size": b.response_body.len(),
+        "size": content_bytes.len(),
         "mimeType": header(&b.response_headers, "content-type").unwrap_or_default(),
         "text": text,
     });
     if let Some(encoding) = encoding {
         content["encoding"] = json!(encoding);
+    }
+    if decoded.is_some() {
+        content["compression"] = json!(content_bytes.len() as i64 - b.response_body.len() as i64);
     }
     let status_text = axum::http::StatusCode::from_u16(b.status)
         .ok()

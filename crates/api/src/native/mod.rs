@@ -1,6 +1,7 @@
 //! Tapedeck's own API, mounted at `/v1`, described by the OpenAPI document at
 //! `/v1/openapi.json`. The other dialects are adapters over the same engine calls.
 
+mod decoded;
 mod error;
 mod har;
 mod openapi;

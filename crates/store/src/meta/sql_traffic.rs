@@ -22,6 +22,14 @@ fn count(v: i64) -> u64 {
     u64::try_from(v).unwrap_or_default()
 }
 
+/// A flag column: BOOLEAN in PostgreSQL, a 0/1 INTEGER in SQLite (which has no boolean type).
+fn flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
+    match row.try_get::<bool, _>(column) {
+        Ok(flag) => Ok(flag),
+        Err(_) => Ok(row.try_get::<i64, _>(column)? != 0),
+    }
+}
+
 fn run_from_row(row: &AnyRow) -> Result<TestRun, StoreError> {
     let state: String = row.try_get("state")?;
     Ok(TestRun {
@@ -30,7 +38,7 @@ fn run_from_row(row: &AnyRow) -> Result<TestRun, StoreError> {
         spec: from_json::<TestRunSpec>(&row.try_get::<String, _>("spec")?)?,
         state: TestRunState::parse(&state)
             .ok_or_else(|| StoreError::Corrupt(format!("test run state {state:?}")))?,
-        recording: row.try_get("recording")?,
+        recording: flag(row, "recording")?,
         passed_count: count(row.try_get("passed_count")?),
         failed_count: count(row.try_get("failed_count")?),
         waiting_count: count(row.try_get("waiting_count")?),
@@ -50,11 +58,11 @@ fn baseline_from_row(row: &AnyRow) -> Result<Baseline, StoreError> {
         url: row.try_get("url")?,
         request_headers: from_json(&row.try_get::<String, _>("request_headers")?)?,
         request_body: row.try_get("request_body")?,
-        request_truncated: row.try_get("request_truncated")?,
+        request_truncated: flag(row, "request_truncated")?,
         status: row.try_get::<i64, _>("status")? as u16,
         response_headers: from_json(&row.try_get::<String, _>("response_headers")?)?,
         response_body: row.try_get("response_body")?,
-        response_truncated: row.try_get("response_truncated")?,
+        response_truncated: flag(row, "response_truncated")?,
     })
 }
 
@@ -190,5 +198,116 @@ impl TrafficMetadata for SqlMetadata {
             .fetch_one(&self.pool)
             .await?;
         Ok(count(row.try_get("n")?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::migrate::Migrator;
+    use sqlx::sqlite::SqlitePoolOptions;
+    use tapedeck_core::TestRunSpec;
+
+    use super::*;
+
+    fn run(test_record_id: i64, recording: bool) -> TestRun {
+        TestRun {
+            id: 0,
+            test_record_id,
+            spec: TestRunSpec {
+                name: "run".into(),
+                ..TestRunSpec::default()
+            },
+            state: TestRunState::Running,
+            recording,
+            passed_count: 0,
+            failed_count: 0,
+            waiting_count: 0,
+            failures: vec![(1, "body differs".into())],
+            start_time: OffsetDateTime::now_utc(),
+            end_time: None,
+        }
+    }
+
+    fn baseline(test_record_id: i64, truncated: bool) -> Baseline {
+        Baseline {
+            id: 0,
+            test_record_id,
+            // Whole seconds: the store keeps microseconds.
+            started_at: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
+            duration_ms: 12,
+            method: "POST".into(),
+            url: "http://app/items".into(),
+            request_headers: vec![("content-type".into(), "application/json".into())],
+            request_body: b"{}".to_vec(),
+            request_truncated: !truncated,
+            status: 201,
+            response_headers: vec![],
+            response_body: vec![0, 255, 1],
+            response_truncated: truncated,
+        }
+    }
+
+    #[tokio::test]
+    async fn runs_and_baselines_roundtrip_with_their_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqlMetadata::open_sqlite(&dir.path().join("m.db"))
+            .await
+            .unwrap();
+        let record = db
+            .create_test_record("rec", OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        let mut stored = run(record.id, true);
+        stored.id = db.insert_test_run(&stored).await.unwrap();
+        assert!(db.get_test_run(stored.id).await.unwrap().unwrap().recording);
+        stored.recording = false;
+        db.update_test_run(&stored).await.unwrap();
+        let back = db.get_test_run(stored.id).await.unwrap().unwrap();
+        assert_eq!((back.recording, back.failures), (false, stored.failures));
+        assert_eq!(db.running_test_runs().await.unwrap().len(), 1);
+
+        let mut baselines = [baseline(record.id, true), baseline(record.id, false)];
+        db.insert_baselines(&mut baselines).await.unwrap();
+        assert!(baselines[0].id > 0 && baselines[1].id > baselines[0].id);
+        assert_eq!(db.list_baselines(record.id).await.unwrap(), baselines);
+        assert_eq!(db.count_baselines(record.id).await.unwrap(), 2);
+    }
+
+    /// A database written by a release with BOOLEAN flag columns keeps its rows and ids.
+    #[tokio::test]
+    async fn flag_columns_migrate_to_integers_with_their_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.db");
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let old = SqlitePoolOptions::new().connect(&url).await.unwrap();
+        let mut before_flags = Migrator::new(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/sqlite"
+        )))
+        .await
+        .unwrap();
+        before_flags.migrations = before_flags.migrations[..3].to_vec().into();
+        before_flags.run(&old).await.unwrap();
+        sqlx::query("INSERT INTO test_records (id, name, created_at) VALUES (7, 'old', 0)")
+            .execute(&old)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO test_runs (id, test_record_id, spec, state, recording, passed_count,
+                failed_count, waiting_count, failures, start_time)
+             VALUES (5, 7, $1, 'passed', TRUE, 1, 0, 0, '[]', 0)",
+        )
+        .bind(serde_json::to_string(&TestRunSpec::default()).unwrap())
+        .execute(&old)
+        .await
+        .unwrap();
+        old.close().await;
+
+        let db = SqlMetadata::open_sqlite(&path).await.unwrap();
+        let migrated = db.get_test_run(5).await.unwrap().unwrap();
+        assert_eq!((migrated.test_record_id, migrated.recording), (7, true));
+        assert_eq!(migrated.state, TestRunState::Passed);
+        // New rows continue after the old ids.
+        assert!(db.insert_test_run(&run(7, false)).await.unwrap() > 5);
     }
 }
