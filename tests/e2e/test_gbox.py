@@ -25,18 +25,17 @@ def page_value(server, box_id, expression):
 
 def open_page(box, url, server, title):
     """Navigates the box's browser like a person (focus the address bar, type, Enter), then
-    waits until the page with `title` has loaded. Keys sent while a fresh browser window is
-    still being mapped are lost, as they would be for a person, so it tries up to three times."""
+    waits until the page with `title` has loaded. Create returns only once the browser's window
+    is mapped, so the first keystrokes already reach it."""
     loaded = f"complete:{title}"
-    for _ in range(3):
-        box.action.press_key(keys=["control", "l"], combination=True)
-        box.action.type(url, press_enter=True)
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline:
-            if page_value(server, box.data.id, "document.readyState + ':' + document.title") == loaded:
-                time.sleep(0.5)  # the load's last paint, before anything records or clicks
-                return
-            time.sleep(0.3)
+    box.action.press_key(keys=["control", "l"], combination=True)
+    box.action.type(url, press_enter=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if page_value(server, box.data.id, "document.readyState + ':' + document.title") == loaded:
+            time.sleep(0.5)  # the load's last paint, before anything records or clicks
+            return
+        time.sleep(0.3)
     raise AssertionError(f"{url} did not load in the box")
 
 

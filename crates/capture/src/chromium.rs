@@ -11,6 +11,8 @@ use crate::{CaptureError, Display};
 
 /// How long Chromium gets to open its DevTools port.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long Chromium gets, after DevTools answers, to map its window.
+const WINDOW_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How to launch a browser.
 #[derive(Debug, Clone)]
@@ -90,6 +92,14 @@ impl Browser {
         let mut process = ProcessGroup::spawn("chromium", &mut cmd, Some(libc::SIGKILL))?;
         let (port, browser_ws_path) = wait_for_devtools(&mut process, &options.profile_dir).await?;
         let display_number = display.number();
+        // The session is handed out only once its window can take input.
+        if !display.wait_for_window(WINDOW_TIMEOUT).await? {
+            tracing::warn!(
+                display_number,
+                secs = WINDOW_TIMEOUT.as_secs(),
+                "chromium's window is not mapped yet; input may be lost until it is"
+            );
+        }
         tracing::info!(display_number, pid = process.pid(), port, "chromium ready");
         Ok(Self {
             process,

@@ -4,12 +4,17 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use tokio::process::Command;
+use x11rb::connection::Connection;
+use x11rb::protocol::xproto::{ConnectionExt as _, MapState};
+use x11rb::rust_connection::RustConnection;
 
 use crate::process::ProcessGroup;
 use crate::CaptureError;
 
 /// How long Xvfb gets to open its socket.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often the window tree is checked while waiting for a window.
+const WINDOW_POLL: Duration = Duration::from_millis(10);
 
 /// A running Xvfb server on display `:number`.
 pub struct Display {
@@ -108,6 +113,43 @@ impl Display {
     /// The Xvfb pid.
     pub fn pid(&self) -> i32 {
         self.process.pid()
+    }
+
+    /// Waits until a top-level window is mapped and viewable, up to `timeout`; returns whether
+    /// one is. A browser answers DevTools some 50–150 ms before its window is mapped, and input
+    /// sent in between (xdotool's XTEST events) reaches no window and is lost.
+    pub async fn wait_for_window(&self, timeout: Duration) -> Result<bool, CaptureError> {
+        let name = self.name();
+        tokio::task::spawn_blocking(move || {
+            let x_err = |e: &dyn std::fmt::Display| CaptureError::Grab(format!("X on {name}: {e}"));
+            let (conn, screen) = RustConnection::connect(Some(&name)).map_err(|e| x_err(&e))?;
+            let root = conn.setup().roots[screen].root;
+            let deadline = Instant::now() + timeout;
+            loop {
+                let children = conn
+                    .query_tree(root)
+                    .map_err(|e| x_err(&e))?
+                    .reply()
+                    .map_err(|e| x_err(&e))?
+                    .children;
+                for window in children {
+                    // A window can vanish between the listing and this question; skip it.
+                    let Ok(Ok(attributes)) = conn.get_window_attributes(window).map(|c| c.reply())
+                    else {
+                        continue;
+                    };
+                    if attributes.map_state == MapState::VIEWABLE && !attributes.override_redirect {
+                        return Ok(true);
+                    }
+                }
+                if Instant::now() >= deadline {
+                    return Ok(false);
+                }
+                std::thread::sleep(WINDOW_POLL);
+            }
+        })
+        .await
+        .map_err(|e| CaptureError::Grab(format!("window wait: {e}")))?
     }
 
     /// Stops Xvfb; its lock and socket go with it.
