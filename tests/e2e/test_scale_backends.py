@@ -170,6 +170,7 @@ def test_recovery_after_kill9_on_postgres_and_s3(tmp_path, postgres, s3):
         video = bucket_dir / "recordings" / f"{replay.replay_id}.mp4"
         probe = ffprobe(video)
         assert probe["codec"] == "h264" and probe["duration"] >= 3.5, probe
+        assert abs(native["duration_ms"] / 1000 - probe["duration"]) <= 0.5, (native, probe)
     finally:
         server.stop()
 

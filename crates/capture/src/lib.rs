@@ -10,6 +10,7 @@ pub mod chromium;
 pub mod colour;
 pub mod display;
 pub mod error;
+pub mod fmp4;
 pub mod grabber;
 pub mod input;
 pub mod matroska;

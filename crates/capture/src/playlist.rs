@@ -8,8 +8,6 @@
 pub struct Segment {
     /// File name in the spool directory, e.g. `seg_00003.m4s`.
     pub file: String,
-    /// Its duration in seconds, as ffmpeg measured it.
-    pub duration_secs: f64,
 }
 
 /// The parsed playlist.
@@ -27,32 +25,27 @@ impl Playlist {
     /// Parses playlist text; unknown tags are ignored, and a file name must be a plain name.
     pub fn parse(text: &str) -> Self {
         let mut playlist = Self::default();
-        let mut pending_duration = None;
+        // A segment's name follows its #EXTINF. Its duration there is not used: for a variable
+        // frame rate ffmpeg under-counts the last segment (see `fmp4`).
+        let mut segment_next = false;
         for line in text.lines().map(str::trim) {
             if let Some(map) = line.strip_prefix("#EXT-X-MAP:") {
                 playlist.init = attribute(map, "URI").filter(|f| is_plain_name(f));
-            } else if let Some(inf) = line.strip_prefix("#EXTINF:") {
-                let value = inf.split(',').next().unwrap_or_default();
-                pending_duration = value.parse::<f64>().ok();
+            } else if line.starts_with("#EXTINF:") {
+                segment_next = true;
             } else if line == "#EXT-X-ENDLIST" {
                 playlist.ended = true;
-            } else if !line.is_empty() && !line.starts_with('#') {
-                if let Some(duration_secs) = pending_duration.take() {
-                    if is_plain_name(line) {
-                        playlist.segments.push(Segment {
-                            file: line.to_owned(),
-                            duration_secs,
-                        });
-                    }
-                }
+            } else if !line.is_empty()
+                && !line.starts_with('#')
+                && std::mem::take(&mut segment_next)
+                && is_plain_name(line)
+            {
+                playlist.segments.push(Segment {
+                    file: line.to_owned(),
+                });
             }
         }
         playlist
-    }
-
-    /// Total duration of the closed segments, in seconds.
-    pub fn duration_secs(&self) -> f64 {
-        self.segments.iter().map(|s| s.duration_secs).sum()
     }
 }
 
@@ -86,7 +79,6 @@ mod tests {
         assert_eq!(p.init.as_deref(), Some("init.mp4"));
         assert_eq!(p.segments.len(), 3);
         assert_eq!(p.segments[2].file, "seg_00002.m4s");
-        assert!((p.duration_secs() - 4.9).abs() < 1e-9);
         assert!(p.ended);
     }
 

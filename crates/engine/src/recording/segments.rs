@@ -154,12 +154,23 @@ async fn delete_parts(blobs: BlobStore, parts: Vec<StorageKey>) {
     }
 }
 
+/// The length of the video made of `parts` (`init.mp4`, then segments in order), from the
+/// segments' own timeline; `None` when they cannot be read.
+async fn kept_span_ms(blobs: &BlobStore, parts: &[StorageKey]) -> Option<u64> {
+    let (init, segments) = parts.split_first()?;
+    let (first, last) = (segments.first()?, segments.last()?);
+    let init = blobs.get(init).await.ok()?;
+    let first = blobs.get(first).await.ok()?;
+    let last = blobs.get(last).await.ok()?;
+    tapedeck_capture::fmp4::span_ms(&init, &first, &last)
+}
+
 /// Finalizes a recording whose recorder has exited: persists what is left in the spool, writes
 /// `init.mp4` + segments as one fragmented MP4 (completing `assembly` when it holds every part,
 /// concatenating the stored parts otherwise), and stores the result as `final_state`.
 ///
-/// `length_ms` is the video's length when the recorder knows it; otherwise it is summed from
-/// the playlist, which under-counts the last segment (a lower bound, after a crash).
+/// `length_ms` is the video's length when the recorder knows it; otherwise (after a crash, or
+/// for a ring that dropped old segments) it is read from the kept segments' timeline.
 ///
 /// The order matters for crash safety: the artifact is complete before any part is deleted,
 /// and the metadata names the artifact only once it exists. A crash at any step leaves either
@@ -186,25 +197,15 @@ pub(crate) async fn finalize(
             Some(assembly) => assembly.upload.finish().await?,
             None => blobs.concat(&artifact, &parts).await?,
         };
-        // The artifact is complete; the parts go after the stop has answered.
-        tokio::spawn(delete_parts(blobs.clone(), parts.clone()));
-        // Only the segments kept count: a rewind ring has dropped its older ones.
-        let kept_secs: f64 = playlist
-            .segments
-            .iter()
-            .filter(|s| {
-                parts
-                    .iter()
-                    .any(|k| k.path().ends_with(&format!("/{}", s.file)))
-            })
-            .map(|s| s.duration_secs)
-            .sum();
         recording.state = final_state;
         recording.storage_key = Some(artifact.to_string());
         recording.size_bytes = Some(size);
-        // Unknown (not zero) when the spool's playlist did not survive a crash.
-        recording.duration_ms =
-            length_ms.or_else(|| (kept_secs > 0.0).then(|| (kept_secs * 1000.0).round() as u64));
+        recording.duration_ms = match length_ms {
+            Some(ms) => Some(ms),
+            None => kept_span_ms(blobs, &parts).await,
+        };
+        // The artifact is complete and measured; the parts go after the stop has answered.
+        tokio::spawn(delete_parts(blobs.clone(), parts));
     } else if let Some(size) = blobs.size(&artifact).await? {
         // A previous finalization wrote the artifact and died before saving the metadata.
         recording.state = final_state;
