@@ -2,7 +2,7 @@
 
 import httpx
 import pytest
-from kernel import AuthenticationError, BadRequestError, Kernel, NotFoundError
+from kernel import AuthenticationError, BadRequestError, ConflictError, Kernel, NotFoundError
 
 from conftest import API_KEY
 
@@ -62,6 +62,26 @@ def test_conflicts_are_409_and_not_retried(kernel, server):
     response = httpx.post(f"{server.kernel_url}/browsers", json={"name": "taken"}, headers=AUTH)
     assert_kernel_error(response, 409, "conflict")
     assert response.headers["x-should-retry"] == "false"
+
+
+def test_update_renames_and_retags_and_refuses_other_fields(kernel):
+    browser = kernel.browsers.create(viewport={"width": 800, "height": 600}, name="before", tags={"team": "a"})
+    kernel.browsers.create(viewport={"width": 800, "height": 600}, name="other")
+
+    updated = kernel.browsers.update(browser.session_id, name="after", tags={"team": "b"})
+    assert (updated.name, updated.tags) == ("after", {"team": "b"})
+    assert kernel.browsers.retrieve("after").session_id == browser.session_id
+    with pytest.raises(NotFoundError):
+        kernel.browsers.retrieve("before")
+
+    with pytest.raises(ConflictError):
+        kernel.browsers.update(browser.session_id, name="other")
+    with pytest.raises(BadRequestError) as err:
+        kernel.browsers.update(browser.session_id, viewport={"width": 1024, "height": 768})
+    assert "viewport" in err.value.body["message"]
+    # The refused patches changed nothing.
+    kept = kernel.browsers.retrieve(browser.session_id)
+    assert (kept.name, kept.tags) == ("after", {"team": "b"})
 
 
 def test_capacity_is_529(kernel, server):

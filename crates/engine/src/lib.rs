@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 
 pub use config::EngineConfig;
 pub use recording::{Artifact, RecordingRequest};
-pub use session::CdpEndpoint;
+pub use session::{CdpEndpoint, SessionLabels};
 pub use tapedeck_core::EngineError;
 pub use tapedeck_proxy::UpstreamClient;
 pub use traffic::{CopyRequest, CreateRequest, HostPattern};

@@ -89,6 +89,15 @@ impl Drop for ConnectionGuard {
     }
 }
 
+/// The labels of a running session a client may change; `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct SessionLabels {
+    /// A new name, or `Some(None)` to drop the name.
+    pub name: Option<Option<String>>,
+    /// New tags, replacing the old ones.
+    pub tags: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
 impl Engine {
     /// Starts a display and a headful Chromium for `spec`, or hands out a pooled one that fits.
     #[tracing::instrument(skip_all, fields(name = spec.name.as_deref()))]
@@ -236,6 +245,32 @@ impl Engine {
             .meta
             .list_sessions(kind, include_deleted, limit, offset)
             .await?)
+    }
+
+    /// Renames and re-tags a running session; a `None` field is left as it is.
+    pub async fn relabel_session(
+        &self,
+        id_or_name: &str,
+        labels: SessionLabels,
+    ) -> Result<Session, EngineError> {
+        let mut session = self.get_session(id_or_name, false).await?;
+        if let Some(name) = labels.name {
+            if let Some(new) = &name {
+                let holder = self.inner.meta.find_session(new, false).await?;
+                if holder.is_some_and(|other| other.id != session.id) {
+                    return Err(EngineError::Conflict(format!(
+                        "a session named {new:?} is already running"
+                    )));
+                }
+            }
+            session.spec.name = name;
+        }
+        if let Some(tags) = labels.tags {
+            session.spec.tags = tags;
+        }
+        session.spec.validate()?;
+        self.inner.meta.update_session_spec(&session).await?;
+        Ok(session)
     }
 
     /// Ends a session: its recordings are finalized, then its browser and display are stopped by

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use tapedeck_core::SessionKind;
-use tapedeck_engine::EngineError;
+use tapedeck_engine::{EngineError, SessionLabels};
 
 use super::wire::{Browser, CreateBrowser, ListBrowsers, LookupQuery};
 use super::KernelError;
@@ -83,21 +83,39 @@ pub async fn retrieve(
     Ok(Json(Browser::from_session(&state, session)))
 }
 
-/// `PATCH /browsers/{id}`: no field of a running session can change here yet, so any field is
-/// refused by name, and an empty patch returns the browser.
+/// `PATCH /browsers/{id}`: renames and re-tags a running browser (`null` clears); any other
+/// field is refused by name, and an empty patch returns the browser.
 pub async fn update(
     State(state): State<ApiState>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Browser>, KernelError> {
     let patch: serde_json::Map<String, serde_json::Value> = parse_json(&body)?;
-    if let Some(field) = patch.keys().next() {
-        return Err(EngineError::InvalidInput(format!(
-            "{field} cannot be changed on a running browser on this server"
-        ))
-        .into());
+    let mut labels = SessionLabels::default();
+    for (field, value) in patch {
+        match (field.as_str(), value) {
+            ("name", serde_json::Value::Null) => labels.name = Some(None),
+            ("name", serde_json::Value::String(name)) => labels.name = Some(Some(name)),
+            ("tags", serde_json::Value::Null) => labels.tags = Some(Default::default()),
+            ("tags", serde_json::Value::Object(tags)) => labels.tags = Some(tags),
+            ("name" | "tags", other) => {
+                return Err(EngineError::InvalidInput(format!(
+                    "{field} must be {}, got {other}",
+                    if field == "name" {
+                        "a string or null"
+                    } else {
+                        "an object or null"
+                    }
+                ))
+                .into())
+            }
+            _ => return Err(EngineError::InvalidInput(format!(
+                "{field} cannot be changed on a running browser on this server (name and tags can)"
+            ))
+            .into()),
+        }
     }
-    let session = state.engine.get_session(&id, false).await?;
+    let session = state.engine.relabel_session(&id, labels).await?;
     Ok(Json(Browser::from_session(&state, session)))
 }
 

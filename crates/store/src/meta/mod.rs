@@ -44,6 +44,8 @@ pub trait Metadata: TrafficMetadata + Send + Sync {
         limit: u32,
         offset: u64,
     ) -> Result<Page<Session>, StoreError>;
+    /// Saves a running session's name and spec (the labels a client may change while it runs).
+    async fn update_session_spec(&self, session: &Session) -> Result<(), StoreError>;
     /// Marks a session deleted at `at`.
     async fn mark_session_deleted(&self, id: &str, at: OffsetDateTime) -> Result<(), StoreError>;
     /// Marks every session still `running` as deleted; used at start-up, when no process survives.

@@ -118,6 +118,10 @@ pub(super) fn opt_from_micros(v: Option<i64>) -> Result<Option<OffsetDateTime>, 
     v.map(from_micros).transpose()
 }
 
+fn spec_json(spec: &SessionSpec) -> Result<String, StoreError> {
+    serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(format!("session spec: {e}")))
+}
+
 fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
     let state: String = row.try_get("state")?;
     let spec: String = row.try_get("spec")?;
@@ -166,8 +170,7 @@ fn recording_from_row(row: &AnyRow) -> Result<Recording, StoreError> {
 #[async_trait]
 impl Metadata for SqlMetadata {
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
-        let spec = serde_json::to_string(&session.spec)
-            .map_err(|e| StoreError::Corrupt(format!("session spec: {e}")))?;
+        let spec = spec_json(&session.spec)?;
         sqlx::query(
             "INSERT INTO sessions (id, name, state, spec, created_at, deleted_at, kind)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -228,6 +231,16 @@ impl Metadata for SqlMetadata {
         let has_more = items.len() > limit as usize;
         items.truncate(limit as usize);
         Ok(Page { items, has_more })
+    }
+
+    async fn update_session_spec(&self, session: &Session) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET name = $1, spec = $2 WHERE id = $3 AND state = 'running'")
+            .bind(&session.spec.name)
+            .bind(spec_json(&session.spec)?)
+            .bind(&session.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn mark_session_deleted(&self, id: &str, at: OffsetDateTime) -> Result<(), StoreError> {
@@ -371,6 +384,17 @@ mod tests {
         assert_eq!(
             db.find_session("alpha", true).await.unwrap().unwrap().id,
             "s3"
+        );
+
+        let mut renamed = db.find_session("s3", false).await.unwrap().unwrap();
+        renamed.spec.name = Some("beta".into());
+        renamed.spec.tags.insert("team".into(), "video".into());
+        db.update_session_spec(&renamed).await.unwrap();
+        assert!(db.find_session("alpha", false).await.unwrap().is_none());
+        let back = db.find_session("beta", false).await.unwrap().unwrap();
+        assert_eq!(
+            (back.id.as_str(), &back.spec.tags),
+            ("s3", &renamed.spec.tags)
         );
     }
 
