@@ -105,11 +105,7 @@ impl Engine {
         spec.validate()?;
         let inner = &self.inner;
         if let Some(name) = &spec.name {
-            if inner.meta.find_session(name, false).await?.is_some() {
-                return Err(EngineError::Conflict(format!(
-                    "a session named {name:?} is already running"
-                )));
-            }
+            self.ensure_name_free(name, None).await?;
         }
         let warm = match self.take_warm(&spec) {
             Some(warm) => warm,
@@ -247,6 +243,17 @@ impl Engine {
             .await?)
     }
 
+    /// Refuses `name` when a running session other than `except` holds it.
+    async fn ensure_name_free(&self, name: &str, except: Option<&str>) -> Result<(), EngineError> {
+        let holder = self.inner.meta.find_session(name, false).await?;
+        if holder.is_some_and(|other| Some(other.id.as_str()) != except) {
+            return Err(EngineError::Conflict(format!(
+                "a session named {name:?} is already running"
+            )));
+        }
+        Ok(())
+    }
+
     /// Renames and re-tags a running session; a `None` field is left as it is.
     pub async fn relabel_session(
         &self,
@@ -256,12 +263,7 @@ impl Engine {
         let mut session = self.get_session(id_or_name, false).await?;
         if let Some(name) = labels.name {
             if let Some(new) = &name {
-                let holder = self.inner.meta.find_session(new, false).await?;
-                if holder.is_some_and(|other| other.id != session.id) {
-                    return Err(EngineError::Conflict(format!(
-                        "a session named {new:?} is already running"
-                    )));
-                }
+                self.ensure_name_free(new, Some(&session.id)).await?;
             }
             session.spec.name = name;
         }

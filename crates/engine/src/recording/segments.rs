@@ -160,9 +160,14 @@ async fn kept_span_ms(blobs: &BlobStore, parts: &[StorageKey]) -> Option<u64> {
     let (init, segments) = parts.split_first()?;
     let (first, last) = (segments.first()?, segments.last()?);
     let init = blobs.get(init).await.ok()?;
-    let first = blobs.get(first).await.ok()?;
-    let last = blobs.get(last).await.ok()?;
-    tapedeck_capture::fmp4::span_ms(&init, &first, &last)
+    let first_bytes = blobs.get(first).await.ok()?;
+    // A single segment is both first and last; it is read once.
+    let last_bytes = if last == first {
+        first_bytes.clone()
+    } else {
+        blobs.get(last).await.ok()?
+    };
+    tapedeck_capture::fmp4::span_ms(&init, &first_bytes, &last_bytes)
 }
 
 /// Finalizes a recording whose recorder has exited: persists what is left in the spool, writes
