@@ -5,6 +5,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
+use serde_json::Value;
 use tapedeck_core::SessionKind;
 use tapedeck_engine::{EngineError, SessionLabels};
 
@@ -83,6 +84,15 @@ pub async fn retrieve(
     Ok(Json(Browser::from_session(&state, session)))
 }
 
+/// Why a PATCH field was refused: a label of the wrong type, or a field that cannot change.
+fn refused_patch(field: &str, value: &Value) -> EngineError {
+    EngineError::InvalidInput(match field {
+        "name" => format!("name must be a string or null, got {value}"),
+        "tags" => format!("tags must be an object or null, got {value}"),
+        _ => format!("{field} cannot be changed on a running browser here (name and tags can)"),
+    })
+}
+
 /// `PATCH /browsers/{id}`: renames and re-tags a running browser (`null` clears); any other
 /// field is refused by name, and an empty patch returns the browser.
 pub async fn update(
@@ -90,29 +100,15 @@ pub async fn update(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Browser>, KernelError> {
-    let patch: serde_json::Map<String, serde_json::Value> = parse_json(&body)?;
+    let patch: serde_json::Map<String, Value> = parse_json(&body)?;
     let mut labels = SessionLabels::default();
     for (field, value) in patch {
         match (field.as_str(), value) {
-            ("name", serde_json::Value::Null) => labels.name = Some(None),
-            ("name", serde_json::Value::String(name)) => labels.name = Some(Some(name)),
-            ("tags", serde_json::Value::Null) => labels.tags = Some(Default::default()),
-            ("tags", serde_json::Value::Object(tags)) => labels.tags = Some(tags),
-            ("name" | "tags", other) => {
-                return Err(EngineError::InvalidInput(format!(
-                    "{field} must be {}, got {other}",
-                    if field == "name" {
-                        "a string or null"
-                    } else {
-                        "an object or null"
-                    }
-                ))
-                .into())
-            }
-            _ => return Err(EngineError::InvalidInput(format!(
-                "{field} cannot be changed on a running browser on this server (name and tags can)"
-            ))
-            .into()),
+            ("name", Value::Null) => labels.name = Some(None),
+            ("name", Value::String(name)) => labels.name = Some(Some(name)),
+            ("tags", Value::Null) => labels.tags = Some(Default::default()),
+            ("tags", Value::Object(tags)) => labels.tags = Some(tags),
+            (_, value) => return Err(refused_patch(&field, &value).into()),
         }
     }
     let session = state.engine.relabel_session(&id, labels).await?;
