@@ -17,6 +17,9 @@ use object_store::{ObjectStore, PutPayload, WriteMultipart};
 use crate::keys::StorageKey;
 use crate::StoreError;
 
+/// The longest lifetime a SigV4 presigned URL may have.
+const SIGV4_MAX_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// Chunk size for multipart writes; S3 wants parts of at least 5 MiB.
 const MULTIPART_CHUNK: usize = 5 * 1024 * 1024;
 /// Chunks of one upload sent at once before a write waits.
@@ -81,8 +84,8 @@ impl BlobStore {
         Ok(store)
     }
 
-    /// A URL of the bucket itself that downloads `key` without credentials for `ttl`, or
-    /// `None` for the local backend (whose presigned URLs the server signs and serves).
+    /// A URL of the bucket itself that downloads `key` without credentials for at least `ttl`,
+    /// or `None` for the local backend (whose presigned URLs the server signs and serves).
     pub async fn bucket_url(
         &self,
         key: &StorageKey,
@@ -91,8 +94,12 @@ impl BlobStore {
         let Some(signer) = &self.url_signer else {
             return Ok(None);
         };
+        // SigV4 counts the lifetime from X-Amz-Date, which is truncated to the second: signed at
+        // 12:00:00.9 for 1 s, a URL would live 0.1 s. One more second keeps the promise, within
+        // the 7 days SigV4 allows.
+        let lifetime = (ttl + Duration::from_secs(1)).min(SIGV4_MAX_EXPIRY);
         let url = signer
-            .signed_url(http::Method::GET, &key.object_path(), ttl)
+            .signed_url(http::Method::GET, &key.object_path(), lifetime)
             .await?;
         Ok(Some(url.to_string()))
     }
