@@ -31,9 +31,12 @@ class App:
 
         def answer(self, body: bytes = b""):
             payload = json.dumps({"method": self.command, "path": self.path,
-                                  "body": body.decode(errors="replace"), "version": App.version}).encode()
+                                  "body": body.decode(errors="replace"), "version": App.version,
+                                  "authorization": self.headers.get("Authorization")}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
+            if self.path.startswith("/login"):
+                self.send_header("Set-Cookie", "session=s3ss10n; HttpOnly")
             if self.path.startswith("/gzip"):
                 payload = gzip.compress(payload * 20)
                 self.send_header("Content-Encoding", "gzip")
@@ -124,8 +127,8 @@ def wait_final(fast, run_id, timeout=60):
     raise AssertionError(f"test run {run_id} did not finish: {run}")
 
 
-def har(fast, record_id):
-    response = fast.native("GET", f"/test-records/{record_id}/har")
+def har(fast, record_id, **params):
+    response = fast.native("GET", f"/test-records/{record_id}/har", params=params)
     assert response.status_code == 200
     return response.json()["log"]
 
@@ -197,6 +200,40 @@ def test_fast_har_holds_decoded_bodies_of_compressed_responses(fast, apps):
     assert "encoding" not in content and content["text"] == answer.text
     assert content["size"] == len(answer.content) > entry["response"]["bodySize"]
     assert content["compression"] == content["size"] - entry["response"]["bodySize"]
+
+
+def test_fast_exports_redact_credentials_which_replays_still_send(fast, apps):
+    plain, _ = apps
+    run = create_run(fast)
+    with proxied(fast) as client:
+        answer = client.get(f"http://127.0.0.1:{plain.port}/login",
+                            headers={"Authorization": "Bearer t0ken", "Cookie": "sid=c00kie"})
+    assert answer.json()["authorization"] == "Bearer t0ken" and answer.cookies["session"] == "s3ss10n"
+    stop_run(fast, run["id"])
+
+    def headers(entry, side):
+        return {h["name"].lower(): h["value"] for h in entry[side]["headers"]}
+
+    shared = har(fast, run["test_record_id"])
+    [entry] = shared["entries"]
+    assert headers(entry, "request")["authorization"] == "[redacted]"
+    assert headers(entry, "request")["cookie"] == "[redacted]"
+    assert headers(entry, "response")["set-cookie"] == "[redacted]"
+    # Headers only: this app echoes the Authorization header in its body, and bodies are kept.
+    all_headers = json.dumps([entry["request"]["headers"], entry["response"]["headers"]])
+    assert not any(secret in all_headers for secret in ("t0ken", "c00kie", "s3ss10n"))
+    record = fast.native("GET", f"/test-records/{run['test_record_id']}").json()
+    assert headers(record["baselines"][0], "request")["authorization"] == "[redacted]"
+
+    [entry] = har(fast, run["test_record_id"], redact="false")["entries"]
+    assert headers(entry, "request")["authorization"] == "Bearer t0ken"
+    assert headers(entry, "response")["set-cookie"] == "session=s3ss10n; HttpOnly"
+    refused = fast.native("GET", f"/test-records/{run['test_record_id']}/har", params={"redact": "perhaps"})
+    assert refused.status_code == 400 and "redact" in refused.json()["message"]
+
+    # The stored baseline kept the header: the replay sends it, and the echoed body matches.
+    copy = fast.fast("POST", "/test_run", json={"name": "replay", "test_record_id": run["test_record_id"]})
+    assert wait_final(fast, copy.json()["body"]["id"])["state"] == "passed"
 
 
 def test_fast_allowed_hosts_pass_other_hosts_through_unrecorded(fast, apps):

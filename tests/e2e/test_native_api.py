@@ -7,8 +7,16 @@ def test_openapi_document_lists_the_native_routes(server):
     doc = httpx.get(f"{server.url}/v1/openapi.json").json()
     assert doc["openapi"].startswith("3.")
     for path in ("/v1/sessions", "/v1/sessions/{id}", "/v1/sessions/{id}/recordings",
-                 "/v1/recordings/{id}", "/v1/recordings/{id}/stop", "/v1/recordings/{id}/download-url"):
+                 "/v1/recordings/{id}", "/v1/recordings/{id}/stop", "/v1/recordings/{id}/download-url",
+                 "/v1/test-records/{id}", "/v1/test-records/{id}/har", "/v1/proxy/ca.der"):
         assert path in doc["paths"], path
+    # Every documented route about one thing is served: a missing thing, not a missing route.
+    for path, operations in doc["paths"].items():
+        if "{id}" not in path:
+            continue
+        for method in operations:
+            answer = server.native(method.upper(), path.removeprefix("/v1").replace("{id}", "404404"))
+            assert answer.status_code == 404 and answer.json()["message"] != "no such route", (method, path)
 
 
 def test_native_session_and_recording_lifecycle(server):

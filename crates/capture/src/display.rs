@@ -121,7 +121,8 @@ impl Display {
     pub async fn wait_for_window(&self, timeout: Duration) -> Result<bool, CaptureError> {
         let name = self.name();
         tokio::task::spawn_blocking(move || {
-            let x_err = |e: &dyn std::fmt::Display| CaptureError::Grab(format!("X on {name}: {e}"));
+            let x_err =
+                |e: &dyn std::fmt::Display| CaptureError::Window(format!("X on {name}: {e}"));
             let (conn, screen) = RustConnection::connect(Some(&name)).map_err(|e| x_err(&e))?;
             let root = conn.setup().roots[screen].root;
             let deadline = Instant::now() + timeout;
@@ -149,7 +150,7 @@ impl Display {
             }
         })
         .await
-        .map_err(|e| CaptureError::Grab(format!("window wait: {e}")))?
+        .map_err(|e| CaptureError::Window(e.to_string()))?
     }
 
     /// Stops Xvfb; its lock and socket go with it.

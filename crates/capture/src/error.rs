@@ -40,6 +40,9 @@ pub enum CaptureError {
     /// The X11 screen grabber failed (connection, extension, shared memory or grab).
     #[error("screen grab: {0}")]
     Grab(String),
+    /// Asking the X server whether the browser's window is mapped failed.
+    #[error("browser window wait: {0}")]
+    Window(String),
     /// File I/O in a spool or profile directory failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

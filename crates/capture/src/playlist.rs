@@ -17,8 +17,6 @@ pub struct Playlist {
     pub init: Option<String>,
     /// Closed segments, in order.
     pub segments: Vec<Segment>,
-    /// True once ffmpeg wrote `#EXT-X-ENDLIST`, i.e. it finished cleanly.
-    pub ended: bool,
 }
 
 impl Playlist {
@@ -33,8 +31,6 @@ impl Playlist {
                 playlist.init = attribute(map, "URI").filter(|f| is_plain_name(f));
             } else if line.starts_with("#EXTINF:") {
                 segment_next = true;
-            } else if line == "#EXT-X-ENDLIST" {
-                playlist.ended = true;
             } else if !line.is_empty()
                 && !line.starts_with('#')
                 && std::mem::take(&mut segment_next)
@@ -79,14 +75,17 @@ mod tests {
         assert_eq!(p.init.as_deref(), Some("init.mp4"));
         assert_eq!(p.segments.len(), 3);
         assert_eq!(p.segments[2].file, "seg_00002.m4s");
-        assert!(p.ended);
     }
 
     #[test]
-    fn a_recording_in_progress_has_no_endlist_and_refuses_paths() {
+    fn refuses_paths_outside_the_spool() {
         let p = Playlist::parse("#EXT-X-MAP:URI=\"../x\"\n#EXTINF:2.0,\n../../etc/passwd\n#EXTINF:2.0,\nseg_00000.m4s\n");
         assert_eq!(p.init, None);
-        assert_eq!(p.segments.len(), 1);
-        assert!(!p.ended);
+        assert_eq!(
+            p.segments,
+            vec![Segment {
+                file: "seg_00000.m4s".into()
+            }]
+        );
     }
 }

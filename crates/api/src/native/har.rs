@@ -1,5 +1,9 @@
 //! HAR 1.2 export of a test record (http://www.softwareishard.com/blog/har-12-spec/), readable
 //! by Chrome DevTools, Burp, ZAP and mitmproxy. Tapedeck's own fields start with `_`.
+//!
+//! Exports are made to be shared (bug reports, DevTools), so by default they carry no
+//! credentials: the values of the headers below are replaced. The stored baselines keep them,
+//! because a replay needs them to reach the same pages.
 
 use base64::Engine as _;
 use serde_json::{json, Value};
@@ -26,10 +30,37 @@ fn header(headers: &[(String, String)], name: &str) -> Option<String> {
         .map(|(_, v)| v.clone())
 }
 
-fn headers_json(headers: &[(String, String)]) -> Value {
+/// Headers whose values are credentials or session state.
+const SECRET_HEADERS: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
+
+/// What a redacted header value reads.
+const REDACTED: &str = "[redacted]";
+
+/// Whether an export carries credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// Values of [`SECRET_HEADERS`] are replaced by [`REDACTED`].
+    Redacted,
+    /// Headers as recorded.
+    Kept,
+}
+
+fn headers_json(headers: &[(String, String)], secrets: Secrets) -> Value {
     headers
         .iter()
-        .map(|(name, value)| json!({"name": name, "value": value}))
+        .map(|(name, value)| {
+            let secret = SECRET_HEADERS.iter().any(|s| name.eq_ignore_ascii_case(s));
+            let value = match secrets {
+                Secrets::Redacted if secret => REDACTED,
+                _ => value.as_str(),
+            };
+            json!({"name": name, "value": value})
+        })
         .collect()
 }
 
@@ -46,13 +77,13 @@ fn query_string(url: &str) -> Value {
         .collect()
 }
 
-fn entry(b: &Baseline) -> Value {
+fn entry(b: &Baseline, secrets: Secrets) -> Value {
     let mut request = json!({
         "method": b.method,
         "url": b.url.split('#').next().unwrap_or_default(),
         "httpVersion": "HTTP/1.1",
         "cookies": [],
-        "headers": headers_json(&b.request_headers),
+        "headers": headers_json(&b.request_headers, secrets),
         "queryString": query_string(&b.url),
         "headersSize": -1,
         "bodySize": b.request_body.len(),
@@ -100,7 +131,7 @@ fn entry(b: &Baseline) -> Value {
             "statusText": status_text,
             "httpVersion": "HTTP/1.1",
             "cookies": [],
-            "headers": headers_json(&b.response_headers),
+            "headers": headers_json(&b.response_headers, secrets),
             "content": content,
             "redirectURL": header(&b.response_headers, "location").unwrap_or_default(),
             "headersSize": -1,
@@ -116,19 +147,19 @@ fn entry(b: &Baseline) -> Value {
 }
 
 /// The whole record as one HAR document.
-pub fn document(record: &TestRecord, baselines: &[Baseline]) -> Value {
+pub fn document(record: &TestRecord, baselines: &[Baseline], secrets: Secrets) -> Value {
     json!({
         "log": {
             "version": "1.2",
             "creator": {"name": "Tapedeck", "version": env!("CARGO_PKG_VERSION")},
             "pages": [],
-            "entries": baselines.iter().map(entry).collect::<Vec<_>>(),
+            "entries": baselines.iter().map(|b| entry(b, secrets)).collect::<Vec<_>>(),
             "comment": format!("test record {} ({})", record.id, record.name),
         }
     })
 }
 
 /// One baseline as JSON for the native API: the HAR entry, so both views agree.
-pub fn baseline_json(b: &Baseline) -> Value {
-    entry(b)
+pub fn baseline_json(b: &Baseline, secrets: Secrets) -> Value {
+    entry(b, secrets)
 }

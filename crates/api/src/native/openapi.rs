@@ -4,15 +4,17 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{recordings, sessions, wire};
+use super::{recordings, records, sessions, wire};
 use crate::common::error::ErrorBody;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Tapedeck native API", description = "Sessions and their screen recordings."),
+    info(title = "Tapedeck native API",
+         description = "Sessions and their screen recordings; test records of proxied traffic."),
     paths(sessions::create, sessions::list, sessions::retrieve, sessions::delete,
           recordings::start, recordings::list, recordings::retrieve, recordings::stop,
-          recordings::download_url),
+          recordings::download_url, records::retrieve, records::export_har,
+          records::ca_certificate),
     components(schemas(wire::CreateSession, wire::ViewportJson, wire::SessionJson, wire::SessionPage,
                        wire::StartRecording, wire::RecordingJson, wire::RecordingList,
                        wire::DownloadUrl, ErrorBody)),

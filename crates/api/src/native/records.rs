@@ -1,13 +1,17 @@
 //! `/v1/test-records/{id}` (with baselines), its HAR export, and the proxy's CA certificate.
 
-use axum::extract::{Path, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 use tapedeck_engine::EngineError;
 
-use super::{har, NativeError};
+use super::har::{self, Secrets};
+use super::wire::ExportQuery;
+use super::NativeError;
+use crate::common::error::{query, ErrorBody};
 use crate::ApiState;
 
 fn record_id(id: &str) -> Result<i64, NativeError> {
@@ -15,11 +19,27 @@ fn record_id(id: &str) -> Result<i64, NativeError> {
         .map_err(|_| EngineError::not_found("test record", id).into())
 }
 
+/// Credentials are redacted unless the query says `redact=false`.
+fn secrets(q: Result<Query<ExportQuery>, QueryRejection>) -> Result<Secrets, NativeError> {
+    Ok(match query(q)?.redact {
+        Some(false) => Secrets::Kept,
+        _ => Secrets::Redacted,
+    })
+}
+
 /// A test record with its baselines (each as a HAR entry).
+#[utoipa::path(get, path = "/v1/test-records/{id}",
+    params(("id" = i64, Path), ("redact" = Option<bool>, Query,
+        description = "false keeps Authorization, Cookie and Set-Cookie values (default true)")),
+    responses((status = 200, description = "the record and its baselines as HAR entries",
+               content_type = "application/json"),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn retrieve(
     State(state): State<ApiState>,
     Path(id): Path<String>,
+    q: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Result<Json<Value>, NativeError> {
+    let secrets = secrets(q)?;
     let id = record_id(&id)?;
     let record = state.engine.get_test_record(id).await?;
     let baselines = state.engine.list_baselines(id).await?;
@@ -29,27 +49,37 @@ pub async fn retrieve(
         "created_at": record.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
         "recording": state.engine.recording_run_of(id).is_some(),
         "baseline_count": baselines.len(),
-        "baselines": baselines.iter().map(har::baseline_json).collect::<Vec<_>>(),
+        "baselines": baselines.iter().map(|b| har::baseline_json(b, secrets)).collect::<Vec<_>>(),
     })))
 }
 
 /// The record as a HAR 1.2 file.
+#[utoipa::path(get, path = "/v1/test-records/{id}/har",
+    params(("id" = i64, Path), ("redact" = Option<bool>, Query,
+        description = "false keeps Authorization, Cookie and Set-Cookie values (default true)")),
+    responses((status = 200, description = "a HAR 1.2 document", content_type = "application/json"),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn export_har(
     State(state): State<ApiState>,
     Path(id): Path<String>,
+    q: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Result<Response, NativeError> {
+    let secrets = secrets(q)?;
     let id = record_id(&id)?;
     let record = state.engine.get_test_record(id).await?;
     let baselines = state.engine.list_baselines(id).await?;
     let disposition = format!("attachment; filename=\"test-record-{id}.har\"");
     Ok((
         [(header::CONTENT_DISPOSITION, disposition)],
-        Json(har::document(&record, &baselines)),
+        Json(har::document(&record, &baselines, secrets)),
     )
         .into_response())
 }
 
 /// The recording proxy's CA certificate (DER), to trust for HTTPS interception.
+#[utoipa::path(get, path = "/v1/proxy/ca.der",
+    responses((status = 200, description = "the CA certificate, DER",
+               content_type = "application/x-x509-ca-cert")))]
 pub async fn ca_certificate(State(state): State<ApiState>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/x-x509-ca-cert")],

@@ -200,6 +200,13 @@ pub struct DownloadQuery {
     pub expires_in_secs: Option<u64>,
 }
 
+/// Query of `GET /v1/test-records/{id}` and its HAR export.
+#[derive(Debug, Default, Deserialize)]
+pub struct ExportQuery {
+    /// `false` keeps Authorization, Cookie and Set-Cookie values (default: redacted).
+    pub redact: Option<bool>,
+}
+
 /// A presigned download URL.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DownloadUrl {

@@ -2,6 +2,8 @@
 //! which requests to keep, and a single writer task appends them to its test record.
 
 mod hosts;
+#[cfg(test)]
+mod inactivity_tests;
 mod runs;
 mod testing;
 
