@@ -129,20 +129,30 @@ class Playwright:
         self.xvfb.terminate()
         self.xvfb.wait()
 
-    def _run(self, page: str, fps, secs: float):
-        """CPU of the whole Playwright tree over the window, and the video (or None)."""
+    def start(self, page: str, fps) -> dict:
+        """Shows bench/pages/`page`, recording at `fps` (or not, with "none")."""
         out = self.work / "playwright"
         env = {"DISPLAY": self.display, "PLAYWRIGHT_BROWSERS_PATH": str(self.registry), "PATH": "/usr/bin:/bin"}
         proc = subprocess.Popen(["node", str(ROOT / "bench/playwright_record.mjs"), f"file://{PAGES / page}",
                                  str(fps), str(out)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                 env=env)
         assert json.loads(proc.stdout.readline()) == {"ready": True}
-        cpu = cpu_over(lambda: [(pid, None) for pid in descendants(proc.pid)], secs)
+        return {"proc": proc}
+
+    def stop(self, handle) -> Path | None:
+        """Closes the browser, which finalizes the video; its path, or None without recording."""
+        proc = handle["proc"]
         proc.stdin.write("stop\n")
         proc.stdin.flush()
         video = json.loads(proc.stdout.readline())["video"]
         proc.wait(timeout=60)
-        return cpu, Path(video) if video else None
+        return Path(video) if video else None
+
+    def _run(self, page: str, fps, secs: float):
+        """CPU of the whole Playwright tree over the window, and the video (or None)."""
+        handle = self.start(page, fps)
+        cpu = cpu_over(lambda: [(pid, None) for pid in descendants(handle["proc"].pid)], secs)
+        return cpu, self.stop(handle)
 
     def record(self, page: str, fps: int, secs: float) -> Sample:
         if page not in self.baselines:

@@ -6,14 +6,15 @@
 
 Prints Markdown tables and, unless --smoke or --no-write, rewrites the figures section of
 BENCHMARKS.md (between its `bench:figures` markers) with them, the command, date and machine:
-1. recorder CPU and 4. MiB per minute: Tapedeck, kernel-images' ffmpeg arguments, x264
-   ultrafast and Playwright `recordVideo`, on a static and a busy page at 10 and 25 fps;
+1. recorder CPU: Tapedeck, kernel-images' ffmpeg arguments, x264 ultrafast and Playwright
+   `recordVideo`, on a static and a busy page at 10 and 25 fps (with the size of each video);
 2. stop → downloadable latency after 10 s, 60 s and 300 s, against kernel-images' stop method;
 3. capacity: 8 static and 4 busy sessions recorded at once, and the frames each video kept;
+4. MiB per minute on the static page, from a minute of video by every recorder at once;
 5. create → CDP-connectable latency, cold and from the warm pool;
 6. recording-proxy throughput and latency: direct, Tapedeck, mitmproxy `mitmdump -w`.
 The 300 s recordings run in the background while the CPU scenarios run (all CPU figures are
-per process, so they are not charged for it). Full run: about 10 minutes on 2 cores.
+per process, so they are not charged for it). Full run: about 12 minutes on 2 cores.
 """
 
 import argparse
@@ -27,6 +28,7 @@ from pathlib import Path
 import capacity
 import latency
 import proxy
+import size
 from common import ROOT, Server, kiosk_session, machine, summary
 from recorders import FfmpegAnchor, Playwright, Tapedeck, kernel_args, ultrafast_args
 
@@ -87,6 +89,12 @@ def main():
                         cpu[(page, fps)][name].append(anchors[name].record(target, fps, args.secs))
                 print(f"[{time.monotonic() - begun:4.0f} s] recorder CPU: {page} {fps} fps", flush=True)
 
+            minute = {fps: size.minute_sizes(sessions["static"],
+                                             [tapedeck, anchors["kernel-images args"], anchors["x264 ultrafast"]],
+                                             playwright, fps, 3 if smoke else 60)
+                      for fps in (10, 25)}
+            print(f"[{time.monotonic() - begun:4.0f} s] size over a minute", flush=True)
+
             stops = {longest: background.finish()}
             # One length at a time: recorders of another batch would load the 2 cores.
             for length in lengths[:-1]:
@@ -115,9 +123,10 @@ def main():
     out += cpu_table(cpu, args.runs)
     out += stop_table(stops, runs_for)
     out += capacity_table(caps, cap_secs)
+    out += size_table(minute, 3 if smoke else 60)
     out += create_table(cold, warm)
     out += proxy_table(proxies, requests, args.runs)
-    out += targets_table(cpu, stops, caps, cold, warm)
+    out += targets_table(cpu, minute, stops, caps, cold, warm)
     text = "\n".join(out)
     print(text)
     if not (smoke or args.no_write):
@@ -129,8 +138,8 @@ def ratio(ours, theirs):
 
 
 def cpu_table(cpu, runs):
-    rows = ["### 1 + 4. Recorder CPU and size", "",
-            f"| page | fps | recorder | CPU, % of a core ({runs} runs) | MiB/min | frames/s in the video | Tapedeck ÷ this (CPU) |",
+    rows = ["### 1. Recorder CPU (and the size of these short videos)", "",
+            f"| page | fps | recorder | CPU, % of a core ({runs} runs) | MiB/min of the window | frames/s in the video | Tapedeck ÷ this (CPU) |",
             "|---|---|---|---|---|---|---|"]
     for (page, fps), results in cpu.items():
         ours = statistics.median(s.cpu for s in results["Tapedeck"])
@@ -163,6 +172,16 @@ def capacity_table(caps, secs):
     return rows + [""]
 
 
+def size_table(minute, secs):
+    rows = [f"### 4. MiB per minute, static page ({secs:g} s of video, every recorder at once, 1 run)", "",
+            "| fps | recorder | MiB/min | frames/s in the video | Tapedeck ÷ this |", "|---|---|---|---|---|"]
+    for fps, sizes in minute.items():
+        ours = sizes["Tapedeck"][0]
+        for name, (mib, frames) in sizes.items():
+            rows.append(f"| {fps} | {name} | {mib:.3f} | {frames:.1f} | {ratio(ours, mib):.2f}× |")
+    return rows + [""]
+
+
 def create_table(cold, warm):
     return ["### 5. Create → CDP answers (Browser.getVersion through the relay)", "",
             f"| start | p50 / p95 ({len(cold)} runs) |", "|---|---|",
@@ -185,12 +204,10 @@ def proxy_table(results, requests, runs):
     return rows + [""]
 
 
-def targets_table(cpu, stops, caps, cold, warm):
-    def med(page, fps, name, field="cpu"):
+def targets_table(cpu, minute, stops, caps, cold, warm):
+    def med(page, fps, name):
         samples = cpu.get((page, fps), {}).get(name)
-        if not samples:
-            return None
-        return statistics.median(s.cpu if field == "cpu" else s.mib_per_min for s in samples)
+        return statistics.median(s.cpu for s in samples) if samples else None
 
     rows = ["### Targets", "", "| target | this run | met? |", "|---|---|---|"]
 
@@ -210,10 +227,9 @@ def targets_table(cpu, stops, caps, cold, warm):
         theirs = med("busy", 25, name)
         if ours is not None and theirs is not None:
             check(f"busy page, 25 fps: CPU {label} {name}", ratio(ours, theirs), goal)
-    for fps in (10, 25):
-        ours, theirs = med("static", fps, "Tapedeck", "size"), med("static", fps, "kernel-images args", "size")
-        if ours is not None and theirs is not None:
-            check(f"static page, {fps} fps: MiB/min ≤ kernel-images args (both CRF {CRF})", ratio(ours, theirs), 1.0)
+    for fps, sizes in minute.items():
+        check(f"static page, {fps} fps: MiB/min ≤ kernel-images args (both CRF {CRF}, table 4)",
+              ratio(sizes["Tapedeck"][0], sizes["kernel-images args"][0]), 1.0)
     busy = caps.get(("busy", 25), {}).get("Tapedeck")
     if busy:
         rows.append(f"| {len(busy)} busy sessions at 25 fps: ≥ 95 % of frames (visible changes) kept in every video "

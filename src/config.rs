@@ -22,7 +22,7 @@ pub struct ServeConfig {
     /// share one), or `sqlite:PATH`. Default: SQLite file `tapedeck.db` in the data dir.
     #[arg(long, env = "TAPEDECK_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
-    /// Blob store: `s3://BUCKET` for an S3-compatible bucket, with endpoint, region and
+    /// Blob store: `s3://BUCKET[/FOLDER]` for an S3-compatible bucket, with endpoint, region and
     /// credentials from the standard `AWS_*` variables (`AWS_ENDPOINT_URL`, `AWS_REGION`,
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP=true` for plain HTTP).
     /// Default: the `blobs` directory in the data dir.

@@ -43,3 +43,32 @@ def test_kernel_replay_survives_server_kill9(tmp_path):
         assert kernel.browsers.retrieve(browser.session_id, include_deleted=True).deleted_at is not None
     finally:
         server.stop()
+
+
+def test_restart_deletes_segments_a_crash_left_beside_a_finished_video(tmp_path):
+    """A stop answers before the recording's stored segments are deleted; a crash in between
+    leaves them behind. The next start deletes them, and nothing no recording claims."""
+    server = Server(tmp_path / "sweep", first_display=145).start()
+    try:
+        session = server.native("POST", "/sessions", json={}).json()
+        started = server.native("POST", f"/sessions/{session['id']}/recordings", json={}).json()
+        time.sleep(2)
+        stopped = server.native("POST", f"/recordings/{started['id']}/stop").json()
+        assert stopped["state"] == "finished"
+        recordings = server.data_dir / "data" / "blobs" / "recordings"
+        leftover = recordings / stopped["id"] / "parts" / "seg_00007.m4s"
+        stranger = recordings / "not-a-recording" / "parts" / "seg_00000.m4s"
+        for path in (leftover, stranger):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(b"segment bytes")
+
+        server.stop()
+        server.start()
+        deadline = time.monotonic() + 10
+        while leftover.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not (recordings / stopped["id"]).exists()
+        assert (recordings / f"{stopped['id']}.mp4").stat().st_size == stopped["size_bytes"]
+        assert stranger.read_bytes() == b"segment bytes"
+    finally:
+        server.stop()

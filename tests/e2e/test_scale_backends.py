@@ -92,9 +92,9 @@ def s3(tmp_path_factory):
     proc.wait()
 
 
-def scale_server(tmp_path, database_url, s3_env, first_display):
+def scale_server(tmp_path, database_url, s3_env, first_display, blob_url=f"s3://{BUCKET}"):
     return Server(tmp_path / "scale", first_display=first_display, env=s3_env,
-                  extra_args=["--database-url", database_url, "--blob-url", f"s3://{BUCKET}"])
+                  extra_args=["--database-url", database_url, "--blob-url", blob_url])
 
 
 def test_kernel_replays_on_postgres_and_s3(tmp_path, postgres, s3):
@@ -154,10 +154,12 @@ def test_kernel_replays_on_postgres_and_s3(tmp_path, postgres, s3):
         server.stop()
 
 
-def test_recovery_after_kill9_on_postgres_and_s3(tmp_path, postgres, s3):
-    bucket_dir, s3_env, _ = s3
+def test_recovery_after_kill9_into_a_bucket_folder(tmp_path, postgres, s3):
+    bucket_dir, s3_env, endpoint = s3
     database_url = postgres()
-    server = scale_server(tmp_path, database_url, s3_env, first_display=175).start()
+    # A folder of a shared bucket: every object, and every presigned URL, stays under it.
+    server = scale_server(tmp_path, database_url, s3_env, first_display=175,
+                          blob_url=f"s3://{BUCKET}/team-a/").start()
     try:
         kernel = server.kernel_client()
         browser = kernel.browsers.create(viewport={"width": 1280, "height": 720})
@@ -167,10 +169,14 @@ def test_recovery_after_kill9_on_postgres_and_s3(tmp_path, postgres, s3):
         server.start()
         native = server.native("GET", f"/recordings/{replay.replay_id}").json()
         assert native["state"] == "interrupted" and native["stop_reason"] == "recovered", native
-        video = bucket_dir / "recordings" / f"{replay.replay_id}.mp4"
+        video = bucket_dir / "team-a" / "recordings" / f"{replay.replay_id}.mp4"
         probe = ffprobe(video)
         assert probe["codec"] == "h264" and probe["duration"] >= 3.5, probe
         assert abs(native["duration_ms"] / 1000 - probe["duration"]) <= 0.5, (native, probe)
+        assert not (bucket_dir / "recordings" / f"{replay.replay_id}.mp4").exists()
+        url = server.native("GET", f"/recordings/{replay.replay_id}/download-url").json()["url"]
+        assert url.startswith(f"{endpoint}/{BUCKET}/team-a/recordings/{replay.replay_id}.mp4?")
+        assert httpx.get(url).content == video.read_bytes()
     finally:
         server.stop()
 

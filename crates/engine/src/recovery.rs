@@ -5,7 +5,7 @@ use std::time::Duration;
 use tapedeck_core::{EngineError, RecordingState, StopReason};
 use time::OffsetDateTime;
 
-use crate::recording::finalize;
+use crate::recording::{finalize, sweep_leftover_parts};
 use crate::Engine;
 
 /// How long to wait for a recorder that outlived the old server to flush its last segment.
@@ -45,6 +45,20 @@ impl Engine {
             }
             tracing::info!(recording = %recording.id, state = recording.state.as_str(), "recording recovered");
         }
+        // Listing a large bucket takes a while; serving need not wait for it.
+        let engine = self.clone();
+        tokio::spawn(async move {
+            match sweep_leftover_parts(&engine).await {
+                Ok(0) => {}
+                Ok(parts) => {
+                    tracing::info!(
+                        parts,
+                        "deleted segments that finalized recordings left behind"
+                    )
+                }
+                Err(e) => tracing::warn!(error = %e, "could not look for leftover segments"),
+            }
+        });
         Ok(())
     }
 }

@@ -11,11 +11,27 @@ use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
+use object_store::prefix::PrefixStore;
 use object_store::signer::Signer as UrlSigner;
 use object_store::{ObjectStore, PutPayload, WriteMultipart};
 
 use crate::keys::StorageKey;
 use crate::StoreError;
+
+/// `s3://BUCKET[/FOLDER…]` as the bucket's name and the folder (empty for the whole bucket).
+fn parse_bucket_url(url: &str) -> Result<(&str, Path), StoreError> {
+    let invalid = |why: &str| StoreError::Config(format!("blob URL {url:?}: {why}"));
+    let rest = url
+        .strip_prefix("s3://")
+        .ok_or_else(|| invalid("expected s3://BUCKET or s3://BUCKET/FOLDER"))?;
+    let (bucket, folder) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(invalid("the bucket name is missing"));
+    }
+    let folder = Path::parse(folder.trim_end_matches('/'))
+        .map_err(|e| invalid(&format!("the folder is not a plain path: {e}")))?;
+    Ok((bucket, folder))
+}
 
 /// The longest lifetime a SigV4 presigned URL may have.
 const SIGV4_MAX_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -41,7 +57,14 @@ pub struct BlobStore {
     /// Set for the local backend, whose files the presigned file route serves directly.
     local_root: Option<PathBuf>,
     /// Set for a bucket, which presigns its own URLs (SigV4) and serves them itself.
-    url_signer: Option<Arc<dyn UrlSigner>>,
+    bucket: Option<BucketSigner>,
+}
+
+/// What presigns a bucket's URLs, and the folder of the bucket the store lives in.
+#[derive(Clone)]
+struct BucketSigner {
+    signer: Arc<dyn UrlSigner>,
+    prefix: Path,
 }
 
 impl BlobStore {
@@ -52,29 +75,33 @@ impl BlobStore {
         Ok(Self {
             inner: Arc::new(LocalFileSystem::new_with_prefix(&root)?),
             local_root: Some(root),
-            url_signer: None,
+            bucket: None,
         })
     }
 
-    /// A store in the S3-compatible bucket of `url` (`s3://bucket`). Endpoint, region and
-    /// credentials come from the standard `AWS_*` variables (`AWS_ENDPOINT_URL`,
-    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ALLOW_HTTP`).
+    /// A store in the S3-compatible bucket of `url`: `s3://BUCKET`, or `s3://BUCKET/FOLDER` to
+    /// keep every object under a folder of a shared bucket. Endpoint, region and credentials
+    /// come from the standard `AWS_*` variables (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ALLOW_HTTP`).
     ///
     /// Fails early, with the bucket named, when the bucket cannot be listed.
     pub async fn s3(url: &str) -> Result<Self, StoreError> {
-        let bucket = url
-            .strip_prefix("s3://")
-            .filter(|b| !b.is_empty() && !b.contains('/'))
-            .ok_or_else(|| StoreError::Config(format!("blob URL {url:?}: expected s3://BUCKET")))?;
-        let s3 = Arc::new(
-            AmazonS3Builder::from_env()
-                .with_bucket_name(bucket)
-                .build()?,
-        );
+        let (bucket, prefix) = parse_bucket_url(url)?;
+        let s3 = AmazonS3Builder::from_env()
+            .with_bucket_name(bucket)
+            .build()?;
+        let inner: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
+            Arc::new(s3.clone())
+        } else {
+            Arc::new(PrefixStore::new(s3.clone(), prefix.clone()))
+        };
         let store = Self {
-            inner: s3.clone(),
+            inner,
             local_root: None,
-            url_signer: Some(s3),
+            bucket: Some(BucketSigner {
+                signer: Arc::new(s3),
+                prefix,
+            }),
         };
         store
             .inner
@@ -91,15 +118,21 @@ impl BlobStore {
         key: &StorageKey,
         ttl: Duration,
     ) -> Result<Option<String>, StoreError> {
-        let Some(signer) = &self.url_signer else {
+        let Some(bucket) = &self.bucket else {
             return Ok(None);
         };
         // SigV4 counts the lifetime from X-Amz-Date, which is truncated to the second: signed at
         // 12:00:00.9 for 1 s, a URL would live 0.1 s. One more second keeps the promise, within
         // the 7 days SigV4 allows.
         let lifetime = (ttl + Duration::from_secs(1)).min(SIGV4_MAX_EXPIRY);
-        let url = signer
-            .signed_url(http::Method::GET, &key.object_path(), lifetime)
+        let path: Path = bucket
+            .prefix
+            .parts()
+            .chain(key.object_path().parts())
+            .collect();
+        let url = bucket
+            .signer
+            .signed_url(http::Method::GET, &path, lifetime)
             .await?;
         Ok(Some(url.to_string()))
     }
@@ -178,6 +211,19 @@ impl BlobStore {
         Ok(blobs)
     }
 
+    /// The names of the folders directly under `prefix/` (one listing, objects not read).
+    pub async fn folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let listing = self
+            .inner
+            .list_with_delimiter(Some(&Path::from(prefix)))
+            .await?;
+        Ok(listing
+            .common_prefixes
+            .iter()
+            .filter_map(|folder| folder.filename().map(str::to_owned))
+            .collect())
+    }
+
     /// The size of `key`, or `None` when it does not exist.
     pub async fn size(&self, key: &StorageKey) -> Result<Option<u64>, StoreError> {
         match self.inner.head(&key.object_path()).await {
@@ -187,20 +233,19 @@ impl BlobStore {
         }
     }
 
-    /// Deletes `key`; a missing object is not an error. In the local directory, the object's
-    /// folder goes too once it is empty (a bucket has no folders to leave behind).
+    /// Deletes `key`; a missing object is not an error. In the local directory, the folders
+    /// that held it go too once they are empty (a bucket has no folders to leave behind).
     pub async fn delete(&self, key: &StorageKey) -> Result<(), StoreError> {
         match self.inner.delete(&key.object_path()).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }
-        let folder = self
-            .local_path(key)
-            .and_then(|p| p.parent().map(FsPath::to_path_buf));
-        if let (Some(folder), Some(root)) = (folder, &self.local_root) {
-            if &folder != root {
-                // Fails, harmlessly, while the folder still holds other objects.
-                let _ = tokio::fs::remove_dir(&folder).await;
+        if let (Some(path), Some(root)) = (self.local_path(key), &self.local_root) {
+            // Stops, harmlessly, at the first folder that still holds something.
+            for folder in path.ancestors().skip(1).take_while(|f| f != root) {
+                if tokio::fs::remove_dir(folder).await.is_err() {
+                    break;
+                }
             }
         }
         Ok(())
@@ -240,15 +285,33 @@ impl BlobUpload {
 mod tests {
     use super::*;
 
+    #[test]
+    fn bucket_urls_name_a_bucket_and_optionally_a_plain_folder() {
+        let parsed = |url| parse_bucket_url(url).map(|(b, p)| (b.to_owned(), p.to_string()));
+        assert_eq!(parsed("s3://videos").unwrap(), ("videos".into(), "".into()));
+        assert_eq!(
+            parsed("s3://videos/").unwrap(),
+            ("videos".into(), "".into())
+        );
+        assert_eq!(
+            parsed("s3://shared/teams/qa/").unwrap(),
+            ("shared".into(), "teams/qa".into())
+        );
+        for bad in ["videos", "s3://", "s3:///x", "s3://b/../x", "s3://b/a//c"] {
+            assert!(parsed(bad).is_err(), "{bad}");
+        }
+    }
+
     #[tokio::test]
     async fn concatenates_parts_in_order_and_lists_them() {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::local(dir.path()).unwrap();
-        let a = StorageKey::for_path("rec/x/seg_00000.m4s").unwrap();
-        let b = StorageKey::for_path("rec/x/seg_00001.m4s").unwrap();
+        let a = StorageKey::for_path("rec/x/parts/seg_00000.m4s").unwrap();
+        let b = StorageKey::for_path("rec/x/parts/seg_00001.m4s").unwrap();
         store.put(&b, "world".into()).await.unwrap();
         store.put(&a, "hello ".into()).await.unwrap();
-        let listed = store.list("rec/x").await.unwrap();
+        let listed = store.list("rec/x/parts").await.unwrap();
+        assert_eq!(store.folders("rec").await.unwrap(), vec!["x".to_owned()]);
         assert_eq!(listed.iter().map(|b| &b.key).collect::<Vec<_>>(), [&a, &b]);
 
         let dest = StorageKey::for_path("rec/x.mp4").unwrap();
@@ -258,17 +321,18 @@ mod tests {
         assert_eq!(on_disk, b"hello world");
         assert_eq!(store.size(&dest).await.unwrap(), Some(11));
 
-        // Deleting the parts removes their folder once it is empty, and nothing else.
-        let folder = store
+        // Deleting the parts removes the folders they leave empty, and nothing else.
+        let parts_folder = store
             .local_path(&a)
             .unwrap()
             .parent()
             .unwrap()
             .to_path_buf();
         store.delete(&a).await.unwrap();
-        assert!(folder.exists());
+        assert!(parts_folder.exists());
         store.delete(&b).await.unwrap();
-        assert!(!folder.exists());
+        assert!(!parts_folder.exists() && !parts_folder.parent().unwrap().exists());
+        assert!(store.folders("rec").await.unwrap().is_empty());
         assert_eq!(store.size(&dest).await.unwrap(), Some(11));
     }
 }

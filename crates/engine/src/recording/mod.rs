@@ -14,7 +14,7 @@ use tapedeck_store::StorageKey;
 use time::OffsetDateTime;
 use tokio::sync::{oneshot, watch};
 
-pub(crate) use segments::finalize;
+pub(crate) use segments::{finalize, sweep_leftover_parts};
 pub(crate) use supervisor::PID_FILE;
 
 use crate::{lock, Engine};

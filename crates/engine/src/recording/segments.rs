@@ -154,6 +154,35 @@ async fn delete_parts(blobs: BlobStore, parts: Vec<StorageKey>) {
     }
 }
 
+/// Deletes the stored parts of recordings already finalized: what a crash cut short of
+/// [`delete_parts`]. Parts of recordings still capturing or stopping are theirs to keep; a
+/// folder no recording claims is left alone, since the bucket may be shared. Returns how many
+/// parts it deleted.
+pub(crate) async fn sweep_leftover_parts(engine: &Engine) -> Result<usize, EngineError> {
+    let blobs = engine.blobs();
+    let mut deleted = 0;
+    for id in blobs.folders("recordings").await? {
+        let Some(recording) = engine.inner.meta.get_recording(&id).await? else {
+            continue;
+        };
+        if matches!(
+            recording.state,
+            RecordingState::Recording | RecordingState::Stopping
+        ) {
+            continue;
+        }
+        let parts: Vec<StorageKey> = blobs
+            .list(&parts_prefix(&id))
+            .await?
+            .into_iter()
+            .map(|part| part.key)
+            .collect();
+        deleted += parts.len();
+        delete_parts(blobs.clone(), parts).await;
+    }
+    Ok(deleted)
+}
+
 /// The length of the video made of `parts` (`init.mp4`, then segments in order), from the
 /// segments' own timeline; `None` when they cannot be read.
 async fn kept_span_ms(blobs: &BlobStore, parts: &[StorageKey]) -> Option<u64> {
