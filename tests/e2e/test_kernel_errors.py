@@ -84,6 +84,13 @@ def test_update_renames_and_retags_and_refuses_other_fields(kernel):
     assert (kept.name, kept.tags) == ("after", {"team": "b"})
 
 
+def test_webdriver_url_says_it_is_not_served(kernel):
+    browser = kernel.browsers.create(viewport={"width": 800, "height": 600})
+    response = httpx.get(browser.webdriver_ws_url.replace("ws://", "http://", 1))
+    assert_kernel_error(response, 501, "not_implemented")
+    assert "cdp_ws_url" in response.json()["message"]
+
+
 def test_capacity_is_529(kernel, server):
     # The test server runs with --max-sessions 2.
     kernel.browsers.create(viewport={"width": 800, "height": 600})

@@ -38,6 +38,9 @@ pub enum CommonError {
     /// No such route.
     #[error("no such route")]
     RouteNotFound,
+    /// A route a dialect's wire format names, which Tapedeck does not serve; says what to use.
+    #[error("{0}")]
+    NotServed(&'static str),
 }
 
 impl CommonError {
@@ -62,12 +65,14 @@ impl CommonError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
             }
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::NotServed(_) => (StatusCode::NOT_IMPLEMENTED, "not_implemented"),
         }
     }
 
     /// The `{code, message}` body with this error's code.
     pub fn body(&self) -> ErrorBody {
-        if self.status_and_code().0.is_server_error() {
+        // A route that is not served is the client's choice, not a failure of the server.
+        if self.status_and_code().0.is_server_error() && !matches!(self, Self::NotServed(_)) {
             tracing::error!(error = %self, "request failed");
         }
         ErrorBody {

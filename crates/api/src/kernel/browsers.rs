@@ -136,6 +136,15 @@ pub async fn delete_by_persistent_id(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `GET /browsers/{id}/webdriver?jwt=…`, the `webdriver_ws_url` Kernel's browser object must
+/// carry. WebDriver BiDi is not served (it would need chromedriver attached to the session's
+/// browser); a client that tries gets told what to use instead of a bare 404.
+pub async fn webdriver() -> KernelError {
+    KernelError(CommonError::NotServed(
+        "WebDriver BiDi is not served by this server; drive the browser over its cdp_ws_url",
+    ))
+}
+
 /// `GET /browsers/{id}/cdp?jwt=…`: the WebSocket relay to the session's Chromium.
 pub async fn cdp(
     State(state): State<ApiState>,

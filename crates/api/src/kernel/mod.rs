@@ -46,6 +46,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route_layer(middleware::from_fn_with_state(state, require_api_key));
     Router::new()
         .route("/browsers/{id}/cdp", get(browsers::cdp))
+        .route("/browsers/{id}/webdriver", get(browsers::webdriver))
         .merge(authed)
         .fallback(|| async { KernelError(CommonError::RouteNotFound) })
 }
