@@ -89,9 +89,10 @@ def main():
                         cpu[(page, fps)][name].append(anchors[name].record(target, fps, args.secs))
                 print(f"[{time.monotonic() - begun:4.0f} s] recorder CPU: {page} {fps} fps", flush=True)
 
+            size_secs = 3 if smoke else 60
             minute = {fps: size.minute_sizes(sessions["static"],
                                              [tapedeck, anchors["kernel-images args"], anchors["x264 ultrafast"]],
-                                             playwright, fps, 3 if smoke else 60)
+                                             playwright, fps, size_secs)
                       for fps in (10, 25)}
             print(f"[{time.monotonic() - begun:4.0f} s] size over a minute", flush=True)
 
@@ -123,7 +124,7 @@ def main():
     out += cpu_table(cpu, args.runs)
     out += stop_table(stops, runs_for)
     out += capacity_table(caps, cap_secs)
-    out += size_table(minute, 3 if smoke else 60)
+    out += size_table(minute, size_secs)
     out += create_table(cold, warm)
     out += proxy_table(proxies, requests, args.runs)
     out += targets_table(cpu, minute, stops, caps, cold, warm)
