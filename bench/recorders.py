@@ -2,7 +2,7 @@
 then the video's size, frames and duration.
 
 - Tapedeck: the real server's recorder (grabber thread + its ffmpeg), through the native API;
-- kernel-images: its exact ffmpeg arguments (contracts/kernel.md §4.1) on the session's display;
+- kernel-images: its exact ffmpeg arguments (docs/kernel.md, "The kernel-images recorder") on the session's display;
 - x264 ultrafast: x11grab + libx264 `-preset ultrafast`, fragmented MP4, on the same display;
 - Playwright `recordVideo`: playwright-core with Debian's Chromium (headful, own Xvfb) and
   Debian's ffmpeg where Playwright looks for its own; its CPU is node + Chromium + ffmpeg while

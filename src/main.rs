@@ -15,7 +15,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server: native API at /v1, Kernel at /kernel.
+    /// Run the server: native API at /v1, Kernel at /kernel, GBOX at /gbox, FAST at /fast, and
+    /// the recording proxy.
     Serve(config::ServeConfig),
 }
 

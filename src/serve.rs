@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tapedeck_api::ApiState;
-use tapedeck_engine::{Engine, EngineConfig, UpstreamClient};
+use tapedeck_engine::{Engine, EngineConfig};
 use tapedeck_store::{redact_password, secrets, BlobStore, Presigner, Signer, SqlMetadata};
+use tapedeck_upstream::UpstreamClient;
 use tokio::signal::unix::{signal, SignalKind};
 
 use crate::config::ServeConfig;

@@ -31,6 +31,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until(condition, timeout: float, what: str):
+    """Polls `condition` every 0.1 s until it is true; fails naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
+        time.sleep(0.1)
+
+
+def expires(url: str, timeout: float = 10):
+    """Waits until a presigned URL is refused (403), as it must once its lifetime is over."""
+    wait_until(lambda: httpx.get(url).status_code == 403, timeout, f"{url} to expire")
+
+
 class Server:
     """One `tapedeck serve` process on a data dir that survives restarts."""
 
@@ -103,6 +116,26 @@ class Server:
     def native(self, method: str, path: str, **kwargs) -> httpx.Response:
         headers = {"Authorization": f"Bearer {API_KEY}", **kwargs.pop("headers", {})}
         return httpx.request(method, f"{self.url}/v1{path}", headers=headers, timeout=90, **kwargs)
+
+    def metric(self, name: str) -> float:
+        """One counter from `GET /v1/metrics` (Prometheus text format)."""
+        response = self.native("GET", "/metrics")
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("text/plain"), response.headers
+        for line in response.text.splitlines():
+            if line.startswith(f"{name} "):
+                return float(line.split()[1])
+        raise AssertionError(f"no metric {name} in:\n{response.text}")
+
+    def wait_for_metric(self, name: str, at_least: float, timeout: float = 30) -> float:
+        """Waits until counter `name` reaches `at_least`, and returns it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.metric(name)
+            if value >= at_least or time.monotonic() > deadline:
+                assert value >= at_least, f"{name} is {value}, expected at least {at_least}"
+                return value
+            time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")

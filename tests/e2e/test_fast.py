@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler
 import httpx
 import pytest
 
-from conftest import QuietServer, Server
+from conftest import QuietServer, Server, wait_until
 
 
 class App:
@@ -179,12 +179,15 @@ def test_fast_records_a_browsers_page_and_subresources(fast, pages):
     session = fast.native("POST", "/sessions", json={"start_url": f"{pages}/subresources.html",
                                                      "viewport": {"width": 800, "height": 600}})
     assert session.status_code == 201, session.text
-    time.sleep(4)
+    wanted = {f"{pages}{path}" for path in ("/subresources.html", "/style.css", "/app.js", "/pixel.png")}
+
+    def recorded_urls():
+        return {e["request"]["url"] for e in har(fast, run["test_record_id"])["entries"]}
+
+    wait_until(lambda: wanted <= recorded_urls(), 30, "the page and its subresources as baselines")
     stop_run(fast, run["id"])
     fast.native("DELETE", f"/sessions/{session.json()['id']}")
-    urls = {e["request"]["url"] for e in har(fast, run["test_record_id"])["entries"]}
-    for path in ("/subresources.html", "/style.css", "/app.js", "/pixel.png"):
-        assert f"{pages}{path}" in urls, (path, urls)
+    assert wanted <= recorded_urls()
 
 
 def test_fast_har_holds_decoded_bodies_of_compressed_responses(fast, apps):

@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from conftest import expires
+
 
 @pytest.fixture
 def finished_recording(server):
@@ -46,7 +48,7 @@ def test_tampered_expired_and_escaping_urls_are_refused(server, finished_recordi
     assert httpx.get(url.split("?")[0]).status_code == 403
 
     short = server.native("GET", f"/recordings/{rid}/download-url", params={"expires_in_secs": 1}).json()
-    time.sleep(2.2)
+    expires(short["url"])
     expired = httpx.get(short["url"])
     assert expired.status_code == 403 and expired.json()["message"] == "URL expired"
 

@@ -1,7 +1,6 @@
 """The warm pool: pre-started sessions handed to creates that fit, evicted for creates that
 do not, and never more than --max-sessions browsers in all."""
 
-import re
 import time
 
 from conftest import Server, node
@@ -10,13 +9,8 @@ VIEWPORT = {"width": 1280, "height": 720}
 
 
 def wait_for_pooled(server: Server, count: int):
-    """Waits until the log shows `count` pooled sessions ready in all."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if len(re.findall(r"pooled session ready", server.log())) >= count:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"fewer than {count} pooled sessions became ready:\n{server.log()[-2000:]}")
+    """Waits until `count` pooled sessions became ready in all."""
+    server.wait_for_metric("tapedeck_pooled_sessions_started_total", count)
 
 
 def test_warm_pool_hands_out_evicts_and_refills(tmp_path):
@@ -34,7 +28,7 @@ def test_warm_pool_hands_out_evicts_and_refills(tmp_path):
         # evicts the pooled session instead of being refused.
         kiosk = server.native("POST", "/sessions", json={"viewport": VIEWPORT, "kiosk": True})
         assert kiosk.status_code == 201, kiosk.text
-        assert "evicting a pooled session" in server.log()
+        assert server.metric("tapedeck_pooled_sessions_evicted_total") == 1
         # Now two real sessions fill the server: the next create is refused, pool or not.
         full = server.native("POST", "/sessions", json={"viewport": VIEWPORT})
         assert full.status_code == 503 and full.json()["code"] == "capacity_exhausted", full.text

@@ -1,6 +1,7 @@
 //! Tapedeck's HTTP APIs. One engine, several dialects, each in its own folder:
-//! `native/` (`/v1`, with OpenAPI) and `kernel/` (`/kernel`), beside `common/` (auth, lenient
-//! JSON bodies, error bodies, the presigned file route and the CDP WebSocket relay).
+//! `native/` (`/v1`, with OpenAPI), `kernel/` (`/kernel`), `gbox/` (`/gbox`) and `fast/`
+//! (`/fast`), beside `common/` (auth, lenient JSON bodies, error bodies, the presigned file
+//! route and the CDP WebSocket relay). What each dialect serves is in `docs/`.
 
 pub mod common;
 pub mod fast;
@@ -40,7 +41,7 @@ impl ApiState {
     }
 }
 
-/// The whole HTTP surface: `/healthz`, `/files`, `/v1` and `/kernel`.
+/// The whole HTTP surface: `/healthz`, `/files`, `/v1`, `/kernel`, `/gbox` and `/fast`.
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))

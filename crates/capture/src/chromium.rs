@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use rustix::process::Signal;
 use tokio::process::Command;
 
 use crate::process::ProcessGroup;
@@ -81,15 +82,16 @@ impl Browser {
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
-        // SAFETY: nice() is async-signal-safe and touches only the calling (child) process.
+        // SAFETY: the closure runs between fork and exec, where only async-signal-safe calls
+        // are allowed; it makes one raw setpriority-style syscall on the calling (child) process.
         unsafe {
             cmd.pre_exec(|| {
-                // A result of -1 can be a valid niceness; errors only leave the default.
-                libc::nice(BROWSER_NICENESS);
+                // A refusal only leaves the default niceness.
+                let _ = rustix::process::nice(BROWSER_NICENESS);
                 Ok(())
             });
         }
-        let mut process = ProcessGroup::spawn("chromium", &mut cmd, Some(libc::SIGKILL))?;
+        let mut process = ProcessGroup::spawn("chromium", &mut cmd, Some(Signal::KILL))?;
         let (port, browser_ws_path) = wait_for_devtools(&mut process, &options.profile_dir).await?;
         let display_number = display.number();
         // The session is handed out only once its window can take input.
@@ -119,11 +121,6 @@ impl Browser {
         &self.browser_ws_path
     }
 
-    /// Chromium's main pid.
-    pub fn pid(&self) -> i32 {
-        self.process.pid()
-    }
-
     /// True while the main process runs.
     pub fn is_running(&mut self) -> bool {
         self.process.try_exited().is_none()
@@ -132,7 +129,7 @@ impl Browser {
     /// Stops Chromium and all its helper processes, then removes the profile.
     pub async fn stop(mut self) {
         self.process
-            .terminate(libc::SIGTERM, Duration::from_secs(3))
+            .terminate(Signal::TERM, Duration::from_secs(3))
             .await;
         if let Err(e) = tokio::fs::remove_dir_all(&self.profile_dir).await {
             tracing::warn!(dir = %self.profile_dir.display(), error = %e, "could not remove profile");

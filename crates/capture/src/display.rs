@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use rustix::process::Signal;
 use tokio::process::Command;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, MapState};
@@ -35,7 +36,7 @@ impl Display {
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
-        let mut process = ProcessGroup::spawn("Xvfb", &mut cmd, Some(libc::SIGKILL))?;
+        let mut process = ProcessGroup::spawn("Xvfb", &mut cmd, Some(Signal::KILL))?;
         let socket = Self::socket_path(number);
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
@@ -78,8 +79,7 @@ impl Display {
         let lock = PathBuf::from(format!("/tmp/.X{number}-lock"));
         match std::fs::read_to_string(lock) {
             Ok(text) => match text.trim().parse::<i32>() {
-                // SAFETY: signal 0 only checks that the pid exists.
-                Ok(pid) if pid > 0 => unsafe { libc::kill(pid, 0) == 0 },
+                Ok(pid) if pid > 0 => crate::process::is_alive(pid),
                 _ => true,
             },
             Err(e) => e.kind() != std::io::ErrorKind::NotFound,
@@ -108,11 +108,6 @@ impl Display {
     /// Screen height in pixels.
     pub fn height(&self) -> u32 {
         self.height
-    }
-
-    /// The Xvfb pid.
-    pub fn pid(&self) -> i32 {
-        self.process.pid()
     }
 
     /// Waits until a top-level window is mapped and viewable, up to `timeout`; returns whether
@@ -156,7 +151,7 @@ impl Display {
     /// Stops Xvfb; its lock and socket go with it.
     pub async fn stop(mut self) {
         self.process
-            .terminate(libc::SIGTERM, Duration::from_secs(2))
+            .terminate(Signal::TERM, Duration::from_secs(2))
             .await;
     }
 }

@@ -31,9 +31,6 @@ pub enum CaptureError {
         /// Its exit status.
         status: String,
     },
-    /// No display number was free.
-    #[error("no free X display number in {0}")]
-    NoDisplay(String),
     /// A DevTools protocol call failed.
     #[error("CDP: {0}")]
     Cdp(String),

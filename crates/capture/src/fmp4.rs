@@ -147,37 +147,35 @@ pub fn span_ms(init: &[u8], first: &[u8], last: &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
 
-    /// A real variable-frame-rate HLS/fMP4 from ffmpeg, five frames selected out of 4.5 s (the
-    /// last at 3.9 s), cut into segments at keyframes. Its playlist says 2.4 s.
+    /// The checked-in recording (`fixtures/vfr-segments`): seven frames selected out of 6 s, the
+    /// last at 5.5 s, cut into six segments at keyframes.
+    fn fixture(name: &str) -> Vec<u8> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/vfr-segments/");
+        std::fs::read(format!("{dir}{name}")).expect("fixture")
+    }
+
     #[test]
     fn reads_the_span_of_ffmpeg_segments_with_variable_frame_rate() {
-        let dir = tempfile::tempdir().unwrap();
-        let status = std::process::Command::new("ffmpeg")
-            .current_dir(dir.path())
-            .args(["-v", "error", "-f", "lavfi", "-i"])
-            .arg("color=c=red:s=64x64:r=10:d=4.5,select='eq(n\\,0)+eq(n\\,5)+eq(n\\,15)+eq(n\\,22)+eq(n\\,39)'")
-            // zerolatency as the recorder: no B-frames, so decode and presentation times agree.
-            .args(["-fps_mode", "passthrough", "-c:v", "libx264", "-tune", "zerolatency"])
-            .arg("-force_key_frames")
-            .arg("expr:gte(t,n_forced*2)")
-            .args(["-f", "hls", "-hls_time", "2", "-hls_segment_type", "fmp4"])
-            .args(["-hls_list_size", "0", "-hls_segment_filename", "seg_%d.m4s", "index.m3u8"])
-            .status()
-            .expect("ffmpeg runs");
-        assert!(status.success());
-        let read = |name: &str| std::fs::read(dir.path().join(name)).unwrap();
-        let init = read("init.mp4");
-        let mut segments: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| n.ends_with(".m4s"))
-            .collect();
-        segments.sort();
-        assert!(segments.len() >= 2, "{segments:?}");
-        let first = read(&segments[0]);
-        let last = read(segments.last().unwrap());
-        let ms = span_ms(&init, &first, &last).expect("a span");
-        // Five frames, the last starting at 3.9 s and lasting about one frame.
-        assert!((3900..=4600).contains(&ms), "{ms} ms");
+        let init = fixture("init.mp4");
+        let ms = span_ms(&init, &fixture("seg_00000.m4s"), &fixture("seg_00005.m4s"));
+        // The last frame starts at 5.5 s and lasts one frame of the source's 10 fps.
+        assert_eq!(ms, Some(5600));
+    }
+
+    #[test]
+    fn a_single_segment_spans_its_own_frames() {
+        let init = fixture("init.mp4");
+        let first = fixture("seg_00000.m4s");
+        // Frames at 0 and 0.5 s; the segment ends where the next begins, at 1.5 s.
+        let ms = span_ms(&init, &first, &first).expect("a span");
+        assert!((500..=1500).contains(&ms), "{ms} ms");
+    }
+
+    #[test]
+    fn truncated_boxes_are_refused_not_misread() {
+        let init = fixture("init.mp4");
+        let last = fixture("seg_00005.m4s");
+        assert_eq!(span_ms(&init[..init.len() / 2], &last, &last), None);
+        assert_eq!(span_ms(&init, &last[..last.len() / 2], &last), None);
     }
 }

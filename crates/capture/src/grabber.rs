@@ -67,7 +67,7 @@ impl Grabber {
     /// Connects to the display, sets up damage tracking and shared memory, sends the first
     /// frame to `sink`, and keeps capturing on a thread of its own.
     pub fn start(options: GrabOptions, sink: File) -> Result<Self, CaptureError> {
-        let mut capture = Capture::connect(&options, sink)?;
+        let mut capture = GrabLoop::connect(&options, sink)?;
         let (stop_tx, stop_rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name(format!("grab{}", options.display))
@@ -97,8 +97,8 @@ impl Grabber {
     }
 }
 
-/// The grabber thread's state.
-struct Capture {
+/// The grabber thread's state: its X connection, damage object, shared images and output.
+struct GrabLoop {
     conn: RustConnection,
     root: u32,
     damage: u32,
@@ -120,7 +120,7 @@ struct Capture {
     stats: GrabStats,
 }
 
-impl Capture {
+impl GrabLoop {
     fn connect(options: &GrabOptions, sink: File) -> Result<Self, CaptureError> {
         let grab_err =
             |what: &str, e: &dyn std::fmt::Display| CaptureError::Grab(format!("{what}: {e}"));

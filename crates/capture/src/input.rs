@@ -1,29 +1,97 @@
 //! Real X input on a display (XTEST, through xdotool): pointer, keyboard and wheel.
 
+use tapedeck_core::ui::MouseButton;
 use tokio::process::Command;
 
 use crate::process::run_to_completion;
 use crate::{CaptureError, Display};
 
-/// A mouse button.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MouseButton {
-    /// Button 1.
-    Left,
-    /// Button 2.
-    Middle,
-    /// Button 3.
-    Right,
+/// xdotool's number for `button`.
+fn button_number(button: MouseButton) -> &'static str {
+    match button {
+        MouseButton::Left => "1",
+        MouseButton::Middle => "2",
+        MouseButton::Right => "3",
+    }
 }
 
-impl MouseButton {
-    fn number(self) -> &'static str {
-        match self {
-            Self::Left => "1",
-            Self::Middle => "2",
-            Self::Right => "3",
-        }
+/// The X keysym (as xdotool names it) of a key named the way web APIs name keys: DOM
+/// `KeyboardEvent.key`-style names as GBOX and Playwright use them (`enter`, `control`,
+/// `arrowUp`, `numpad5`, `;`, `f5`), case-insensitive. `None` for a name it does not know.
+pub fn keysym(name: &str) -> Option<String> {
+    let lower = name.to_ascii_lowercase();
+    let named = match lower.as_str() {
+        "enter" | "return" => "Return",
+        "control" | "ctrl" => "ctrl",
+        "shift" => "shift",
+        "alt" | "option" => "alt",
+        "meta" | "cmd" | "command" | "super" | "win" => "super",
+        "escape" | "esc" => "Escape",
+        "backspace" => "BackSpace",
+        "delete" | "del" => "Delete",
+        "insert" => "Insert",
+        "tab" => "Tab",
+        "space" => "space",
+        "arrowup" | "up" => "Up",
+        "arrowdown" | "down" => "Down",
+        "arrowleft" | "left" => "Left",
+        "arrowright" | "right" => "Right",
+        "home" => "Home",
+        "end" => "End",
+        "pageup" => "Prior",
+        "pagedown" => "Next",
+        "capslock" => "Caps_Lock",
+        "numlock" => "Num_Lock",
+        "scrolllock" => "Scroll_Lock",
+        "pause" => "Pause",
+        "printscreen" => "Print",
+        ";" => "semicolon",
+        "=" => "equal",
+        "," => "comma",
+        "-" => "minus",
+        "." => "period",
+        "/" => "slash",
+        "`" => "grave",
+        "[" => "bracketleft",
+        "\\" => "backslash",
+        "]" => "bracketright",
+        "'" => "apostrophe",
+        "numpadadd" => "KP_Add",
+        "numpadsubtract" => "KP_Subtract",
+        "numpadmultiply" => "KP_Multiply",
+        "numpaddivide" => "KP_Divide",
+        "numpaddecimal" => "KP_Decimal",
+        "numpadenter" => "KP_Enter",
+        "numpadequal" => "KP_Equal",
+        "volumeup" => "XF86AudioRaiseVolume",
+        "volumedown" => "XF86AudioLowerVolume",
+        "volumemute" => "XF86AudioMute",
+        "mediaplaypause" => "XF86AudioPlay",
+        "mediastop" => "XF86AudioStop",
+        "medianexttrack" => "XF86AudioNext",
+        "mediaprevioustrack" => "XF86AudioPrev",
+        _ => "",
+    };
+    if !named.is_empty() {
+        return Some(named.to_owned());
     }
+    if lower.len() == 1 && lower.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Some(lower);
+    }
+    if let Some(digit) = lower
+        .strip_prefix("numpad")
+        .filter(|d| d.len() == 1 && d.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Some(format!("KP_{digit}"));
+    }
+    if let Some(n) = lower
+        .strip_prefix('f')
+        .and_then(|n| n.parse::<u8>().ok())
+        .filter(|n| (1..=12).contains(n))
+    {
+        return Some(format!("F{n}"));
+    }
+    None
 }
 
 /// Runs one xdotool command against `display`.
@@ -53,7 +121,7 @@ pub async fn click(
             "click",
             "--repeat",
             repeat,
-            button.number(),
+            button_number(button),
         ],
     )
     .await
@@ -93,4 +161,27 @@ pub async fn scroll(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keysym;
+
+    #[test]
+    fn web_key_names_become_keysyms() {
+        assert_eq!(keysym("Enter").as_deref(), Some("Return"));
+        assert_eq!(keysym("arrowUp").as_deref(), Some("Up"));
+        assert_eq!(keysym("numpad5").as_deref(), Some("KP_5"));
+        assert_eq!(keysym(";").as_deref(), Some("semicolon"));
+        assert_eq!(keysym("F12").as_deref(), Some("F12"));
+        assert_eq!(keysym("a").as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn unknown_names_and_keysym_injection_are_refused() {
+        assert_eq!(keysym("f13"), None);
+        assert_eq!(keysym("ctrl+alt+Delete"), None);
+        assert_eq!(keysym("--help"), None);
+        assert_eq!(keysym(""), None);
+    }
 }

@@ -9,6 +9,7 @@ pub mod cdp;
 pub mod chromium;
 pub mod colour;
 pub mod display;
+pub mod element;
 pub mod error;
 pub mod fmp4;
 pub mod grabber;

@@ -1,9 +1,10 @@
 //! Child processes that live in their own process group and die with the server.
 
-use std::os::fd::AsRawFd;
 use std::process::ExitStatus;
 use std::time::Duration;
 
+use rustix::fs::OFlags;
+use rustix::process::{Pid, Signal};
 use tokio::process::{Child, Command};
 
 use crate::CaptureError;
@@ -12,7 +13,7 @@ use crate::CaptureError;
 pub struct ProcessGroup {
     program: &'static str,
     child: Child,
-    pid: i32,
+    pid: Option<Pid>,
     reaped: bool,
 }
 
@@ -27,16 +28,15 @@ impl ProcessGroup {
     pub fn spawn(
         program: &'static str,
         cmd: &mut Command,
-        death_signal: Option<i32>,
+        death_signal: Option<Signal>,
     ) -> Result<Self, CaptureError> {
         cmd.process_group(0);
         if let Some(signal) = death_signal {
-            // SAFETY: prctl is async-signal-safe and touches only the calling (child) process.
+            // SAFETY: the closure runs between fork and exec, where only async-signal-safe calls
+            // are allowed; it makes one raw prctl syscall on the calling (child) process.
             unsafe {
                 cmd.pre_exec(move || {
-                    if libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
+                    rustix::process::set_parent_process_death_signal(Some(signal))?;
                     Ok(())
                 });
             }
@@ -44,8 +44,8 @@ impl ProcessGroup {
         let child = cmd
             .spawn()
             .map_err(|source| CaptureError::Spawn { program, source })?;
-        let pid = child.id().map(|p| p as i32).unwrap_or_default();
-        tracing::debug!(program, pid, "spawned");
+        let pid = child.id().and_then(|p| Pid::from_raw(p as i32));
+        tracing::debug!(program, pid = pid.map(Pid::as_raw_nonzero), "spawned");
         Ok(Self {
             program,
             child,
@@ -54,33 +54,25 @@ impl ProcessGroup {
         })
     }
 
-    /// The child's pid, which is also its process group id.
+    /// The child's pid, which is also its process group id; 0 if it had none.
     pub fn pid(&self) -> i32 {
-        self.pid
+        Pid::as_raw(self.pid)
     }
 
     /// The child's piped stdin as a blocking file (for a writer thread), once.
     pub fn take_stdin(&mut self) -> Option<std::fs::File> {
         let fd = self.child.stdin.take()?.into_owned_fd().ok()?;
         // tokio made the pipe non-blocking for its reactor; a plain thread wants it blocking.
-        // SAFETY: fcntl on a descriptor we own.
-        unsafe {
-            let flags = libc::fcntl(fd.as_raw_fd(), libc::F_GETFL);
-            libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
-        }
+        let flags = rustix::fs::fcntl_getfl(&fd).ok()?;
+        rustix::fs::fcntl_setfl(&fd, flags - OFlags::NONBLOCK).ok()?;
         Some(std::fs::File::from(fd))
     }
 
-    /// The program's short name, for logs.
-    pub fn program(&self) -> &'static str {
-        self.program
-    }
-
     /// Sends `signal` to the child alone.
-    pub fn signal(&self, signal: i32) {
-        if !self.reaped && self.pid > 0 {
-            // SAFETY: plain syscall on a pid we own and have not reaped.
-            unsafe { libc::kill(self.pid, signal) };
+    pub fn signal(&self, signal: Signal) {
+        if let Some(pid) = self.pid.filter(|_| !self.reaped) {
+            // A pid we have not reaped is still ours; ESRCH if it just exited is harmless.
+            let _ = rustix::process::kill_process(pid, signal);
         }
     }
 
@@ -104,12 +96,12 @@ impl ProcessGroup {
 
     /// Stops the child in phases: `first` signal and wait `grace`, then SIGTERM for 2 s, then
     /// SIGKILL. Helpers in the group get SIGKILL at the end whatever happened.
-    pub async fn terminate(&mut self, first: i32, grace: Duration) -> Option<ExitStatus> {
+    pub async fn terminate(&mut self, first: Signal, grace: Duration) -> Option<ExitStatus> {
         let mut status = None;
         for (signal, wait) in [
             (first, grace),
-            (libc::SIGTERM, Duration::from_secs(2)),
-            (libc::SIGKILL, Duration::from_secs(5)),
+            (Signal::TERM, Duration::from_secs(2)),
+            (Signal::KILL, Duration::from_secs(5)),
         ] {
             if let Some(done) = self.try_exited() {
                 status = Some(done);
@@ -123,8 +115,8 @@ impl ProcessGroup {
             }
             tracing::warn!(
                 program = self.program,
-                pid = self.pid,
-                signal,
+                pid = self.pid(),
+                signal = signal.as_raw(),
                 "did not exit in time; escalating"
             );
         }
@@ -134,9 +126,9 @@ impl ProcessGroup {
 
     /// SIGKILLs the whole group; the leader's own exit status may already be collected.
     fn kill_group_now(&self) {
-        if self.pid > 0 {
-            // SAFETY: as in signal_group; ESRCH when the group is already gone is harmless.
-            unsafe { libc::killpg(self.pid, libc::SIGKILL) };
+        if let Some(pid) = self.pid {
+            // ESRCH when the group is already gone is harmless.
+            let _ = rustix::process::kill_process_group(pid, Signal::KILL);
         }
     }
 }
@@ -148,6 +140,12 @@ impl Drop for ProcessGroup {
             self.kill_group_now();
         }
     }
+}
+
+/// True when a process with `pid` exists (signal 0 checks without sending anything). A zombie
+/// or a reused pid also counts, so callers bound any wait built on this.
+pub fn is_alive(pid: i32) -> bool {
+    Pid::from_raw(pid).is_some_and(|pid| rustix::process::test_kill_process(pid).is_ok())
 }
 
 /// Runs a short-lived tool to completion and returns its stdout; a failure carries its stderr.

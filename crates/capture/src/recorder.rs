@@ -9,11 +9,12 @@
 //! happens when the server dies: the pipe closes with it, and ffmpeg (which outlives it for that
 //! moment) finishes the segment in progress, so a crash loses no video.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use rustix::process::Signal;
 use tokio::process::Command;
 
 use crate::grabber::{GrabOptions, Grabber};
@@ -34,7 +35,7 @@ const MAX_KEYFRAME_SECS: u32 = 60;
 /// Pipe sizes to try, largest first. 8 MiB holds about five 720p I420 frames: when ffmpeg is
 /// briefly descheduled on a loaded machine, the grabber keeps its ticks instead of blocking on
 /// the write (the last size is the limit without CAP_SYS_RESOURCE).
-const PIPE_BYTES: [i32; 2] = [8 << 20, 1 << 20];
+const PIPE_BYTES: [usize; 2] = [8 << 20, 1 << 20];
 
 /// How to record.
 #[derive(Debug, Clone)]
@@ -138,7 +139,7 @@ impl ScreenRecorder {
             Ok(grabber) => grabber,
             Err(e) => {
                 process
-                    .terminate(libc::SIGTERM, Duration::from_secs(2))
+                    .terminate(Signal::TERM, Duration::from_secs(2))
                     .await;
                 return Err(e);
             }
@@ -212,7 +213,7 @@ impl ScreenRecorder {
         let exited = tokio::time::timeout(STOP_GRACE, self.process.wait()).await;
         if !matches!(exited, Ok(Ok(_))) {
             self.process
-                .terminate(libc::SIGTERM, Duration::from_secs(2))
+                .terminate(Signal::TERM, Duration::from_secs(2))
                 .await;
         }
         length_ms
@@ -254,10 +255,10 @@ fn keyframes(options: &RecorderOptions) -> String {
 }
 
 /// Grows a pipe's buffer to the largest size allowed; the default still works if all are refused.
-fn widen_pipe(pipe: &impl AsRawFd) {
+fn widen_pipe(pipe: &impl AsFd) {
     for bytes in PIPE_BYTES {
-        // SAFETY: F_SETPIPE_SZ on a pipe fd we own; a refusal leaves the size as it was.
-        if unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, bytes) } >= 0 {
+        // A refusal leaves the size as it was.
+        if rustix::pipe::fcntl_setpipe_size(pipe, bytes).is_ok() {
             return;
         }
     }

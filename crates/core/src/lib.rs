@@ -9,6 +9,7 @@ pub mod id;
 pub mod recording;
 pub mod session;
 pub mod traffic;
+pub mod ui;
 
 pub use error::EngineError;
 pub use recording::{Recording, RecordingLimits, RecordingState, StopReason};

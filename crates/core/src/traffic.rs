@@ -131,3 +131,21 @@ pub struct Baseline {
     /// True when the response body was longer than what is kept.
     pub response_truncated: bool,
 }
+
+/// Which run and record an admitted request is recorded for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordTicket {
+    /// The recording test run.
+    pub test_run_id: i64,
+    /// Its test record.
+    pub test_record_id: i64,
+}
+
+/// Where the recording proxy sends the exchanges it records: the port between the proxy and
+/// the engine, which implements it.
+pub trait TrafficSink: Send + Sync + 'static {
+    /// Decides, as a request starts, whether it is recorded and for which run.
+    fn admit(&self, host: &str) -> Option<RecordTicket>;
+    /// Takes a finished exchange. Must not block: the proxy calls it from its own tasks.
+    fn submit(&self, ticket: RecordTicket, baseline: Baseline);
+}

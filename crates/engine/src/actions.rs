@@ -1,11 +1,14 @@
 //! UI actions on a session's display: real X input, screenshots, and finding elements by
 //! description through the browser's accessibility tree.
 
-use tapedeck_capture::cdp::{self, LocatedElement};
-use tapedeck_capture::input::{self, MouseButton};
-use tapedeck_capture::{screenshot, Display};
+use tapedeck_capture::input;
+use tapedeck_capture::{element, screenshot, Display};
+use tapedeck_core::ui::{KeyPressing, LocatedElement, MouseButton, TypingMode};
 use tapedeck_core::{EngineError, Viewport};
 
+use tapedeck_store::StorageKey;
+
+use crate::layout::session_object_key;
 use crate::Engine;
 
 impl Engine {
@@ -41,16 +44,16 @@ impl Engine {
         .await
     }
 
-    /// Types `text` into the focused element; `replace` selects what is there first.
+    /// Types `text` into the focused element, then presses Enter when `press_enter`.
     pub async fn type_text(
         &self,
         session_id: &str,
         text: &str,
-        replace: bool,
+        mode: TypingMode,
         press_enter: bool,
     ) -> Result<(), EngineError> {
         self.on_display(session_id, async |d| {
-            if replace {
+            if mode == TypingMode::Replace {
                 input::keys(d, &["ctrl+a".to_owned()]).await?;
             }
             input::type_text(d, text).await?;
@@ -62,9 +65,33 @@ impl Engine {
         .await
     }
 
-    /// Presses keys or chords (`ctrl+c`, `Return`) in order.
-    pub async fn press_keys(&self, session_id: &str, keys: &[String]) -> Result<(), EngineError> {
-        self.on_display(session_id, async |d| input::keys(d, keys).await)
+    /// Presses the keys named in `names` (web key names: `enter`, `control`, `arrowUp`, `a`;
+    /// see [`input::keysym`]) one after another or together as a chord.
+    ///
+    /// Errors: [`EngineError::InvalidInput`] when `names` is empty or names an unknown key.
+    pub async fn press_keys(
+        &self,
+        session_id: &str,
+        names: &[String],
+        pressing: KeyPressing,
+    ) -> Result<(), EngineError> {
+        if names.is_empty() {
+            return Err(EngineError::InvalidInput(
+                "keys must name at least one key".into(),
+            ));
+        }
+        let keysyms = names
+            .iter()
+            .map(|name| {
+                input::keysym(name)
+                    .ok_or_else(|| EngineError::InvalidInput(format!("unknown key {name:?}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let keys = match pressing {
+            KeyPressing::OneAfterAnother => keysyms,
+            KeyPressing::Together => vec![keysyms.join("+")],
+        };
+        self.on_display(session_id, async |d| input::keys(d, &keys).await)
             .await
     }
 
@@ -88,15 +115,28 @@ impl Engine {
             .await
     }
 
-    /// The element of the front page best matching `description`, with its screen centre.
-    pub async fn locate(
+    /// Stores a screenshot (PNG bytes) among the session's own objects
+    /// (`sessions/<id>/screenshots/…`) and returns its key.
+    pub async fn save_screenshot(
+        &self,
+        session_id: &str,
+        png: Vec<u8>,
+    ) -> Result<StorageKey, EngineError> {
+        let key = session_object_key(session_id, "screenshots", "png")?;
+        self.blobs().put(&key, png.into()).await?;
+        Ok(key)
+    }
+
+    /// The element of the front page best matching `description`, with its screen centre;
+    /// `None` when nothing on the page matches.
+    pub async fn find_element(
         &self,
         session_id: &str,
         description: &str,
     ) -> Result<Option<LocatedElement>, EngineError> {
         let live = self.live_session(session_id)?;
         self.touch_session(session_id);
-        cdp::locate(live.devtools, &live.browser_ws_path, description)
+        element::find_by_description(live.devtools, &live.browser_ws_path, description)
             .await
             .map_err(EngineError::internal)
     }

@@ -5,23 +5,30 @@
 
 mod actions;
 mod config;
+mod counters;
 mod displays;
+mod launch;
+mod layout;
 mod pool;
+mod reaper;
 mod recording;
 mod recovery;
 mod session;
+#[cfg(test)]
+mod test_support;
 mod traffic;
 
 use std::sync::{Arc, Mutex};
 
 use tapedeck_store::{BlobStore, Metadata, Presigner};
+use tapedeck_upstream::UpstreamClient;
 use tokio::sync::Semaphore;
 
 pub use config::EngineConfig;
-pub use recording::{Artifact, RecordingRequest};
+pub use counters::EngineCounters;
+pub use recording::{Artifact, RecordingKind, RecordingRequest};
 pub use session::{CdpEndpoint, SessionLabels};
 pub use tapedeck_core::EngineError;
-pub use tapedeck_proxy::UpstreamClient;
 pub use traffic::{CopyRequest, CreateRequest, HostPattern};
 
 use displays::DisplayNumbers;
@@ -46,6 +53,7 @@ struct Inner {
     traffic: traffic::TrafficState,
     upstream: UpstreamClient,
     warm: pool::WarmPool,
+    counters: counters::Counters,
 }
 
 impl Engine {
@@ -70,6 +78,7 @@ impl Engine {
                 traffic: traffic::TrafficState::default(),
                 upstream,
                 warm: pool::WarmPool::default(),
+                counters: counters::Counters::default(),
             }),
         }
     }

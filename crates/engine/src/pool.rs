@@ -7,28 +7,17 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use tapedeck_capture::{Browser, Display};
 use tapedeck_core::{EngineError, SessionSpec};
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::displays::DisplayLease;
-use crate::session::LaunchOptions;
+use crate::counters::Counters;
+use crate::launch::{LaunchOptions, StartedSession};
 use crate::{lock, Engine};
-
-/// A started display and browser, with the display number and capacity slot it holds: a
-/// pooled session waiting for a create, or one a create just started.
-pub(crate) struct StartedBrowser {
-    pub(crate) id: String,
-    pub(crate) display: Display,
-    pub(crate) browser: Browser,
-    pub(crate) lease: DisplayLease,
-    pub(crate) slot: OwnedSemaphorePermit,
-}
 
 /// The pooled sessions and the ones being started.
 #[derive(Default)]
 pub(crate) struct WarmPool {
-    ready: Mutex<Vec<StartedBrowser>>,
+    ready: Mutex<Vec<StartedSession>>,
     starting: AtomicUsize,
     /// Set at shutdown: nothing is started any more.
     closed: AtomicBool,
@@ -47,7 +36,7 @@ impl Engine {
     }
 
     /// A pooled session for `spec`, if it fits one and one is ready; a replacement starts.
-    pub(crate) fn take_warm(&self, spec: &SessionSpec) -> Option<StartedBrowser> {
+    pub(crate) fn take_warm(&self, spec: &SessionSpec) -> Option<StartedSession> {
         if !self.fits_warm_pool(spec) {
             return None;
         }
@@ -67,17 +56,13 @@ impl Engine {
             display_number = warm.lease.number(),
             "evicting a pooled session for a create that does not fit the pool"
         );
+        Counters::bump(&self.inner.counters.pooled_sessions_evicted);
         self.stop_warm(warm).await;
         true
     }
 
-    async fn stop_warm(&self, warm: StartedBrowser) {
-        warm.browser.stop().await;
-        warm.display.stop().await;
-        let dir = self.inner.config.session_dir(&warm.id);
-        if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
-            tracing::debug!(dir = %dir.display(), error = %e, "pooled session dir not removed");
-        }
+    async fn stop_warm(&self, warm: StartedSession) {
+        warm.stop(&self.inner.config).await;
     }
 
     /// Starts pooled sessions in the background until the pool holds `--warm-pool` of them or
@@ -103,6 +88,7 @@ impl Engine {
                             "pooled session ready"
                         );
                         lock(&pool.ready).push(warm);
+                        Counters::bump(&engine.inner.counters.pooled_sessions_started);
                     }
                     Ok(warm) => engine.stop_warm(warm).await,
                     Err(e) => tracing::warn!(error = %e, "could not start a pooled session"),
@@ -112,7 +98,7 @@ impl Engine {
         }
     }
 
-    async fn start_warm(&self, slot: OwnedSemaphorePermit) -> Result<StartedBrowser, EngineError> {
+    async fn start_warm(&self, slot: OwnedSemaphorePermit) -> Result<StartedSession, EngineError> {
         let viewport = self.inner.config.warm_viewport;
         self.launch(slot, viewport, LaunchOptions::default()).await
     }
@@ -120,7 +106,7 @@ impl Engine {
     /// Stops every pooled session and starts no more; for server shutdown.
     pub(crate) async fn close_warm_pool(&self) {
         self.inner.warm.closed.store(true, Ordering::SeqCst);
-        let pooled: Vec<StartedBrowser> = lock(&self.inner.warm.ready).drain(..).collect();
+        let pooled: Vec<StartedSession> = lock(&self.inner.warm.ready).drain(..).collect();
         for warm in pooled {
             self.stop_warm(warm).await;
         }

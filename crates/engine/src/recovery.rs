@@ -73,11 +73,8 @@ async fn wait_for_orphan_recorder(spool_dir: &std::path::Path) {
     let Ok(pid) = text.trim().parse::<i32>() else {
         return;
     };
-    let alive = || {
-        // A zombie or a reused pid is possible; the wait is bounded, so either only costs time.
-        // SAFETY: signal 0 only checks that the pid exists.
-        pid > 0 && unsafe { libc::kill(pid, 0) } == 0
-    };
+    // A zombie or a reused pid is possible; the wait is bounded, so either only costs time.
+    let alive = || tapedeck_capture::process::is_alive(pid);
     let deadline = tokio::time::Instant::now() + ORPHAN_GRACE;
     while alive() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -1,4 +1,4 @@
-//! Display sessions: create, look up, list, delete, and expire on inactivity.
+//! Display sessions: create, look up, list, relabel and delete; their activity and CDP guards.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -6,20 +6,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tapedeck_capture::{Browser, BrowserOptions, Display};
-use tapedeck_core::{
-    id, EngineError, Session, SessionKind, SessionSpec, SessionState, StopReason, Viewport,
-};
+use tapedeck_capture::{Browser, Display};
+use tapedeck_core::{EngineError, Session, SessionKind, SessionSpec, SessionState, StopReason};
 use tapedeck_store::meta::Page;
 use time::OffsetDateTime;
 use tokio::sync::OwnedSemaphorePermit;
 
+use crate::counters::Counters;
 use crate::displays::DisplayLease;
-use crate::pool::StartedBrowser;
+use crate::launch::{stop_session_processes, LaunchOptions, StartedSession};
 use crate::{lock, Engine};
-
-/// How often the reaper looks for idle sessions and dead browsers.
-const REAP_EVERY: Duration = Duration::from_secs(1);
 
 /// The running sessions, by id.
 pub(crate) type LiveSessions = HashMap<String, Arc<LiveSession>>;
@@ -28,25 +24,17 @@ pub(crate) type LiveSessions = HashMap<String, Arc<LiveSession>>;
 pub(crate) struct LiveSession {
     pub(crate) session: Session,
     pub(crate) display: tokio::sync::Mutex<Option<Display>>,
-    browser: tokio::sync::Mutex<Option<Browser>>,
+    pub(crate) browser: tokio::sync::Mutex<Option<Browser>>,
     pub(crate) devtools: SocketAddr,
     pub(crate) browser_ws_path: String,
-    activity: Activity,
+    pub(crate) activity: Activity,
     _display_lease: DisplayLease,
     _slot: OwnedSemaphorePermit,
 }
 
-/// What a session's browser starts with besides the machine-wide settings.
-#[derive(Debug, Default)]
-pub(crate) struct LaunchOptions {
-    pub(crate) start_url: Option<String>,
-    pub(crate) kiosk: bool,
-    pub(crate) envs: std::collections::BTreeMap<String, String>,
-}
-
 /// When a session was last used, and how many CDP connections hold it open.
 #[derive(Default)]
-struct Activity {
+pub(crate) struct Activity {
     last: Mutex<Option<Instant>>,
     open_connections: AtomicUsize,
 }
@@ -56,7 +44,7 @@ impl Activity {
         *lock(&self.last) = Some(Instant::now());
     }
 
-    fn idle_for(&self) -> Option<Duration> {
+    pub(crate) fn idle_for(&self) -> Option<Duration> {
         if self.open_connections.load(Ordering::SeqCst) > 0 {
             return None;
         }
@@ -107,18 +95,12 @@ impl Engine {
         if let Some(name) = &spec.name {
             self.ensure_name_free(name, None).await?;
         }
-        let warm = match self.take_warm(&spec) {
+        let started = match self.take_warm(&spec) {
             Some(warm) => warm,
             None => self.start_cold(&spec).await?,
         };
-        let StartedBrowser {
-            id,
-            display,
-            browser,
-            lease,
-            slot,
-        } = warm;
-        let display_number = lease.number();
+        let id = started.id.clone();
+        let display_number = started.lease.number();
         let session = Session {
             id: id.clone(),
             spec,
@@ -127,10 +109,16 @@ impl Engine {
             deleted_at: None,
         };
         if let Err(e) = inner.meta.insert_session(&session).await {
-            browser.stop().await;
-            display.stop().await;
+            started.stop(&inner.config).await;
             return Err(e.into());
         }
+        let StartedSession {
+            display,
+            browser,
+            lease,
+            slot,
+            ..
+        } = started;
         let live = Arc::new(LiveSession {
             devtools: browser.devtools_addr(),
             browser_ws_path: browser.browser_ws_path().to_owned(),
@@ -143,13 +131,14 @@ impl Engine {
         });
         live.activity.touch();
         lock(&inner.sessions).insert(id.clone(), live);
+        Counters::bump(&inner.counters.sessions_created);
         tracing::info!(session = %id, display_number, "session created");
         Ok(session)
     }
 
     /// Takes a capacity slot (evicting a pooled session if that frees one) and starts a
     /// display and browser for `spec`.
-    async fn start_cold(&self, spec: &SessionSpec) -> Result<StartedBrowser, EngineError> {
+    async fn start_cold(&self, spec: &SessionSpec) -> Result<StartedSession, EngineError> {
         let inner = &self.inner;
         let exhausted = || {
             EngineError::CapacityExhausted(format!(
@@ -172,47 +161,6 @@ impl Engine {
             envs: spec.envs.clone(),
         };
         self.launch(slot, spec.viewport, options).await
-    }
-
-    /// Leases a display number for a new session id, starts Xvfb on it and Chromium on that;
-    /// the session holds `slot` for as long as it lives.
-    pub(crate) async fn launch(
-        &self,
-        slot: OwnedSemaphorePermit,
-        viewport: Viewport,
-        options: LaunchOptions,
-    ) -> Result<StartedBrowser, EngineError> {
-        let config = &self.inner.config;
-        let lease = self
-            .inner
-            .displays
-            .lease()
-            .ok_or_else(|| EngineError::CapacityExhausted("no free X display number".into()))?;
-        let id = id::new_id();
-        let display = Display::start(lease.number(), viewport.width, viewport.height)
-            .await
-            .map_err(EngineError::internal)?;
-        let options = BrowserOptions {
-            binary: config.chromium.clone(),
-            profile_dir: config.profile_dir(&id),
-            start_url: options.start_url,
-            kiosk: options.kiosk,
-            envs: options.envs,
-            extra_args: config.browser_extra_args.clone(),
-        };
-        match Browser::launch(&display, &options).await {
-            Ok(browser) => Ok(StartedBrowser {
-                id,
-                display,
-                browser,
-                lease,
-                slot,
-            }),
-            Err(e) => {
-                display.stop().await;
-                Err(EngineError::internal(e))
-            }
-        }
     }
 
     /// Finds a session by id or name.
@@ -290,21 +238,20 @@ impl Engine {
             }
         }
         if let Some(live) = live {
-            if let Some(browser) = live.browser.lock().await.take() {
-                browser.stop().await;
-            }
-            if let Some(display) = live.display.lock().await.take() {
-                display.stop().await;
-            }
-            let session_dir = self.inner.config.session_dir(&session.id);
-            if let Err(e) = tokio::fs::remove_dir_all(&session_dir).await {
-                tracing::debug!(dir = %session_dir.display(), error = %e, "session dir not removed");
-            }
+            let browser = live.browser.lock().await.take();
+            let display = live.display.lock().await.take();
+            stop_session_processes(
+                browser,
+                display,
+                &self.inner.config.session_dir(&session.id),
+            )
+            .await;
         }
         self.inner
             .meta
             .mark_session_deleted(&session.id, OffsetDateTime::now_utc())
             .await?;
+        Counters::bump(&self.inner.counters.sessions_deleted);
         tracing::info!(session = %session.id, "session deleted");
         // Its slot is free again (unless a CDP relay still holds it): the pool may refill.
         self.fill_warm_pool();
@@ -341,37 +288,6 @@ impl Engine {
     pub(crate) fn touch_session(&self, id: &str) {
         if let Some(live) = lock(&self.inner.sessions).get(id) {
             live.activity.touch();
-        }
-    }
-
-    /// Runs forever: ends sessions idle past their timeout, and sessions whose browser died.
-    pub async fn reap_sessions(self) {
-        let mut tick = tokio::time::interval(REAP_EVERY);
-        loop {
-            tick.tick().await;
-            let sessions: Vec<_> = lock(&self.inner.sessions).values().cloned().collect();
-            for live in sessions {
-                let id = &live.session.id;
-                let recording = !self.live_recording_ids(id).is_empty();
-                let timeout = Duration::from_secs(u64::from(live.session.spec.timeout_seconds));
-                let idle =
-                    !recording && live.activity.idle_for().is_some_and(|idle| idle > timeout);
-                let past_lifetime = live
-                    .session
-                    .expires_at()
-                    .is_some_and(|at| at <= OffsetDateTime::now_utc());
-                let expired = idle || past_lifetime;
-                let crashed = match live.browser.lock().await.as_mut() {
-                    Some(browser) => !browser.is_running(),
-                    None => false,
-                };
-                if expired || crashed {
-                    tracing::info!(session = %id, expired, crashed, "ending session");
-                    if let Err(e) = self.delete_session(id).await {
-                        tracing::warn!(session = %id, error = %e, "could not end session");
-                    }
-                }
-            }
         }
     }
 }

@@ -8,28 +8,12 @@ use http_body_util::combinators::BoxBody;
 use http_body_util::Full;
 use hudsucker::hyper::{header, Method, Request, Response, StatusCode};
 use hudsucker::{Body, HttpContext, HttpHandler, RequestOrResponse};
+use tapedeck_core::traffic::{RecordTicket, TrafficSink};
 use tapedeck_core::Baseline;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
 use crate::tee::{Captured, TeeBody};
-
-/// Which run and record an admitted request is recorded for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordTicket {
-    /// The recording test run.
-    pub test_run_id: i64,
-    /// Its test record.
-    pub test_record_id: i64,
-}
-
-/// Where recorded exchanges go. Implemented by the engine.
-pub trait TrafficSink: Send + Sync + 'static {
-    /// Decides, as a request starts, whether it is recorded and for which run.
-    fn admit(&self, host: &str) -> Option<RecordTicket>;
-    /// Takes a finished exchange. Must not block: the proxy calls it from its own tasks.
-    fn submit(&self, ticket: RecordTicket, baseline: Baseline);
-}
 
 /// The request half of an exchange being recorded.
 struct PendingExchange {

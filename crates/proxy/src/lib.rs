@@ -1,10 +1,9 @@
 //! Tapedeck's recording proxy: an explicit forward proxy for HTTP and `CONNECT` that intercepts
 //! HTTPS with Tapedeck's own CA, passes every request through unchanged with streaming bodies,
-//! and hands the exchanges a [`TrafficSink`] admits to it. Also the upstream client that replays
-//! recorded requests.
+//! and hands the exchanges a [`TrafficSink`] admits to it. Upstream connections go through
+//! [`UpstreamClient`], the client replay uses too.
 
 pub mod ca;
-pub mod client;
 mod handler;
 mod tee;
 
@@ -15,8 +14,8 @@ use hudsucker::Proxy;
 use thiserror::Error;
 
 pub use ca::CaMaterial;
-pub use client::UpstreamClient;
-pub use handler::{RecordTicket, TrafficSink};
+use tapedeck_core::traffic::TrafficSink;
+use tapedeck_upstream::UpstreamClient;
 
 /// A failure to start or run the proxy.
 #[derive(Debug, Error)]

@@ -2,7 +2,7 @@
 //!
 //! A presigned URL is `{public_url}/files/<path>?expires=<unix>&sig=<hex>`, where `sig` signs the
 //! path and the expiry together, so neither can be changed without the secret. `sig` is the last
-//! query parameter (decisions.md §7).
+//! query parameter (docs/recording.md, "Presigned URLs").
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! FAST's test-run shapes (contract §2.2–§2.5).
+//! FAST's test-run shapes (docs/fast.md, "Wire shapes").
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

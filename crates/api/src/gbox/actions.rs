@@ -8,9 +8,8 @@ use axum::extract::{Path, State};
 use axum::Json;
 use base64::Engine as _;
 use bytes::Bytes;
-use tapedeck_capture::input::MouseButton;
+use tapedeck_core::ui::{KeyPressing, MouseButton, TypingMode};
 use tapedeck_core::{id, EngineError};
-use tapedeck_store::StorageKey;
 
 use super::boxes::running_box;
 use super::storage::url_ttl;
@@ -59,7 +58,7 @@ async fn pointer(
         (_, _, Some(Target::Description(description))) => {
             let found = state
                 .engine
-                .locate(&session.id, &description)
+                .find_element(&session.id, &description)
                 .await?
                 .ok_or_else(|| {
                     EngineError::InvalidInput(format!(
@@ -120,9 +119,9 @@ pub async fn type_text(
     let text = params
         .text
         .ok_or_else(|| EngineError::InvalidInput("text is required".into()))?;
-    let replace = match params.mode.as_deref() {
-        None | Some("append") => false,
-        Some("replace") => true,
+    let mode = match params.mode.as_deref() {
+        None | Some("append") => TypingMode::Append,
+        Some("replace") => TypingMode::Replace,
         Some(other) => {
             return Err(EngineError::InvalidInput(format!(
                 "mode must be append or replace, got {other:?}"
@@ -133,7 +132,7 @@ pub async fn type_text(
     let enter = params.press_enter.unwrap_or(false);
     state
         .engine
-        .type_text(&session.id, &text, replace, enter)
+        .type_text(&session.id, &text, mode, enter)
         .await?;
     respond(
         &state,
@@ -152,20 +151,15 @@ pub async fn press_key(
 ) -> Result<Json<ActionResult>, GboxError> {
     let session = running_box(&state, &id).await?;
     let params: PressKeyAction = parse_json(&body)?;
-    if params.keys.is_empty() {
-        return Err(EngineError::InvalidInput("keys must name at least one key".into()).into());
-    }
-    let names: Vec<String> = params
-        .keys
-        .iter()
-        .map(|k| xdotool_key(k))
-        .collect::<Result<_, _>>()?;
-    let keys = if params.combination.unwrap_or(false) {
-        vec![names.join("+")]
+    let pressing = if params.combination.unwrap_or(false) {
+        KeyPressing::Together
     } else {
-        names
+        KeyPressing::OneAfterAnother
     };
-    state.engine.press_keys(&session.id, &keys).await?;
+    state
+        .engine
+        .press_keys(&session.id, &params.keys, pressing)
+        .await?;
     respond(
         &state,
         &session.id,
@@ -173,83 +167,6 @@ pub async fn press_key(
         "press-key executed successfully".into(),
     )
     .await
-}
-
-/// GBOX key names (`enter`, `control`, `arrowUp`, `numpad5`, `;`) as X keysyms.
-fn xdotool_key(name: &str) -> Result<String, EngineError> {
-    let lower = name.to_ascii_lowercase();
-    let named = match lower.as_str() {
-        "enter" | "return" => "Return",
-        "control" | "ctrl" => "ctrl",
-        "shift" => "shift",
-        "alt" | "option" => "alt",
-        "meta" | "cmd" | "command" | "super" | "win" => "super",
-        "escape" | "esc" => "Escape",
-        "backspace" => "BackSpace",
-        "delete" | "del" => "Delete",
-        "insert" => "Insert",
-        "tab" => "Tab",
-        "space" => "space",
-        "arrowup" | "up" => "Up",
-        "arrowdown" | "down" => "Down",
-        "arrowleft" | "left" => "Left",
-        "arrowright" | "right" => "Right",
-        "home" => "Home",
-        "end" => "End",
-        "pageup" => "Prior",
-        "pagedown" => "Next",
-        "capslock" => "Caps_Lock",
-        "numlock" => "Num_Lock",
-        "scrolllock" => "Scroll_Lock",
-        "pause" => "Pause",
-        "printscreen" => "Print",
-        ";" => "semicolon",
-        "=" => "equal",
-        "," => "comma",
-        "-" => "minus",
-        "." => "period",
-        "/" => "slash",
-        "`" => "grave",
-        "[" => "bracketleft",
-        "\\" => "backslash",
-        "]" => "bracketright",
-        "'" => "apostrophe",
-        "numpadadd" => "KP_Add",
-        "numpadsubtract" => "KP_Subtract",
-        "numpadmultiply" => "KP_Multiply",
-        "numpaddivide" => "KP_Divide",
-        "numpaddecimal" => "KP_Decimal",
-        "numpadenter" => "KP_Enter",
-        "numpadequal" => "KP_Equal",
-        "volumeup" => "XF86AudioRaiseVolume",
-        "volumedown" => "XF86AudioLowerVolume",
-        "volumemute" => "XF86AudioMute",
-        "mediaplaypause" => "XF86AudioPlay",
-        "mediastop" => "XF86AudioStop",
-        "medianexttrack" => "XF86AudioNext",
-        "mediaprevioustrack" => "XF86AudioPrev",
-        _ => "",
-    };
-    if !named.is_empty() {
-        return Ok(named.to_owned());
-    }
-    if lower.len() == 1 && lower.chars().all(|c| c.is_ascii_alphanumeric()) {
-        return Ok(lower);
-    }
-    if let Some(digit) = lower
-        .strip_prefix("numpad")
-        .filter(|d| d.len() == 1 && d.chars().all(|c| c.is_ascii_digit()))
-    {
-        return Ok(format!("KP_{digit}"));
-    }
-    if let Some(n) = lower
-        .strip_prefix('f')
-        .and_then(|n| n.parse::<u8>().ok())
-        .filter(|n| (1..=12).contains(n))
-    {
-        return Ok(format!("F{n}"));
-    }
-    Err(EngineError::InvalidInput(format!("unknown key {name:?}")))
 }
 
 /// `POST …/actions/scroll`: pixel deltas at a point, or a direction and distance.
@@ -368,17 +285,7 @@ async fn take_screenshot(
         }),
         Some("storageKey") => {
             let ttl = url_ttl("presignedExpiresIn", expires_in)?;
-            let key = StorageKey::for_path(&format!(
-                "sessions/{session_id}/screenshots/{}.png",
-                id::new_id()
-            ))
-            .map_err(EngineError::from)?;
-            state
-                .engine
-                .blobs()
-                .put(&key, png.into())
-                .await
-                .map_err(EngineError::from)?;
+            let key = state.engine.save_screenshot(session_id, png).await?;
             let (url, _) = state.engine.presigned_url(&key, ttl).await?;
             Ok(ScreenshotJson {
                 uri: key.to_string(),

@@ -1,4 +1,4 @@
-//! GBOX's box API (contracts/gbox.md), mounted at `/gbox`: Linux boxes, UI actions, screen
+//! GBOX's box API (docs/gbox.md), mounted at `/gbox`: Linux boxes, UI actions, screen
 //! recording with rewind, and storage keys. The unmodified `gbox-sdk` works with
 //! `GBOX_CLIENT_BASE_URL=<public-url>/gbox`.
 

@@ -7,8 +7,8 @@ use axum::http::StatusCode;
 use axum::Json;
 use bytes::Bytes;
 use tapedeck_core::duration::duration_field;
-use tapedeck_core::{id, EngineError, StopReason};
-use tapedeck_engine::RecordingRequest;
+use tapedeck_core::{EngineError, StopReason};
+use tapedeck_engine::{RecordingKind, RecordingRequest};
 use tapedeck_store::StorageKey;
 
 use super::boxes::running_box;
@@ -18,7 +18,7 @@ use super::GboxError;
 use crate::common::body::parse_json;
 use crate::ApiState;
 
-/// A recording stops by itself after `duration`, 30 minutes at most (contract §4).
+/// A recording stops by itself after `duration`, 30 minutes at most (docs/gbox.md, "Recording, rewind and storage").
 const MAX_RECORDING: Duration = Duration::from_secs(30 * 60);
 /// The rewind ring keeps what the longest extract needs.
 const MAX_EXTRACT: Duration = Duration::from_secs(5 * 60);
@@ -51,7 +51,10 @@ pub async fn start(
         MAX_RECORDING,
         MAX_RECORDING,
     )?;
-    for previous in state.engine.capturing_recording_ids(&session.id, false) {
+    for previous in state
+        .engine
+        .capturing_recording_ids(&session.id, RecordingKind::Replay)
+    {
         state.engine.discard_recording(&previous).await?;
     }
     let request = RecordingRequest {
@@ -71,7 +74,7 @@ pub async fn stop(
     let session = running_box(&state, &id).await?;
     let recording_id = state
         .engine
-        .capturing_recording_ids(&session.id, false)
+        .capturing_recording_ids(&session.id, RecordingKind::Replay)
         .into_iter()
         .next()
         .ok_or_else(|| EngineError::Conflict("no recording is in progress on this box".into()))?;
@@ -91,7 +94,7 @@ pub async fn rewind_enable(
     let session = running_box(&state, &id).await?;
     if state
         .engine
-        .capturing_recording_ids(&session.id, true)
+        .capturing_recording_ids(&session.id, RecordingKind::RewindRing)
         .is_empty()
     {
         let request = RecordingRequest {
@@ -109,7 +112,10 @@ pub async fn rewind_disable(
     Path(id): Path<String>,
 ) -> Result<StatusCode, GboxError> {
     let session = running_box(&state, &id).await?;
-    for ring in state.engine.capturing_recording_ids(&session.id, true) {
+    for ring in state
+        .engine
+        .capturing_recording_ids(&session.id, RecordingKind::RewindRing)
+    {
         state.engine.discard_recording(&ring).await?;
     }
     Ok(StatusCode::OK)
@@ -130,22 +136,6 @@ pub async fn rewind_extract(
         DEFAULT_EXTRACT,
         MAX_EXTRACT,
     )?;
-    let ring = state
-        .engine
-        .capturing_recording_ids(&session.id, true)
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            EngineError::Conflict(
-                "rewind is not enabled on this box; POST …/recording/rewind first".into(),
-            )
-        })?;
-    let key = StorageKey::for_path(&format!(
-        "sessions/{}/rewind/{}.mp4",
-        session.id,
-        id::new_id()
-    ))
-    .map_err(EngineError::from)?;
-    state.engine.extract_recent(&ring, duration, &key).await?;
+    let key = state.engine.extract_recent(&session.id, duration).await?;
     Ok(stored(&state, &key).await?)
 }

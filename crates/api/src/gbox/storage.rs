@@ -14,9 +14,9 @@ use super::GboxError;
 use crate::common::body::parse_json;
 use crate::ApiState;
 
-/// Longest lifetime of a presigned URL (contract §4).
+/// Longest lifetime of a presigned URL (docs/gbox.md, "Recording, rewind and storage").
 const MAX_URL_TTL: std::time::Duration = std::time::Duration::from_secs(6 * 60 * 60);
-/// Lifetime of a presigned URL when none is asked for (contract §4).
+/// Lifetime of a presigned URL when none is asked for (docs/gbox.md, "Recording, rewind and storage").
 pub(super) const DEFAULT_URL_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 /// The lifetime a client asked for in `field` (`30m`, `6h`), checked against GBOX's bounds.
@@ -24,7 +24,7 @@ pub(super) fn url_ttl(field: &str, text: Option<&str>) -> Result<std::time::Dura
     duration_field(field, text, DEFAULT_URL_TTL, MAX_URL_TTL)
 }
 
-/// Answers the bare URL as `text/plain`, so both SDKs get a clean string (contract §4).
+/// Answers the bare URL as `text/plain`, so both SDKs get a clean string (docs/gbox.md, "Recording, rewind and storage").
 pub async fn presigned_url(
     State(state): State<ApiState>,
     Path(id): Path<String>,
@@ -37,7 +37,7 @@ pub async fn presigned_url(
         .ok_or_else(|| EngineError::InvalidInput("storageKey is required".into()))?;
     let ttl = url_ttl("expiresIn", params.expires_in.as_deref())?;
     let key = StorageKey::parse(&raw).map_err(EngineError::from)?;
-    let owner = owner_of(&state, &key).await?;
+    let owner = state.engine.owner_of(&key).await?;
     let exists = state
         .engine
         .blobs()
@@ -50,22 +50,4 @@ pub async fn presigned_url(
     }
     let (url, _) = state.engine.presigned_url(&key, ttl).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], url).into_response())
-}
-
-/// The session a stored object belongs to: `recordings/<id>.mp4` by its recording,
-/// `sessions/<id>/…` by its path.
-async fn owner_of(state: &ApiState, key: &StorageKey) -> Result<Option<String>, GboxError> {
-    let mut segments = key.path().split('/');
-    Ok(match (segments.next(), segments.next(), segments.next()) {
-        (Some("sessions"), Some(session), Some(_)) => Some(session.to_owned()),
-        (Some("recordings"), Some(file), None) => match file.strip_suffix(".mp4") {
-            Some(recording) => match state.engine.get_recording(recording).await {
-                Ok(r) => Some(r.session_id),
-                Err(EngineError::NotFound { .. }) => None,
-                Err(e) => return Err(e.into()),
-            },
-            None => None,
-        },
-        _ => None,
-    })
 }

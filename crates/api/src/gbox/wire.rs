@@ -26,7 +26,7 @@ pub struct BoxConfigParams {
     pub expires_in: Option<String>,
 }
 
-/// A Linux box, complete as `LinuxBox` validates it (contract §2).
+/// A Linux box, complete as `LinuxBox` validates it (docs/gbox.md, "Wire shapes").
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LinuxBox {

@@ -39,7 +39,7 @@ pub async fn create(
 }
 
 /// `GET /browsers` → a JSON array with `X-Has-More`, and `X-Next-Offset` when there is more
-/// (contract §1.5).
+/// (docs/kernel.md, "Listing pages").
 pub async fn list(
     State(state): State<ApiState>,
     q: QueryResult<ListBrowsers>,

@@ -1,4 +1,4 @@
-//! Kernel's browsers and replays API (contracts/kernel.md §1–§3, §5), mounted at `/kernel`.
+//! Kernel's browsers and replays API (docs/kernel.md), mounted at `/kernel`.
 //!
 //! The unmodified `kernel` SDK works with `KERNEL_BASE_URL=<public-url>/kernel`.
 
@@ -51,7 +51,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .fallback(|| async { KernelError(CommonError::RouteNotFound) })
 }
 
-/// `Authorization: Bearer <api key>` on every call (contract §1).
+/// `Authorization: Bearer <api key>` on every call (docs/kernel.md, "Auth and request bodies").
 async fn require_api_key(
     State(state): State<ApiState>,
     request: Request,

@@ -40,7 +40,7 @@ pub async fn start(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Replay>), KernelError> {
     let params: StartReplay = parse_json(&body)?;
-    // Kernel allows more than 20 fps only on GPU sessions (contract §1.1); there are none here.
+    // Kernel allows more than 20 fps only on GPU sessions (docs/kernel.md, "Replay"); there are none here.
     if let Some(fps) = params.framerate.filter(|fps| *fps > MAX_CPU_FRAMERATE) {
         return Err(EngineError::InvalidInput(format!(
             "framerate must be in 1..={MAX_CPU_FRAMERATE}: {fps} needs a GPU session, which this server does not have"

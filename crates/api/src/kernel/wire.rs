@@ -1,4 +1,4 @@
-//! Kernel's JSON shapes (contract §1.2–§1.4), and how engine types become them.
+//! Kernel's JSON shapes (docs/kernel.md, "Wire shapes"), and how engine types become them.
 
 use serde::{Deserialize, Serialize};
 use tapedeck_core::{EngineError, Recording, Session, SessionSpec, Viewport};
@@ -41,7 +41,7 @@ impl CreateBrowser {
 }
 
 /// The Browser object. Every field PySDK 0.131 requires is always present; `base_url` is
-/// omitted because the direct-to-VM subresources are not served (contract §2.4).
+/// omitted because the direct-to-VM subresources are not served (docs/kernel.md, "Browser").
 #[derive(Debug, Serialize)]
 pub struct Browser {
     pub session_id: String,

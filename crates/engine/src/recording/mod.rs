@@ -1,7 +1,13 @@
 //! Recordings of a session's display: start, stop (idempotent, single-flight), look up, list.
 
-mod segments;
+mod assembly;
+mod finalize;
+mod parts;
+pub(crate) mod recorder;
+mod rewind;
 mod supervisor;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,9 +20,11 @@ use tapedeck_store::StorageKey;
 use time::OffsetDateTime;
 use tokio::sync::{oneshot, watch};
 
-pub(crate) use segments::{finalize, sweep_leftover_parts};
+pub(crate) use finalize::finalize;
+pub(crate) use parts::sweep_leftover_parts;
 pub(crate) use supervisor::PID_FILE;
 
+use crate::counters::Counters;
 use crate::{lock, Engine};
 
 /// The recordings being captured on this node, by id.
@@ -46,6 +54,15 @@ pub struct RecordingRequest {
     pub max_duration_secs: Option<u64>,
     /// Record continuously but keep only about the newest this many seconds (a rewind ring).
     pub ring_secs: Option<u64>,
+}
+
+/// Which kind of recording: a replay kept whole, or a rewind ring keeping only its newest part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordingKind {
+    /// A recording kept from start to stop.
+    Replay,
+    /// A ring that keeps about the newest `ring_secs`, for rewind extracts.
+    RewindRing,
 }
 
 /// Segment length of rewind rings: short, so an extract is cut close to the asked duration.
@@ -139,6 +156,7 @@ impl Engine {
             stop_rx,
             done_tx,
         ));
+        Counters::bump(&self.inner.counters.recordings_started);
         tracing::info!(recording = %recording.id, session = %session.id, fps = limits.framerate, "recording started");
         Ok(recording)
     }
@@ -296,81 +314,22 @@ impl Engine {
         self.live_recordings_where(|r| r.session_id == session_id)
     }
 
-    /// Ids of a session's recordings that are capturing and are (or are not) rewind rings.
-    pub fn capturing_recording_ids(&self, session_id: &str, ring: bool) -> Vec<String> {
+    /// Ids of a session's recordings of `kind` that are still capturing.
+    pub fn capturing_recording_ids(&self, session_id: &str, kind: RecordingKind) -> Vec<String> {
+        let ring = kind == RecordingKind::RewindRing;
         self.live_recordings_where(|r| {
             r.session_id == session_id && r.ring == ring && lock(&r.stop_tx).is_some()
         })
     }
 
-    fn live_recordings_where(&self, keep: impl Fn(&LiveRecording) -> bool) -> Vec<String> {
+    pub(super) fn live_recordings_where(
+        &self,
+        keep: impl Fn(&LiveRecording) -> bool,
+    ) -> Vec<String> {
         lock(&self.inner.recordings)
             .iter()
             .filter(|(_, r)| keep(r))
             .map(|(id, _)| id.clone())
             .collect()
-    }
-
-    /// Writes the newest `duration` of a rewind ring as an MP4 under `dest`; returns its size.
-    ///
-    /// The ring's segments are keyframe-led fragments of [`RING_SEGMENT_SECS`], so `init.mp4`
-    /// and the newest `ceil(duration / segment)` closed segments are a valid fragmented MP4; a
-    /// copy remux then restarts its timeline at zero, so players show the extract's own length.
-    pub async fn extract_recent(
-        &self,
-        recording_id: &str,
-        duration: Duration,
-        dest: &StorageKey,
-    ) -> Result<u64, EngineError> {
-        let segment_secs = lock(&self.inner.recordings)
-            .get(recording_id)
-            .map(|r| r.segment_secs)
-            .ok_or_else(|| EngineError::not_found("recording", recording_id))?;
-        let wanted = duration
-            .as_millis()
-            .div_ceil(u128::from(segment_secs) * 1000) as usize;
-        let parts = segments::stored_parts(self.blobs(), recording_id, wanted.max(1))
-            .await?
-            .ok_or_else(|| {
-                EngineError::NotReady(
-                    "nothing has been recorded yet; try again in a few seconds".into(),
-                )
-            })?;
-        let work = self
-            .config()
-            .spool_dir(&format!("extract-{}", id::new_id()));
-        let result = self.remux_parts(&parts, &work, dest).await;
-        if let Err(e) = tokio::fs::remove_dir_all(&work).await {
-            tracing::debug!(dir = %work.display(), error = %e, "extract spool not removed");
-        }
-        result
-    }
-
-    async fn remux_parts(
-        &self,
-        parts: &[StorageKey],
-        work: &std::path::Path,
-        dest: &StorageKey,
-    ) -> Result<u64, EngineError> {
-        use tokio::io::AsyncWriteExt;
-        tokio::fs::create_dir_all(work)
-            .await
-            .map_err(EngineError::internal)?;
-        let joined = work.join("joined.mp4");
-        let mut file = tokio::fs::File::create(&joined)
-            .await
-            .map_err(EngineError::internal)?;
-        for part in parts {
-            let bytes = self.blobs().get(part).await?;
-            file.write_all(&bytes)
-                .await
-                .map_err(EngineError::internal)?;
-        }
-        file.flush().await.map_err(EngineError::internal)?;
-        let out = work.join("extract.mp4");
-        tapedeck_capture::remux::to_mp4_from_zero(&self.config().ffmpeg, &joined, &out)
-            .await
-            .map_err(EngineError::internal)?;
-        Ok(self.blobs().put_file(dest, &out).await?.len() as u64)
     }
 }

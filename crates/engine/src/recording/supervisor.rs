@@ -5,15 +5,18 @@ use std::collections::VecDeque;
 use std::path::Path;
 use std::time::Duration;
 
-use tapedeck_capture::ScreenRecorder;
 use tapedeck_core::{EngineError, Recording, RecordingState, StopReason};
 use time::OffsetDateTime;
 use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::segments::{finalize, keep_assembling, persist_closed, Assembly, PersistedPart};
+use super::assembly::{keep_assembling, Assembly};
+use super::finalize::finalize;
+use super::parts::{persist_closed, PersistedPart};
+use super::recorder::Recorder;
 use super::StopOutcome;
+use crate::counters::Counters;
 use crate::Engine;
 
 /// How often closed segments are moved to the store and the limits checked.
@@ -33,7 +36,7 @@ pub(super) async fn write_pid_file(spool_dir: &Path, pid: i32) {
 /// With `ring_segments`, only the newest that many segments are kept (GBOX rewind).
 pub(super) async fn supervise(
     engine: Engine,
-    recorder: ScreenRecorder,
+    recorder: impl Recorder,
     recording: Recording,
     ring_segments: Option<usize>,
     stop_rx: oneshot::Receiver<StopReason>,
@@ -44,8 +47,9 @@ pub(super) async fn supervise(
     async move {
         let id = recording.id.clone();
         let outcome = run(&engine, recorder, recording, ring_segments, stop_rx).await;
-        if let Err(e) = &outcome {
-            tracing::error!(error = %e, "finalization failed");
+        match &outcome {
+            Ok(_) => Counters::bump(&engine.inner.counters.recordings_finalized),
+            Err(e) => tracing::error!(error = %e, "finalization failed"),
         }
         done_tx.send_replace(Some(outcome));
         engine.forget_recording(&id);
@@ -56,7 +60,7 @@ pub(super) async fn supervise(
 
 async fn run(
     engine: &Engine,
-    mut recorder: ScreenRecorder,
+    mut recorder: impl Recorder,
     mut recording: Recording,
     ring_segments: Option<usize>,
     mut stop_rx: oneshot::Receiver<StopReason>,

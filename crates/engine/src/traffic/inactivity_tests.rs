@@ -2,30 +2,19 @@
 //! tests age the active run's last activity instead of waiting for it.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tapedeck_core::traffic::RecordTicket;
 use tapedeck_core::{Baseline, TestRun, TestRunSpec};
-use tapedeck_proxy::{RecordTicket, UpstreamClient};
-use tapedeck_store::{BlobStore, Presigner, Signer, SqlMetadata};
 use time::OffsetDateTime;
 
 use super::CreateRequest;
-use crate::{lock, Engine, EngineConfig};
+use crate::{lock, test_support, Engine};
 
 const TIMEOUT_SECS: u64 = 300;
 
 async fn engine(dir: &Path) -> Engine {
-    let meta = SqlMetadata::open_sqlite(&dir.join("tapedeck.db"))
-        .await
-        .expect("open SQLite");
-    let engine = Engine::new(
-        EngineConfig::new(dir.to_path_buf()),
-        Arc::new(meta),
-        BlobStore::local(&dir.join("blobs")).expect("blob dir"),
-        Presigner::new(Signer::new(b"test".to_vec()), "http://127.0.0.1"),
-        UpstreamClient::new(None).expect("upstream client"),
-    );
+    let engine = test_support::engine(dir).await;
     tokio::spawn(engine.clone().run_traffic_writer());
     engine
 }

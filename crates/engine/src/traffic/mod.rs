@@ -10,8 +10,8 @@ mod testing;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tapedeck_core::traffic::{RecordTicket, TrafficSink};
 use tapedeck_core::Baseline;
-use tapedeck_proxy::{RecordTicket, TrafficSink};
 use tokio::sync::{mpsc, oneshot};
 
 pub use hosts::HostPattern;

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use tapedeck_core::traffic::RecordTicket;
 use tapedeck_core::{Baseline, EngineError, TestRecord, TestRun, TestRunSpec, TestRunState};
-use tapedeck_proxy::RecordTicket;
 use time::OffsetDateTime;
 
 use super::{ActiveRecording, HostPattern};
@@ -137,7 +137,7 @@ impl Engine {
     }
 
     /// Stops recording: nothing that starts from now on is recorded, and every exchange that
-    /// finished before is stored when this returns (decisions.md §3). Then the run replays its
+    /// finished before is stored when this returns (docs/fast.md, "Stopping a recording"). Then the run replays its
     /// record. Stopping a run that no longer records returns it as it is.
     pub async fn stop_test_run(&self, id: i64) -> Result<TestRun, EngineError> {
         let _transition = self.inner.traffic.transitions.lock().await;

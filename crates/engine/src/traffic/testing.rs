@@ -117,7 +117,7 @@ impl Engine {
 }
 
 /// The baselines a run replays: not those with excluded extensions, and only the first of
-/// identical ones when `skip_duplicated_baselines` is set (decisions.md §5).
+/// identical ones when `skip_duplicated_baselines` is set (docs/fast.md, "Testing phase").
 fn select(run: &TestRun, baselines: Vec<Baseline>) -> Vec<Baseline> {
     let excluded: Vec<String> = run
         .spec

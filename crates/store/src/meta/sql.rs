@@ -91,17 +91,18 @@ impl SqlMetadata {
     }
 }
 
-/// `url` without the password between `:` and `@`, for error messages and logs.
-pub fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    match rest.split_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
+/// `database_url` with its password replaced by `***`, for error messages and logs. A URL
+/// that does not parse is not echoed at all, since it may still hold a password.
+pub fn redact_password(database_url: &str) -> String {
+    match url::Url::parse(database_url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                // Fails only for URLs that cannot have credentials, which have no password.
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(e) => format!("(a database URL that does not parse: {e})"),
     }
 }
 
@@ -335,6 +336,19 @@ impl Metadata for SqlMetadata {
 mod tests {
     use super::*;
     use tapedeck_core::Viewport;
+
+    #[test]
+    fn redaction_hides_every_part_of_the_password() {
+        assert_eq!(
+            redact_password("postgres://tapedeck:s3cr@t@db:5432/tapedeck"),
+            "postgres://tapedeck:***@db:5432/tapedeck"
+        );
+        assert_eq!(
+            redact_password("postgres://tapedeck@db/tapedeck"),
+            "postgres://tapedeck@db/tapedeck"
+        );
+        assert!(!redact_password("postgres://u:pw@[::1/x").contains("pw"));
+    }
 
     fn session(id: &str, name: Option<&str>) -> Session {
         Session {

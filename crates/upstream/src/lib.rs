@@ -1,5 +1,6 @@
-//! The upstream side: TLS-verifying connections (web PKI roots plus any extra roots), shared by
-//! the proxy and by replay.
+//! Tapedeck's upstream client: HTTP and TLS-verifying HTTPS connections to the servers that
+//! recorded traffic was sent to (web PKI roots plus any extra roots). The recording proxy
+//! forwards through it, and the FAST testing phase replays baselines with it.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -10,7 +11,18 @@ use hyper_util::rt::TokioExecutor;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
-use crate::ProxyError;
+use thiserror::Error;
+
+/// The upstream client could not be built.
+#[derive(Debug, Error)]
+pub enum UpstreamError {
+    /// An extra root certificate could not be read or used.
+    #[error("extra root certificate: {0}")]
+    ExtraRoot(String),
+    /// TLS could not be configured.
+    #[error("TLS configuration: {0}")]
+    Tls(String),
+}
 
 /// Connects to upstream servers over HTTP or verified HTTPS.
 #[derive(Clone)]
@@ -30,22 +42,22 @@ pub struct UpstreamResponse {
 
 impl UpstreamClient {
     /// A client that trusts the web PKI plus the PEM certificates in `extra_roots_pem`.
-    pub fn new(extra_roots_pem: Option<&[u8]>) -> Result<Self, ProxyError> {
+    pub fn new(extra_roots_pem: Option<&[u8]>) -> Result<Self, UpstreamError> {
         let mut roots = rustls::RootCertStore::empty();
         roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         if let Some(pem) = extra_roots_pem {
             for cert in CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| ProxyError::Ca(format!("extra root: {e}")))?;
+                let cert = cert.map_err(|e| UpstreamError::ExtraRoot(e.to_string()))?;
                 roots
                     .add(cert)
-                    .map_err(|e| ProxyError::Ca(format!("extra root: {e}")))?;
+                    .map_err(|e| UpstreamError::ExtraRoot(e.to_string()))?;
             }
         }
         let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
-        .map_err(|e| ProxyError::Ca(e.to_string()))?
+        .map_err(|e| UpstreamError::Tls(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
         let mut http = HttpConnector::new();

@@ -1,0 +1,99 @@
+//! Starting and stopping a session's processes: its Xvfb display and the Chromium on it. The
+//! one path every session takes, pooled or created on demand.
+
+use std::path::Path;
+
+use tapedeck_capture::{Browser, BrowserOptions, Display};
+use tapedeck_core::{id, EngineError, Viewport};
+use tokio::sync::OwnedSemaphorePermit;
+
+use crate::config::EngineConfig;
+use crate::displays::DisplayLease;
+use crate::Engine;
+
+/// What a session's browser starts with besides the machine-wide settings.
+#[derive(Debug, Default)]
+pub(crate) struct LaunchOptions {
+    pub(crate) start_url: Option<String>,
+    pub(crate) kiosk: bool,
+    pub(crate) envs: std::collections::BTreeMap<String, String>,
+}
+
+/// A started session's processes, with the display number and capacity slot it holds: a
+/// pooled session waiting for a create, or one a create just started.
+pub(crate) struct StartedSession {
+    pub(crate) id: String,
+    pub(crate) display: Display,
+    pub(crate) browser: Browser,
+    pub(crate) lease: DisplayLease,
+    pub(crate) slot: OwnedSemaphorePermit,
+}
+
+impl StartedSession {
+    /// Stops the browser and display and removes the session's directory.
+    pub(crate) async fn stop(self, config: &EngineConfig) {
+        let dir = config.session_dir(&self.id);
+        stop_session_processes(Some(self.browser), Some(self.display), &dir).await;
+    }
+}
+
+/// Stops a session's browser, then its display, then removes its directory (profile and
+/// downloads); whichever of the processes is still held.
+pub(crate) async fn stop_session_processes(
+    browser: Option<Browser>,
+    display: Option<Display>,
+    session_dir: &Path,
+) {
+    if let Some(browser) = browser {
+        browser.stop().await;
+    }
+    if let Some(display) = display {
+        display.stop().await;
+    }
+    if let Err(e) = tokio::fs::remove_dir_all(session_dir).await {
+        tracing::debug!(dir = %session_dir.display(), error = %e, "session dir not removed");
+    }
+}
+
+impl Engine {
+    /// Leases a display number for a new session id, starts Xvfb on it and Chromium on that;
+    /// the session holds `slot` for as long as it lives.
+    pub(crate) async fn launch(
+        &self,
+        slot: OwnedSemaphorePermit,
+        viewport: Viewport,
+        options: LaunchOptions,
+    ) -> Result<StartedSession, EngineError> {
+        let config = &self.inner.config;
+        let lease = self
+            .inner
+            .displays
+            .lease()
+            .ok_or_else(|| EngineError::CapacityExhausted("no free X display number".into()))?;
+        let id = id::new_id();
+        let display = Display::start(lease.number(), viewport.width, viewport.height)
+            .await
+            .map_err(EngineError::internal)?;
+        let options = BrowserOptions {
+            binary: config.chromium.clone(),
+            profile_dir: config.profile_dir(&id),
+            start_url: options.start_url,
+            kiosk: options.kiosk,
+            envs: options.envs,
+            extra_args: config.browser_extra_args.clone(),
+        };
+        match Browser::launch(&display, &options).await {
+            Ok(browser) => Ok(StartedSession {
+                id,
+                display,
+                browser,
+                lease,
+                slot,
+            }),
+            Err(e) => {
+                display.stop().await;
+                Err(EngineError::internal(e))
+            }
+        }
+    }
+}
