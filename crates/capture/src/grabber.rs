@@ -32,8 +32,9 @@ use crate::CaptureError;
 pub struct GrabOptions {
     /// The X display, `:N`.
     pub display: String,
-    /// Captured width and height from the top-left corner (even, for yuv420p).
+    /// Captured width from the top-left corner, in pixels (even, for yuv420p).
     pub width: u16,
+    /// Captured height from the top-left corner, in pixels (even, for yuv420p).
     pub height: u16,
     /// At most this many frames per second.
     pub framerate: u32,
