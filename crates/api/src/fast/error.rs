@@ -77,6 +77,18 @@ impl From<BodyError> for FastError {
     }
 }
 
+/// A shared failure outside any one field: a refused token, or no such route.
+impl From<CommonError> for FastError {
+    fn from(err: CommonError) -> Self {
+        match err {
+            CommonError::Unauthorized => Self::unauthorized(),
+            CommonError::Body(err) => err.into(),
+            CommonError::Engine(err) => Self::engine(err, "request", Value::Null),
+            _ => Self::route_not_found(),
+        }
+    }
+}
+
 impl IntoResponse for FastError {
     fn into_response(self) -> Response {
         let body = json!({

@@ -5,14 +5,13 @@ mod error;
 mod test_run;
 mod wire;
 
-use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::FastError;
 
+use crate::common::auth::{require_api_key, ApiKey, KeyHeader};
 use crate::ApiState;
 
 /// The FAST routes.
@@ -29,22 +28,8 @@ pub fn router(state: ApiState) -> Router<ApiState> {
             post(test_run::stop_record),
         )
         .fallback(|| async { FastError::route_not_found() })
-        .route_layer(middleware::from_fn_with_state(state, require_token))
-}
-
-/// `X-WallarmAPI-Token` must be the API key (header names are case-insensitive).
-async fn require_token(
-    State(state): State<ApiState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, FastError> {
-    let presented = request
-        .headers()
-        .get("x-wallarmapi-token")
-        .and_then(|v| v.to_str().ok());
-    if crate::common::auth::key_matches(presented, &state.api_key) {
-        Ok(next.run(request).await)
-    } else {
-        Err(FastError::unauthorized())
-    }
+        .route_layer(middleware::from_fn_with_state(
+            ApiKey::new(&state, KeyHeader::Named("x-wallarmapi-token")),
+            require_api_key::<FastError>,
+        ))
 }

@@ -9,15 +9,13 @@ mod recording;
 mod storage;
 mod wire;
 
-use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::GboxError;
 
-use crate::common::auth::bearer_matches;
+use crate::common::auth::{require_api_key, ApiKey, KeyHeader};
 use crate::common::error::CommonError;
 use crate::ApiState;
 
@@ -53,17 +51,8 @@ pub fn router(state: ApiState) -> Router<ApiState> {
             post(storage::presigned_url),
         )
         .fallback(|| async { GboxError(CommonError::RouteNotFound) })
-        .route_layer(middleware::from_fn_with_state(state, require_api_key))
-}
-
-async fn require_api_key(
-    State(state): State<ApiState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, GboxError> {
-    if bearer_matches(request.headers(), &state.api_key) {
-        Ok(next.run(request).await)
-    } else {
-        Err(GboxError(CommonError::Unauthorized))
-    }
+        .route_layer(middleware::from_fn_with_state(
+            ApiKey::new(&state, KeyHeader::Bearer),
+            require_api_key::<GboxError>,
+        ))
 }

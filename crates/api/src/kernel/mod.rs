@@ -7,19 +7,18 @@ mod error;
 mod replays;
 mod wire;
 
-use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::KernelError;
 
-use crate::common::auth::bearer_matches;
+use crate::common::auth::{require_api_key, ApiKey, KeyHeader};
 use crate::common::error::CommonError;
 use crate::ApiState;
 
-/// The Kernel routes. The CDP relay authenticates with its `?jwt=` instead of the API key.
+/// The Kernel routes, behind `Authorization: Bearer <api key>` (docs/kernel.md, "Auth and
+/// request bodies"); the CDP relay authenticates with its `?jwt=` instead.
 pub fn router(state: ApiState) -> Router<ApiState> {
     let authed = Router::new()
         .route(
@@ -43,23 +42,13 @@ pub fn router(state: ApiState) -> Router<ApiState> {
             "/browsers/{id}/replays/{replay_id}/stop",
             post(replays::stop),
         )
-        .route_layer(middleware::from_fn_with_state(state, require_api_key));
+        .route_layer(middleware::from_fn_with_state(
+            ApiKey::new(&state, KeyHeader::Bearer),
+            require_api_key::<KernelError>,
+        ));
     Router::new()
         .route("/browsers/{id}/cdp", get(browsers::cdp))
         .route("/browsers/{id}/webdriver", get(browsers::webdriver))
         .merge(authed)
         .fallback(|| async { KernelError(CommonError::RouteNotFound) })
-}
-
-/// `Authorization: Bearer <api key>` on every call (docs/kernel.md, "Auth and request bodies").
-async fn require_api_key(
-    State(state): State<ApiState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, KernelError> {
-    if bearer_matches(request.headers(), &state.api_key) {
-        Ok(next.run(request).await)
-    } else {
-        Err(KernelError(CommonError::Unauthorized))
-    }
 }

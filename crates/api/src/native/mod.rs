@@ -10,15 +10,13 @@ mod records;
 mod sessions;
 mod wire;
 
-use axum::extract::{Request, State};
-use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::middleware;
 use axum::routing::{get, post};
 use axum::Router;
 
 pub use error::NativeError;
 
-use crate::common::auth::bearer_matches;
+use crate::common::auth::{require_api_key, ApiKey, KeyHeader};
 use crate::common::error::CommonError;
 use crate::ApiState;
 
@@ -43,22 +41,13 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/test-records/{id}", get(records::retrieve))
         .route("/test-records/{id}/har", get(records::export_har))
         .route("/proxy/ca.der", get(records::ca_certificate))
-        .route_layer(middleware::from_fn_with_state(state, require_api_key));
+        .route_layer(middleware::from_fn_with_state(
+            ApiKey::new(&state, KeyHeader::Bearer),
+            require_api_key::<NativeError>,
+        ));
     Router::new()
         .route("/openapi.json", get(openapi::document))
         .route("/sessions/{id}/cdp", get(sessions::cdp))
         .merge(authed)
         .fallback(|| async { NativeError(CommonError::RouteNotFound) })
-}
-
-async fn require_api_key(
-    State(state): State<ApiState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, NativeError> {
-    if bearer_matches(request.headers(), &state.api_key) {
-        Ok(next.run(request).await)
-    } else {
-        Err(NativeError(CommonError::Unauthorized))
-    }
 }
