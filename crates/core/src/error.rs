@@ -17,8 +17,13 @@ pub enum EngineError {
         id: String,
     },
     /// The request is valid but conflicts with the current state, e.g. a session is already gone.
-    #[error("{0}")]
-    Conflict(String),
+    #[error("{message}")]
+    Conflict {
+        /// Which conflict, for dialects that name some of them in their own wire codes.
+        reason: ConflictReason,
+        /// A sentence for people.
+        message: String,
+    },
     /// The thing exists but is not ready yet (a recording still capturing); ask again later.
     #[error("{0}")]
     NotReady(String),
@@ -33,7 +38,24 @@ pub enum EngineError {
     Internal(String),
 }
 
+/// Why a request conflicts with the current state, where a client may need to tell cases apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictReason {
+    /// A test record that is empty or still recording cannot be copied into a new test run.
+    TestRecordNotCopyable,
+    /// Any other conflict; the message says which.
+    Other,
+}
+
 impl EngineError {
+    /// Shorthand for an [`EngineError::Conflict`] with [`ConflictReason::Other`].
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::Conflict {
+            reason: ConflictReason::Other,
+            message: message.into(),
+        }
+    }
+
     /// Shorthand for [`EngineError::NotFound`].
     pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
         Self::NotFound {

@@ -11,7 +11,7 @@ pub mod session;
 pub mod traffic;
 pub mod ui;
 
-pub use error::EngineError;
+pub use error::{ConflictReason, EngineError};
 pub use recording::{Recording, RecordingLimits, RecordingState, StopReason};
 pub use session::{Session, SessionKind, SessionSpec, SessionState, Viewport};
 pub use traffic::{Baseline, TestRecord, TestRun, TestRunSpec, TestRunState};

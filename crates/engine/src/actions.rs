@@ -24,7 +24,7 @@ impl Engine {
         let display = live.display.lock().await;
         let display = display
             .as_ref()
-            .ok_or_else(|| EngineError::Conflict("the session is ending".into()))?;
+            .ok_or_else(|| EngineError::conflict("the session is ending"))?;
         action(display).await.map_err(EngineError::internal)
     }
 

@@ -195,7 +195,7 @@ impl Engine {
     async fn ensure_name_free(&self, name: &str, except: Option<&str>) -> Result<(), EngineError> {
         let holder = self.inner.meta.find_session(name, false).await?;
         if holder.is_some_and(|other| Some(other.id.as_str()) != except) {
-            return Err(EngineError::Conflict(format!(
+            return Err(EngineError::conflict(format!(
                 "a session named {name:?} is already running"
             )));
         }

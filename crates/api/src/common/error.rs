@@ -54,7 +54,7 @@ impl CommonError {
             Self::Engine(EngineError::NotFound { .. }) | Self::RouteNotFound => {
                 (StatusCode::NOT_FOUND, "not_found")
             }
-            Self::Engine(EngineError::Conflict(_) | EngineError::NotReady(_)) => {
+            Self::Engine(EngineError::Conflict { .. } | EngineError::NotReady(_)) => {
                 (StatusCode::CONFLICT, "conflict")
             }
             Self::Engine(EngineError::CapacityExhausted(_)) => {

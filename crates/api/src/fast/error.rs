@@ -4,10 +4,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
+use tapedeck_core::ConflictReason;
 use tapedeck_engine::EngineError;
 
 use crate::common::body::BodyError;
 use crate::common::error::CommonError;
+
+/// FAST's code for copying a test record that is empty or still recording.
+const NOT_READY_FOR_CLONING: &str = "not_ready_for_cloning";
 
 /// A FAST API failure, keyed by the field it concerns.
 #[derive(Debug)]
@@ -50,8 +54,10 @@ impl FastError {
         let common = CommonError::Engine(err);
         let (status, code) = common.status_and_code();
         let code = match &common {
-            // The conflicts FAST names: copying an empty or recording record.
-            CommonError::Engine(EngineError::Conflict(message)) => message.clone(),
+            CommonError::Engine(EngineError::Conflict {
+                reason: ConflictReason::TestRecordNotCopyable,
+                ..
+            }) => NOT_READY_FOR_CLONING.to_owned(),
             _ => code.to_owned(),
         };
         let status = if status == StatusCode::CONFLICT {

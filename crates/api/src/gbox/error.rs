@@ -27,7 +27,7 @@ impl IntoResponse for GboxError {
         // The SDK retries 408, 409, 429 and 5xx (contract §1): a state conflict or a box not
         // ready is a 400 here, so that it is not replayed.
         let status = match &self.0 {
-            CommonError::Engine(EngineError::Conflict(_) | EngineError::NotReady(_)) => {
+            CommonError::Engine(EngineError::Conflict { .. } | EngineError::NotReady(_)) => {
                 StatusCode::BAD_REQUEST
             }
             other => other.status_and_code().0,

@@ -77,7 +77,7 @@ pub async fn stop(
         .capturing_recording_ids(&session.id, RecordingKind::Replay)
         .into_iter()
         .next()
-        .ok_or_else(|| EngineError::Conflict("no recording is in progress on this box".into()))?;
+        .ok_or_else(|| EngineError::conflict("no recording is in progress on this box"))?;
     state
         .engine
         .stop_recording(&recording_id, StopReason::Requested)

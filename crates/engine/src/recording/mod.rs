@@ -123,7 +123,7 @@ impl Engine {
             let display = live_session.display.lock().await;
             let display = display
                 .as_ref()
-                .ok_or_else(|| EngineError::Conflict("the session is ending".into()))?;
+                .ok_or_else(|| EngineError::conflict("the session is ending"))?;
             ScreenRecorder::start(display, &options)
                 .await
                 .map_err(EngineError::internal)?
@@ -268,7 +268,7 @@ impl Engine {
         let key = match (&recording.storage_key, recording.is_downloadable()) {
             (Some(key), true) => StorageKey::parse(key)?,
             _ => {
-                return Err(EngineError::Conflict(format!(
+                return Err(EngineError::conflict(format!(
                     "recording {recording_id} has no playable video (state {})",
                     recording.state.as_str()
                 )))

@@ -30,8 +30,8 @@ impl Engine {
             .into_iter()
             .next()
             .ok_or_else(|| {
-                EngineError::Conflict(
-                    "rewind is not enabled on this session; start a rewind ring first".into(),
+                EngineError::conflict(
+                    "rewind is not enabled on this session; start a rewind ring first",
                 )
             })?;
         let recording_id = recording_id.as_str();

@@ -3,7 +3,9 @@
 use std::time::{Duration, Instant};
 
 use tapedeck_core::traffic::RecordTicket;
-use tapedeck_core::{Baseline, EngineError, TestRecord, TestRun, TestRunSpec, TestRunState};
+use tapedeck_core::{
+    Baseline, ConflictReason, EngineError, TestRecord, TestRun, TestRunSpec, TestRunState,
+};
 use time::OffsetDateTime;
 
 use super::{ActiveRecording, HostPattern};
@@ -29,9 +31,6 @@ pub struct CopyRequest {
     /// The record to replay.
     pub test_record_id: i64,
 }
-
-/// Why a record cannot be copied yet (FAST's `not_ready_for_cloning`).
-pub const NOT_READY_FOR_CLONING: &str = "not_ready_for_cloning";
 
 impl Engine {
     /// Creates a run that records from now on; a run still active is interrupted.
@@ -90,8 +89,17 @@ impl Engine {
         let recording = lock(&self.inner.traffic.active)
             .as_ref()
             .is_some_and(|a| a.ticket.test_record_id == record_id);
-        if recording || self.inner.meta.count_baselines(record_id).await? == 0 {
-            return Err(EngineError::Conflict(NOT_READY_FOR_CLONING.into()));
+        let not_copyable = |why: &str| EngineError::Conflict {
+            reason: ConflictReason::TestRecordNotCopyable,
+            message: format!(
+                "test record {record_id} {why}; only a stopped, non-empty one can be copied"
+            ),
+        };
+        if recording {
+            return Err(not_copyable("is still recording"));
+        }
+        if self.inner.meta.count_baselines(record_id).await? == 0 {
+            return Err(not_copyable("is empty"));
         }
         self.interrupt_active_runs().await?;
         let mut run = new_run(record_id, request.spec, false, OffsetDateTime::now_utc());
