@@ -69,6 +69,15 @@ impl CommonError {
         }
     }
 
+    /// The status for clients whose SDKs retry every 409 (GBOX's and FAST's): a conflict, or a
+    /// thing not ready, is a 400 for them, because a replayed request would meet the same state.
+    pub fn status_for_409_retrying_sdks(&self) -> StatusCode {
+        match self.status_and_code().0 {
+            StatusCode::CONFLICT => StatusCode::BAD_REQUEST,
+            status => status,
+        }
+    }
+
     /// The `{code, message}` body with this error's code.
     pub fn body(&self) -> ErrorBody {
         // A route that is not served is the client's choice, not a failure of the server.

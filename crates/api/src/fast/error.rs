@@ -1,4 +1,8 @@
 //! FAST's error envelope: `{"status": N, "body": {"<field>": {"error": "<code>", "value": …}}}`.
+//!
+//! A failure names the request field it concerns and the value that was sent. Failures every
+//! dialect shares are a [`CommonError`], which gives the status and logs server errors; FAST
+//! only renames a few codes and adds its own refusals of single fields.
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,62 +20,52 @@ const NOT_READY_FOR_CLONING: &str = "not_ready_for_cloning";
 /// A FAST API failure, keyed by the field it concerns.
 #[derive(Debug)]
 pub struct FastError {
-    status: StatusCode,
+    cause: Cause,
     field: &'static str,
-    code: String,
     value: Value,
 }
 
+#[derive(Debug)]
+enum Cause {
+    /// A failure every dialect shares.
+    Common(CommonError),
+    /// A value FAST's own rules refuse (a 400), with FAST's code for why.
+    Refused(&'static str),
+}
+
 impl FastError {
-    /// A client error on `field`.
-    pub fn field(field: &'static str, code: impl Into<String>, value: Value) -> Self {
+    /// A 400 on `field`: FAST's rules refuse `value`, for the reason `code` names.
+    pub fn field(field: &'static str, code: &'static str, value: Value) -> Self {
         Self {
-            status: StatusCode::BAD_REQUEST,
+            cause: Cause::Refused(code),
             field,
-            code: code.into(),
             value,
-        }
-    }
-
-    /// No such route.
-    pub fn route_not_found() -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            ..Self::field("path", "not_found", Value::Null)
-        }
-    }
-
-    /// Missing or wrong token.
-    pub fn unauthorized() -> Self {
-        Self {
-            status: StatusCode::UNAUTHORIZED,
-            ..Self::field("token", "invalid", Value::Null)
         }
     }
 
     /// An engine error, with the field and value it concerns.
     pub fn engine(err: EngineError, field: &'static str, value: Value) -> Self {
-        let common = CommonError::Engine(err);
-        let (status, code) = common.status_and_code();
-        let code = match &common {
-            CommonError::Engine(EngineError::Conflict {
-                reason: ConflictReason::TestRecordNotCopyable,
-                ..
-            }) => NOT_READY_FOR_CLONING.to_owned(),
-            _ => code.to_owned(),
-        };
-        let status = if status == StatusCode::CONFLICT {
-            StatusCode::BAD_REQUEST
-        } else {
-            status
-        };
-        if status.is_server_error() {
-            tracing::error!(error = %common, "FAST request failed");
-        }
         Self {
-            status,
+            cause: Cause::Common(err.into()),
             field,
-            code,
+            value,
+        }
+    }
+}
+
+/// A shared failure that no single field of the request names: its token, body or path.
+impl From<CommonError> for FastError {
+    fn from(err: CommonError) -> Self {
+        let (field, value) = match &err {
+            CommonError::Unauthorized => ("token", Value::Null),
+            CommonError::Body(err) => ("body", Value::String(err.to_string())),
+            CommonError::Query(_) => ("query", Value::Null),
+            CommonError::RouteNotFound | CommonError::NotServed(_) => ("path", Value::Null),
+            CommonError::Engine(_) => ("request", Value::Null),
+        };
+        Self {
+            cause: Cause::Common(err),
+            field,
             value,
         }
     }
@@ -79,28 +73,120 @@ impl FastError {
 
 impl From<BodyError> for FastError {
     fn from(err: BodyError) -> Self {
-        Self::field("body", "invalid", Value::String(err.to_string()))
+        CommonError::from(err).into()
     }
 }
 
-/// A shared failure outside any one field: a refused token, or no such route.
-impl From<CommonError> for FastError {
-    fn from(err: CommonError) -> Self {
-        match err {
-            CommonError::Unauthorized => Self::unauthorized(),
-            CommonError::Body(err) => err.into(),
-            CommonError::Engine(err) => Self::engine(err, "request", Value::Null),
-            _ => Self::route_not_found(),
-        }
+/// FAST's own code for a shared failure, where it names it differently from [`CommonError`].
+fn fast_code(err: &CommonError) -> Option<&'static str> {
+    match err {
+        CommonError::Unauthorized | CommonError::Body(_) => Some("invalid"),
+        CommonError::Engine(EngineError::Conflict {
+            reason: ConflictReason::TestRecordNotCopyable,
+            ..
+        }) => Some(NOT_READY_FOR_CLONING),
+        _ => None,
     }
 }
 
 impl IntoResponse for FastError {
     fn into_response(self) -> Response {
+        let (status, code) = match &self.cause {
+            Cause::Common(err) => {
+                // `body` is where every dialect's server errors are logged.
+                let common = err.body();
+                let code = fast_code(err).unwrap_or(common.code);
+                (err.status_for_409_retrying_sdks(), code)
+            }
+            Cause::Refused(code) => (StatusCode::BAD_REQUEST, *code),
+        };
         let body = json!({
-            "status": self.status.as_u16(),
-            "body": { self.field: { "error": self.code, "value": self.value } },
+            "status": status.as_u16(),
+            "body": { self.field: { "error": code, "value": self.value } },
         });
-        (self.status, Json(body)).into_response()
+        (status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The status and the exact bytes of the envelope.
+    async fn rendered(err: FastError) -> (u16, String) {
+        let response = err.into_response();
+        let status = response.status().as_u16();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn shared_failures_keep_fasts_fields_and_codes() {
+        assert_eq!(
+            rendered(CommonError::Unauthorized.into()).await,
+            (
+                401,
+                r#"{"body":{"token":{"error":"invalid","value":null}},"status":401}"#.into()
+            )
+        );
+        assert_eq!(
+            rendered(CommonError::RouteNotFound.into()).await,
+            (
+                404,
+                r#"{"body":{"path":{"error":"not_found","value":null}},"status":404}"#.into()
+            )
+        );
+        let malformed = BodyError::Malformed("eof".into());
+        assert_eq!(
+            rendered(malformed.into()).await,
+            (
+                400,
+                r#"{"body":{"body":{"error":"invalid","value":"malformed JSON body: eof"}},"status":400}"#.into()
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn only_an_uncopyable_record_is_not_ready_for_cloning() {
+        let uncopyable = EngineError::Conflict {
+            reason: ConflictReason::TestRecordNotCopyable,
+            message: "test record 7 is empty".into(),
+        };
+        assert_eq!(
+            rendered(FastError::engine(uncopyable, "test_record_id", json!(7))).await,
+            (
+                400,
+                r#"{"body":{"test_record_id":{"error":"not_ready_for_cloning","value":7}},"status":400}"#.into()
+            )
+        );
+        let other = EngineError::conflict("a session named \"x\" is already running");
+        assert_eq!(
+            rendered(FastError::engine(other, "test_run", Value::Null)).await,
+            (
+                400,
+                r#"{"body":{"test_run":{"error":"conflict","value":null}},"status":400}"#.into()
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn engine_and_field_refusals() {
+        let missing = EngineError::not_found("test run", "9");
+        assert_eq!(
+            rendered(FastError::engine(missing, "id", json!(9))).await,
+            (
+                404,
+                r#"{"body":{"id":{"error":"not_found","value":9}},"status":404}"#.into()
+            )
+        );
+        assert_eq!(
+            rendered(FastError::field("rps", "out_of_range", json!(0))).await,
+            (
+                400,
+                r#"{"body":{"rps":{"error":"out_of_range","value":0}},"status":400}"#.into()
+            )
+        );
     }
 }

@@ -12,6 +12,7 @@ use axum::Router;
 pub use error::FastError;
 
 use crate::common::auth::{require_api_key, ApiKey, KeyHeader};
+use crate::common::error::CommonError;
 use crate::ApiState;
 
 /// The FAST routes.
@@ -27,7 +28,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
             "/v1/test_record/{id}/action/stop",
             post(test_run::stop_record),
         )
-        .fallback(|| async { FastError::route_not_found() })
+        .fallback(|| async { FastError::from(CommonError::RouteNotFound) })
         .route_layer(middleware::from_fn_with_state(
             ApiKey::new(&state, KeyHeader::Named("x-wallarmapi-token")),
             require_api_key::<FastError>,

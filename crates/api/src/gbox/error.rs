@@ -1,10 +1,9 @@
 //! GBOX's error format, NestJS-style `{statusCode, message, error}` (contract §6).
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
-use tapedeck_engine::EngineError;
 
 use crate::common::error::CommonError;
 
@@ -24,14 +23,8 @@ struct Body {
 
 impl IntoResponse for GboxError {
     fn into_response(self) -> Response {
-        // The SDK retries 408, 409, 429 and 5xx (contract §1): a state conflict or a box not
-        // ready is a 400 here, so that it is not replayed.
-        let status = match &self.0 {
-            CommonError::Engine(EngineError::Conflict { .. } | EngineError::NotReady(_)) => {
-                StatusCode::BAD_REQUEST
-            }
-            other => other.status_and_code().0,
-        };
+        // The SDK retries 408, 409, 429 and 5xx (contract §1).
+        let status = self.0.status_for_409_retrying_sdks();
         let body = Body {
             status_code: status.as_u16(),
             message: self.0.body().message,
