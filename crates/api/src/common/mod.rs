@@ -5,4 +5,5 @@ pub mod body;
 pub mod cdp_relay;
 pub mod error;
 pub mod files;
+pub mod timestamp;
 pub mod token;

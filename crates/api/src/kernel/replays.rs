@@ -13,6 +13,7 @@ use tower_http::services::ServeFile;
 use super::wire::{Replay, StartReplay};
 use super::KernelError;
 use crate::common::body::parse_json;
+use crate::common::timestamp::rfc3339;
 use crate::ApiState;
 
 /// Highest frame rate of a Kernel session without a GPU.
@@ -129,11 +130,7 @@ pub async fn download(
         }
     };
     let headers = response.headers_mut();
-    let stamp = |t: time::OffsetDateTime| {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .ok()
-            .and_then(|s| HeaderValue::from_str(&s).ok())
-    };
+    let stamp = |t| HeaderValue::try_from(rfc3339(t)).ok();
     if let Some(v) = stamp(recording.started_at) {
         headers.insert("x-recording-started-at", v);
     }

@@ -8,9 +8,9 @@
 use base64::Engine as _;
 use serde_json::{json, Value};
 use tapedeck_core::{Baseline, TestRecord};
-use time::format_description::well_known::Rfc3339;
 
 use super::decoded::decoded_body;
+use crate::common::timestamp::rfc3339;
 
 /// A body as HAR text: UTF-8 as is, anything else base64 with its encoding named.
 fn body_text(bytes: &[u8]) -> (String, Option<&'static str>) {
@@ -123,7 +123,7 @@ fn entry(b: &Baseline, secrets: Secrets) -> Value {
         .and_then(|s| s.canonical_reason())
         .unwrap_or_default();
     json!({
-        "startedDateTime": b.started_at.format(&Rfc3339).unwrap_or_default(),
+        "startedDateTime": rfc3339(b.started_at),
         "time": b.duration_ms,
         "request": request,
         "response": {

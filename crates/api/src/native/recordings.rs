@@ -14,6 +14,7 @@ use super::wire::{DownloadQuery, DownloadUrl, RecordingJson, RecordingList, Star
 use super::NativeError;
 use crate::common::body::parse_json;
 use crate::common::error::{query, ErrorBody};
+use crate::common::timestamp::rfc3339;
 use crate::ApiState;
 
 /// Default and longest lifetime of a presigned URL.
@@ -100,9 +101,7 @@ pub async fn download_url(
     Ok(Json(DownloadUrl {
         storage_key: artifact.key.to_string(),
         url,
-        expires_at: expires_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
+        expires_at: rfc3339(expires_at),
         size_bytes: artifact.size,
     }))
 }

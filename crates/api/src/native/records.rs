@@ -12,6 +12,7 @@ use super::har::{self, Secrets};
 use super::wire::ExportQuery;
 use super::NativeError;
 use crate::common::error::{query, ErrorBody};
+use crate::common::timestamp::rfc3339;
 use crate::ApiState;
 
 fn record_id(id: &str) -> Result<i64, NativeError> {
@@ -46,7 +47,7 @@ pub async fn retrieve(
     Ok(Json(json!({
         "id": record.id,
         "name": record.name,
-        "created_at": record.created_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        "created_at": rfc3339(record.created_at),
         "recording": state.engine.recording_run_of(id).is_some(),
         "baseline_count": baselines.len(),
         "baselines": baselines.iter().map(|b| har::baseline_json(b, secrets)).collect::<Vec<_>>(),

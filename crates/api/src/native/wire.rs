@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use tapedeck_core::{Recording, Session, SessionSpec, Viewport};
 use utoipa::ToSchema;
 
+use crate::common::timestamp::rfc3339;
 use crate::common::token;
 use crate::ApiState;
 
@@ -82,11 +83,6 @@ pub struct SessionJson {
     pub created_at: String,
     /// RFC 3339 end time, once ended.
     pub deleted_at: Option<String>,
-}
-
-fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
 }
 
 impl SessionJson {
