@@ -59,6 +59,11 @@ pub struct TestRunSpec {
     pub target: Option<String>,
 }
 
+impl TestRunSpec {
+    /// Allowed inactivity timeouts in seconds (FAST's documented range).
+    pub const INACTIVITY_RANGE: std::ops::RangeInclusive<u64> = 300..=86_400;
+}
+
 /// A test run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestRun {

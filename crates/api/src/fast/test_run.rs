@@ -51,7 +51,7 @@ pub async fn create(State(state): State<ApiState>, body: Bytes) -> Reply {
     check_range(
         "inactivity_timeout",
         params.inactivity_timeout,
-        300..=86_400,
+        TestRunSpec::INACTIVITY_RANGE,
     )?;
     check_range("rps", params.rps.map(u64::from), 1..=1000)?;
     check_range(

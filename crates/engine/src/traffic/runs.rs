@@ -11,9 +11,6 @@ use time::OffsetDateTime;
 use super::{ActiveRecording, HostPattern};
 use crate::{lock, Engine};
 
-/// FAST's `inactivity_timeout` range and default, in seconds.
-pub const INACTIVITY_RANGE: std::ops::RangeInclusive<u64> = 300..=86_400;
-
 /// A new run that records into a new test record.
 #[derive(Debug, Clone)]
 pub struct CreateRequest {
@@ -39,11 +36,11 @@ impl Engine {
         if spec.name.trim().is_empty() {
             return Err(EngineError::InvalidInput("name is required".into()));
         }
-        if !INACTIVITY_RANGE.contains(&spec.inactivity_timeout_secs) {
+        if !TestRunSpec::INACTIVITY_RANGE.contains(&spec.inactivity_timeout_secs) {
             return Err(EngineError::InvalidInput(format!(
                 "inactivity_timeout must be in {}..={} seconds",
-                INACTIVITY_RANGE.start(),
-                INACTIVITY_RANGE.end()
+                TestRunSpec::INACTIVITY_RANGE.start(),
+                TestRunSpec::INACTIVITY_RANGE.end()
             )));
         }
         let hosts = HostPattern::parse(&spec.allowed_hosts)?;
