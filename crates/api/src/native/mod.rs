@@ -5,6 +5,7 @@ mod decoded;
 mod error;
 mod har;
 mod openapi;
+mod proxy_ca;
 mod recordings;
 mod records;
 mod sessions;
@@ -40,7 +41,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         )
         .route("/test-records/{id}", get(records::retrieve))
         .route("/test-records/{id}/har", get(records::export_har))
-        .route("/proxy/ca.der", get(records::ca_certificate))
+        .route("/proxy/ca.der", get(proxy_ca::ca_certificate))
         .route_layer(middleware::from_fn_with_state(
             ApiKey::new(&state, KeyHeader::Bearer),
             require_api_key::<NativeError>,

@@ -1,4 +1,4 @@
-//! `/v1/test-records/{id}` (with baselines), its HAR export, and the proxy's CA certificate.
+//! `/v1/test-records/{id}`: a test record with its baselines, and its HAR export.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -75,16 +75,4 @@ pub async fn export_har(
         Json(har::document(&record, &baselines, secrets)),
     )
         .into_response())
-}
-
-/// The recording proxy's CA certificate (DER), to trust for HTTPS interception.
-#[utoipa::path(get, path = "/v1/proxy/ca.der",
-    responses((status = 200, description = "the CA certificate, DER",
-               content_type = "application/x-x509-ca-cert")))]
-pub async fn ca_certificate(State(state): State<ApiState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/x-x509-ca-cert")],
-        state.proxy_ca_der.to_vec(),
-    )
-        .into_response()
 }
