@@ -50,7 +50,7 @@ pub async fn retrieve(
         "created_at": rfc3339(record.created_at),
         "recording": state.engine.recording_run_of(id).is_some(),
         "baseline_count": baselines.len(),
-        "baselines": baselines.iter().map(|b| har::baseline_json(b, secrets)).collect::<Vec<_>>(),
+        "baselines": baselines.iter().map(|b| har::entry(b, secrets)).collect::<Vec<_>>(),
     })))
 }
 
