@@ -1,27 +1,35 @@
 //! The authenticated CDP WebSocket relay: a client's WebSocket upgrade is forwarded to the
 //! session's loopback DevTools port, and bytes are copied both ways.
 //!
-//! The relay works below WebSocket framing: it forwards the client's handshake key, returns
-//! Chromium's accept, and then splices the two TCP streams. Frames, masks and large messages
-//! (screenshots) pass through untouched, and no compression extension is negotiated.
+//! The relay works below WebSocket framing: it forwards the client's handshake key to Chromium
+//! with hyper's HTTP/1.1 client, returns Chromium's accept, and then splices the two upgraded
+//! streams. Frames, masks and large messages (screenshots) pass through untouched, and no
+//! compression extension is negotiated.
+
+use std::fmt::Display;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use tapedeck_engine::CdpEndpoint;
 use thiserror::Error;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::error::CommonError;
 use super::token;
 use crate::ApiState;
 
-/// Longest upstream handshake response accepted.
-const MAX_HANDSHAKE: usize = 16 * 1024;
+/// How long Chromium has to accept the upgrade. It answers at once unless it is hung, and a
+/// hung browser must not hold the client's request open.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a relay could not be set up.
 #[derive(Debug, Error)]
@@ -32,6 +40,10 @@ pub enum RelayError {
     /// Chromium refused or could not be reached.
     #[error("browser DevTools endpoint: {0}")]
     Upstream(String),
+}
+
+fn upstream(err: impl Display) -> RelayError {
+    RelayError::Upstream(err.to_string())
 }
 
 impl IntoResponse for RelayError {
@@ -74,34 +86,19 @@ async fn relay(mut request: Request, endpoint: CdpEndpoint) -> Result<Response, 
         .get(header::UPGRADE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    let key = headers
-        .get(header::SEC_WEBSOCKET_KEY)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).cloned();
     let (true, Some(key)) = (is_upgrade, key) else {
         return Err(RelayError::NotUpgrade);
     };
     let on_upgrade = hyper::upgrade::on(&mut request);
-
-    let mut upstream = TcpStream::connect(endpoint.addr)
-        .await
-        .map_err(|e| RelayError::Upstream(e.to_string()))?;
-    let handshake = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        endpoint.path, endpoint.addr
-    );
-    upstream
-        .write_all(handshake.as_bytes())
-        .await
-        .map_err(|e| RelayError::Upstream(e.to_string()))?;
-    let accept = read_handshake_response(&mut upstream).await?;
+    let (upstream, accept) =
+        upgrade_upstream(endpoint.addr, &endpoint.path, key, HANDSHAKE_TIMEOUT).await?;
 
     let guard = endpoint.guard;
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => {
-                let mut client = TokioIo::new(upgraded);
+            Ok(client) => {
+                let (mut client, mut upstream) = (TokioIo::new(client), TokioIo::new(upstream));
                 if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
                     tracing::debug!(error = %e, "CDP relay closed with an error");
                 }
@@ -116,40 +113,155 @@ async fn relay(mut request: Request, endpoint: CdpEndpoint) -> Result<Response, 
     let h = response.headers_mut();
     h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    h.insert(
-        header::SEC_WEBSOCKET_ACCEPT,
-        HeaderValue::from_str(&accept).map_err(|e| RelayError::Upstream(e.to_string()))?,
-    );
+    h.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     Ok(response)
 }
 
-/// Reads Chromium's `101 Switching Protocols` head and returns its `Sec-WebSocket-Accept`.
-///
-/// It reads one byte at a time so that nothing after the head is consumed; Chromium sends no
-/// frames before the client does, and the head is a few hundred bytes.
-async fn read_handshake_response(upstream: &mut TcpStream) -> Result<String, RelayError> {
-    let mut head = Vec::with_capacity(512);
-    while !head.ends_with(b"\r\n\r\n") {
-        if head.len() > MAX_HANDSHAKE {
-            return Err(RelayError::Upstream("handshake response too long".into()));
-        }
-        let byte = upstream
-            .read_u8()
+/// Asks Chromium's DevTools server at `addr` to upgrade `path` to a WebSocket with the client's
+/// handshake `key`, within `deadline`. Returns the upgraded stream, positioned right after
+/// Chromium's `101` head, and its `Sec-WebSocket-Accept`, which answers the client's key.
+async fn upgrade_upstream(
+    addr: SocketAddr,
+    path: &str,
+    key: HeaderValue,
+    deadline: Duration,
+) -> Result<(Upgraded, HeaderValue), RelayError> {
+    let upgrade = async {
+        let stream = TcpStream::connect(addr).await.map_err(upstream)?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|e| RelayError::Upstream(e.to_string()))?;
-        head.push(byte);
+            .map_err(upstream)?;
+        let request = hyper::Request::get(path)
+            .header(header::HOST, addr.to_string())
+            .header(header::UPGRADE, "websocket")
+            .header(header::CONNECTION, "Upgrade")
+            .header(header::SEC_WEBSOCKET_KEY, key)
+            .header(header::SEC_WEBSOCKET_VERSION, "13")
+            .body(Empty::<Bytes>::new())
+            .map_err(upstream)?;
+        // Owns `sender`, so that a refusal drops it and the connection closes instead of waiting
+        // for another request.
+        let exchange = async move {
+            let response = sender.send_request(request).await.map_err(upstream)?;
+            if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+                return Err(RelayError::Upstream(format!(
+                    "refused the upgrade: {}",
+                    response.status()
+                )));
+            }
+            let accept = response
+                .headers()
+                .get(header::SEC_WEBSOCKET_ACCEPT)
+                .cloned()
+                .ok_or_else(|| RelayError::Upstream("no Sec-WebSocket-Accept".into()))?;
+            let upgraded = hyper::upgrade::on(response).await.map_err(upstream)?;
+            Ok((upgraded, accept))
+        };
+        // The connection reads the response, and finishes once it has handed its stream to the
+        // upgrade, so both are driven together.
+        let (connection, exchanged) = tokio::join!(connection.with_upgrades(), exchange);
+        if let Err(e) = connection {
+            tracing::debug!(error = %e, "CDP upstream connection failed");
+        }
+        exchanged
+    };
+    tokio::time::timeout(deadline, upgrade)
+        .await
+        .map_err(|_| RelayError::Upstream(format!("no upgrade within {deadline:?}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A DevTools server that reads one request head, answers `reply`, and hands back the
+    /// request it read and its end of the connection.
+    async fn devtools(
+        reply: &'static [u8],
+    ) -> (SocketAddr, tokio::task::JoinHandle<(String, TcpStream)>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            while !head.ends_with(b"\r\n\r\n") {
+                head.push(stream.read_u8().await.unwrap());
+            }
+            stream.write_all(reply).await.unwrap();
+            (String::from_utf8(head).unwrap(), stream)
+        });
+        (addr, server)
     }
-    let text = String::from_utf8_lossy(&head);
-    let mut lines = text.split("\r\n");
-    let status = lines.next().unwrap_or_default();
-    if !status.starts_with("HTTP/1.1 101") {
-        return Err(RelayError::Upstream(format!(
-            "refused the upgrade: {status}"
-        )));
+
+    fn key() -> HeaderValue {
+        HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ==")
     }
-    lines
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("sec-websocket-accept"))
-        .map(|(_, value)| value.trim().to_owned())
-        .ok_or_else(|| RelayError::Upstream("no Sec-WebSocket-Accept".into()))
+
+    #[tokio::test]
+    async fn splices_from_right_after_the_101_head() {
+        // Bytes Chromium sends right behind its head must reach the client.
+        let (addr, server) = devtools(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+              Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\nearly",
+        )
+        .await;
+        let (upgraded, accept) =
+            upgrade_upstream(addr, "/devtools/browser/b1", key(), Duration::from_secs(5))
+                .await
+                .unwrap();
+        assert_eq!(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        let (request, mut chromium) = server.await.unwrap();
+        let request = request.to_ascii_lowercase();
+        assert!(
+            request.starts_with("get /devtools/browser/b1 http/1.1\r\n"),
+            "{request}"
+        );
+        for line in [
+            "upgrade: websocket",
+            "connection: upgrade",
+            "sec-websocket-key: dghlihnhbxbszsbub25jzq==",
+            "sec-websocket-version: 13",
+            &format!("host: {addr}"),
+        ] {
+            assert!(request.contains(line), "{line} missing from {request}");
+        }
+
+        let mut upgraded = TokioIo::new(upgraded);
+        let mut early = [0u8; 5];
+        upgraded.read_exact(&mut early).await.unwrap();
+        assert_eq!(&early, b"early");
+        upgraded.write_all(b"frame").await.unwrap();
+        let mut frame = [0u8; 5];
+        chromium.read_exact(&mut frame).await.unwrap();
+        assert_eq!(&frame, b"frame");
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_reported_at_once() {
+        let (addr, _server) =
+            devtools(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n").await;
+        let refused = upgrade_upstream(addr, "/nope", key(), Duration::from_secs(30));
+        let refused = tokio::time::timeout(Duration::from_secs(5), refused)
+            .await
+            .expect("a refusal must not wait for the deadline");
+        assert!(
+            matches!(&refused, Err(RelayError::Upstream(m)) if m.contains("404")),
+            "{:?}",
+            refused.err()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_silent_browser_times_out() {
+        let (addr, _server) = devtools(b"").await;
+        let silent = upgrade_upstream(addr, "/hung", key(), Duration::from_millis(200)).await;
+        assert!(
+            matches!(&silent, Err(RelayError::Upstream(m)) if m.contains("no upgrade within")),
+            "{:?}",
+            silent.err()
+        );
+    }
 }
