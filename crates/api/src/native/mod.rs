@@ -4,6 +4,7 @@
 mod decoded;
 mod error;
 mod har;
+mod metrics;
 mod openapi;
 mod proxy_ca;
 mod recordings;
@@ -42,6 +43,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/test-records/{id}", get(records::retrieve))
         .route("/test-records/{id}/har", get(records::export_har))
         .route("/proxy/ca.der", get(proxy_ca::ca_certificate))
+        .route("/metrics", get(metrics::metrics))
         .route_layer(middleware::from_fn_with_state(
             ApiKey::new(&state, KeyHeader::Bearer),
             require_api_key::<NativeError>,
