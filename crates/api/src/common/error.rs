@@ -45,7 +45,7 @@ pub enum CommonError {
 
 impl CommonError {
     /// The HTTP status and wire code. Client mistakes are never 408, 409, 429 or 5xx except
-    /// for real conflicts (decisions.md §8), because the official SDKs retry those.
+    /// for real conflicts (docs/kernel.md, "Errors and retries"), because the official SDKs retry those.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             Self::Engine(EngineError::InvalidInput(_)) | Self::Body(_) | Self::Query(_) => {
