@@ -112,3 +112,64 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tapedeck_core::{SessionSpec, Viewport};
+
+    use crate::test_support::{engine_with, session_spec};
+    use crate::EngineConfig;
+
+    #[tokio::test]
+    async fn only_plain_creates_with_the_pools_viewport_take_a_pooled_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = EngineConfig {
+            warm_pool: 1,
+            ..EngineConfig::new(dir.path().to_path_buf())
+        };
+        let pool_viewport = config.warm_viewport;
+        let engine = engine_with(config).await;
+        let plain = SessionSpec {
+            viewport: pool_viewport,
+            ..session_spec()
+        };
+        assert!(engine.fits_warm_pool(&plain));
+        let unfit = [
+            SessionSpec {
+                viewport: Viewport {
+                    width: 800,
+                    height: 600,
+                },
+                ..plain.clone()
+            },
+            SessionSpec {
+                start_url: Some("https://example.com/".into()),
+                ..plain.clone()
+            },
+            SessionSpec {
+                kiosk: true,
+                ..plain.clone()
+            },
+            SessionSpec {
+                envs: [("TZ".to_owned(), "UTC".to_owned())].into(),
+                ..plain.clone()
+            },
+        ];
+        for spec in unfit {
+            assert!(!engine.fits_warm_pool(&spec), "{spec:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_server_without_a_pool_hands_out_nothing_and_evicts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine_with(EngineConfig::new(dir.path().to_path_buf())).await;
+        let plain = SessionSpec {
+            viewport: engine.config().warm_viewport,
+            ..session_spec()
+        };
+        assert!(!engine.fits_warm_pool(&plain));
+        assert!(engine.take_warm(&plain).is_none());
+        assert!(!engine.evict_warm().await);
+    }
+}

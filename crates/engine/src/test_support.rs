@@ -59,6 +59,21 @@ pub(crate) async fn engine_with(config: EngineConfig) -> Engine {
     )
 }
 
+/// A plain browser session's spec: default viewport, no start page, kiosk mode or envs.
+pub(crate) fn session_spec() -> SessionSpec {
+    SessionSpec {
+        kind: SessionKind::Browser,
+        name: None,
+        viewport: Viewport::default(),
+        start_url: None,
+        timeout_seconds: 60,
+        kiosk: false,
+        tags: serde_json::Map::new(),
+        envs: Default::default(),
+        lifetime_secs: None,
+    }
+}
+
 /// Stores a running session and a recording of it in `state`, as start would.
 pub(crate) async fn recording_row(
     engine: &Engine,
@@ -67,17 +82,7 @@ pub(crate) async fn recording_row(
 ) -> Recording {
     let session = Session {
         id: id::new_id(),
-        spec: SessionSpec {
-            kind: SessionKind::Browser,
-            name: None,
-            viewport: Viewport::default(),
-            start_url: None,
-            timeout_seconds: 60,
-            kiosk: false,
-            tags: serde_json::Map::new(),
-            envs: Default::default(),
-            lifetime_secs: None,
-        },
+        spec: session_spec(),
         state: SessionState::Running,
         created_at: OffsetDateTime::now_utc(),
         deleted_at: None,
