@@ -1,5 +1,6 @@
 //! `tapedeck serve`: wires the store, the engine and the APIs, and runs until a signal.
 
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -54,7 +55,10 @@ async fn open_blobs(config: &ServeConfig) -> anyhow::Result<BlobStore> {
 /// Runs the server until SIGINT or SIGTERM, then ends every session cleanly.
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let data_dir = &config.data_dir;
-    std::fs::create_dir_all(data_dir)
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
     let api_key = match &config.api_key {
         Some(key) if !key.is_empty() => key.clone(),
@@ -150,6 +154,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         public_url: public_url.clone().into(),
         proxy_ca_der,
     };
+    keep_private(data_dir).context("restricting the data dir to the server's user")?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
@@ -171,6 +176,31 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     engine.shutdown().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Files in the data dir only the server's user may read: the secrets and the SQLite database
+/// (which holds recorded `Authorization` and `Cookie` values).
+const PRIVATE_FILES: [&str; 6] = [
+    "api-key",
+    "signing-secret",
+    "ca.key",
+    "tapedeck.db",
+    "tapedeck.db-wal",
+    "tapedeck.db-shm",
+];
+
+/// Makes the data dir 0700 and its secrets 0600, including those an older version or another
+/// tool left readable: new files are created private, but the dir may predate that.
+fn keep_private(data_dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))?;
+    for name in PRIVATE_FILES {
+        match std::fs::set_permissions(data_dir.join(name), std::fs::Permissions::from_mode(0o600))
+        {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
     Ok(())
 }
 

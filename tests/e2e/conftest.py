@@ -70,7 +70,7 @@ class Server:
     def start(self):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")
-        env = dict(os.environ, TAPEDECK_API_KEY=API_KEY, RUST_LOG="info,tower_http=debug", **self.env)
+        env = {**os.environ, "TAPEDECK_API_KEY": API_KEY, "RUST_LOG": "info,tower_http=debug", **self.env}
         self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

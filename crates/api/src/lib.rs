@@ -50,6 +50,10 @@ pub fn router(state: ApiState) -> Router {
         .nest("/kernel", kernel::router(state.clone()))
         .nest("/gbox", gbox::router(state.clone()))
         .nest("/fast", fast::router(state.clone()))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(common::request_id::span_for::<axum::body::Body>),
+        )
+        .layer(axum::middleware::from_fn(common::request_id::assign))
         .with_state(state)
 }

@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use tapedeck_capture::Playlist;
 use tapedeck_core::{
-    id, Recording, RecordingLimits, RecordingState, Session, SessionKind, SessionSpec,
-    SessionState, Viewport,
+    id, Recording, RecordingLimits, RecordingState, Session, SessionSpec, SessionState, Viewport,
 };
 use tapedeck_store::{BlobStore, Presigner, Signer, SqlMetadata};
 use tapedeck_upstream::UpstreamClient;
@@ -61,17 +60,7 @@ pub(crate) async fn engine_with(config: EngineConfig) -> Engine {
 
 /// A plain browser session's spec: default viewport, no start page, kiosk mode or envs.
 pub(crate) fn session_spec() -> SessionSpec {
-    SessionSpec {
-        kind: SessionKind::Browser,
-        name: None,
-        viewport: Viewport::default(),
-        start_url: None,
-        timeout_seconds: 60,
-        kiosk: false,
-        tags: serde_json::Map::new(),
-        envs: Default::default(),
-        lifetime_secs: None,
-    }
+    SessionSpec::browser(Viewport::default(), 60)
 }
 
 /// Stores a running session and a recording of it in `state`, as start would.

@@ -10,6 +10,7 @@ use tapedeck_engine::EngineError;
 use thiserror::Error;
 
 use super::body::BodyError;
+use super::request_id;
 
 /// `{"code": "...", "message": "..."}`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -79,14 +80,25 @@ impl CommonError {
     }
 
     /// The `{code, message}` body with this error's code.
+    ///
+    /// A server failure is logged with its details and the request's id, and its message names
+    /// only that id: internal text (paths, SQL, a child's stderr) never reaches a client.
     pub fn body(&self) -> ErrorBody {
         // A route that is not served is the client's choice, not a failure of the server.
-        if self.status_and_code().0.is_server_error() && !matches!(self, Self::NotServed(_)) {
-            tracing::error!(error = %self, "request failed");
-        }
+        let failed =
+            self.status_and_code().0.is_server_error() && !matches!(self, Self::NotServed(_));
+        let message = if failed {
+            let request_id = request_id::current().unwrap_or_else(|| "-".into());
+            tracing::error!(%request_id, error = %self, "request failed");
+            format!(
+                "the request failed; the server log has the details under request id {request_id}"
+            )
+        } else {
+            self.to_string()
+        };
         ErrorBody {
             code: self.status_and_code().1,
-            message: self.to_string(),
+            message,
         }
     }
 }
@@ -117,4 +129,26 @@ macro_rules! dialect_error_from {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_server_failure_names_the_request_not_its_internals() {
+        let failure = CommonError::Engine(EngineError::Internal(
+            "open /var/lib/tapedeck/blobs/x: permission denied".into(),
+        ));
+        let body = request_id::with_id("req123".into(), async { failure.body() }).await;
+        assert_eq!(body.code, "internal_error");
+        assert!(body.message.contains("req123"), "{}", body.message);
+        assert!(!body.message.contains("/var/lib"), "{}", body.message);
+    }
+
+    #[test]
+    fn a_client_mistake_keeps_its_message() {
+        let mistake = CommonError::Engine(EngineError::InvalidInput("width must be even".into()));
+        assert_eq!(mistake.body().message, "width must be even");
+    }
 }

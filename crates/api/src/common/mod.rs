@@ -5,5 +5,6 @@ pub mod body;
 pub mod cdp_relay;
 pub mod error;
 pub mod files;
+pub mod request_id;
 pub mod timestamp;
 pub mod token;

@@ -4,10 +4,13 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use tapedeck_core::Session;
 use tapedeck_store::Signer;
 use time::OffsetDateTime;
 
-/// How long a CDP URL stays usable.
+/// Longest a CDP URL stays usable; never longer than its session's own lifetime. A deleted or
+/// expired session's tokens are refused anyway: the relay only connects to live sessions, and a
+/// session id is never reused.
 pub const CDP_TOKEN_TTL: time::Duration = time::Duration::days(7);
 
 const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
@@ -20,11 +23,14 @@ struct Claims {
     exp: i64,
 }
 
-/// A token for `session_id`, valid for [`CDP_TOKEN_TTL`].
-pub fn issue(signer: &Signer, session_id: &str) -> String {
+/// A token for `session`, valid for [`CDP_TOKEN_TTL`] or until the session's fixed end
+/// (`lifetime_secs`), whichever comes first.
+pub fn issue(signer: &Signer, session: &Session) -> String {
+    let longest = OffsetDateTime::now_utc() + CDP_TOKEN_TTL;
+    let expires = session.expires_at().map_or(longest, |end| end.min(longest));
     let claims = Claims {
-        sub: session_id.to_owned(),
-        exp: (OffsetDateTime::now_utc() + CDP_TOKEN_TTL).unix_timestamp(),
+        sub: session.id.clone(),
+        exp: expires.unix_timestamp(),
     };
     // Claims are two plain fields; serializing them cannot fail.
     let payload = serde_json::to_vec(&claims).unwrap_or_default();
@@ -58,16 +64,71 @@ pub fn verify(signer: &Signer, token: &str, session_id: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use tapedeck_core::{SessionSpec, SessionState, Viewport};
+
     use super::*;
+
+    fn session(id: &str, lifetime_secs: Option<u64>) -> Session {
+        Session {
+            id: id.to_owned(),
+            spec: SessionSpec {
+                lifetime_secs,
+                ..SessionSpec::browser(Viewport::default(), 60)
+            },
+            state: SessionState::Running,
+            created_at: OffsetDateTime::now_utc(),
+            deleted_at: None,
+        }
+    }
+
+    fn claims_of(token: &str) -> Claims {
+        let payload = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+    }
 
     #[test]
     fn a_token_opens_only_its_own_session() {
         let signer = Signer::new("s");
-        let token = issue(&signer, "abc");
+        let token = issue(&signer, &session("abc", None));
         assert!(verify(&signer, &token, "abc"));
         assert!(!verify(&signer, &token, "abd"));
         assert!(!verify(&Signer::new("other"), &token, "abc"));
         assert!(!verify(&signer, &format!("{token}0"), "abc"));
         assert!(!verify(&signer, "garbage", "abc"));
+    }
+
+    #[test]
+    fn a_token_lives_no_longer_than_its_session() {
+        let signer = Signer::new("s");
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let short = claims_of(&issue(&signer, &session("abc", Some(60))));
+        assert!((now + 59..=now + 61).contains(&short.exp), "{}", short.exp);
+        let open = claims_of(&issue(&signer, &session("abc", None)));
+        assert_eq!(
+            open.exp,
+            (OffsetDateTime::now_utc() + CDP_TOKEN_TTL).unix_timestamp()
+        );
+        // A session already past its end gets a token that is already dead.
+        let ended = issue(&signer, &session("abc", Some(0)));
+        assert!(!verify(&signer, &ended, "abc"));
+    }
+
+    #[test]
+    fn another_sessions_claims_under_a_valid_signature_are_refused() {
+        let signer = Signer::new("s");
+        let token = issue(&signer, &session("abc", None));
+        let other = issue(&signer, &session("xyz", None));
+        // abc's header and signature around xyz's claims: the signature no longer matches.
+        let parts: Vec<&str> = token.split('.').collect();
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            other.split('.').nth(1).unwrap(),
+            parts[2]
+        );
+        assert!(!verify(&signer, &forged, "xyz"));
+        // An unsigned token (`alg: none`, empty signature) is refused too.
+        let unsigned = format!("{}.{}.", parts[0], parts[1]);
+        assert!(!verify(&signer, &unsigned, "abc"));
     }
 }

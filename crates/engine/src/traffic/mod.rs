@@ -127,7 +127,11 @@ impl Engine {
                             baselines.push(baseline);
                         }
                         _ => {
-                            tracing::debug!(url = %baseline.url, "exchange finished after its run stopped")
+                            tracing::debug!(
+                                // Without the query, which may carry credentials.
+                                url = baseline.url.split('?').next().unwrap_or_default(),
+                                "exchange finished after its run stopped"
+                            )
                         }
                     },
                     WriterMessage::Flush(done) => flushes.push(done),
