@@ -3,8 +3,56 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use tapedeck_core::Viewport;
+
+/// Where the server keeps its state; `serve` and `keys` take the same flags, so `keys` works
+/// on the database a server uses.
+#[derive(Debug, Clone, Args)]
+pub struct StoreLocation {
+    /// Directory for metadata, blobs, spooled segments and secrets.
+    #[arg(long, env = "TAPEDECK_DATA_DIR", default_value = "./tapedeck-data")]
+    pub data_dir: PathBuf,
+    /// Metadata database: `postgres://USER:PASSWORD@HOST/DB` for PostgreSQL (several nodes can
+    /// share one), or `sqlite:PATH`. Default: SQLite file `tapedeck.db` in the data dir.
+    #[arg(long, env = "TAPEDECK_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+/// `tapedeck keys` options: where the keys are, and what to do with them.
+#[derive(Debug, Clone, Args)]
+pub struct KeysConfig {
+    /// Where the keys are kept.
+    #[command(flatten)]
+    pub store: StoreLocation,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: KeysAction,
+}
+
+/// What `tapedeck keys` does.
+#[derive(Debug, Clone, Subcommand)]
+pub enum KeysAction {
+    /// Creates a key and prints its secret alone on the last line.
+    Create {
+        /// A name for people, e.g. `ci-pipeline`.
+        #[arg(long)]
+        name: String,
+        /// Its project; `default` when absent.
+        #[arg(long)]
+        project: Option<String>,
+        /// Lets the key manage keys through `/v1/keys`.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Lists every key (id, project, name, admin, created, revoked), without secrets.
+    List,
+    /// Revokes a key by id; running servers refuse it within a second.
+    Revoke {
+        /// The key's id, from `keys list` or `keys create`.
+        id: String,
+    },
+}
 
 /// `tapedeck serve` options. Every option has a default that works on a fresh machine.
 #[derive(Debug, Clone, Args)]
@@ -15,13 +63,9 @@ pub struct ServeConfig {
     /// Address of the recording proxy (HTTP and CONNECT; FAST dialect).
     #[arg(long, env = "TAPEDECK_PROXY_LISTEN", default_value = "127.0.0.1:7601")]
     pub proxy_listen: SocketAddr,
-    /// Directory for metadata, blobs, spooled segments and secrets.
-    #[arg(long, env = "TAPEDECK_DATA_DIR", default_value = "./tapedeck-data")]
-    pub data_dir: PathBuf,
-    /// Metadata database: `postgres://USER:PASSWORD@HOST/DB` for PostgreSQL (several nodes can
-    /// share one), or `sqlite:PATH`. Default: SQLite file `tapedeck.db` in the data dir.
-    #[arg(long, env = "TAPEDECK_DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
+    /// Where metadata and secrets are kept.
+    #[command(flatten)]
+    pub store: StoreLocation,
     /// Blob store: `s3://BUCKET[/FOLDER]` for an S3-compatible bucket, with endpoint, region and
     /// credentials from the standard `AWS_*` variables (`AWS_ENDPOINT_URL`, `AWS_REGION`,
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP=true` for plain HTTP).

@@ -1,6 +1,7 @@
 //! `tapedeck`: the recording server binary.
 
 mod config;
+mod keys;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -17,7 +18,10 @@ struct Cli {
 enum Command {
     /// Run the server: native API at /v1, Kernel at /kernel, GBOX at /gbox, FAST at /fast, and
     /// the recording proxy.
-    Serve(config::ServeConfig),
+    Serve(Box<config::ServeConfig>),
+    /// Create, list and revoke API keys in the server's database (same --data-dir and
+    /// --database-url as serve).
+    Keys(config::KeysConfig),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -26,12 +30,15 @@ fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,tower_http=info,sqlx=warn".into()),
         )
+        // Logs go to stderr, so a command's own output (a new key) is all that stdout holds.
+        .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     match cli.command {
-        Command::Serve(config) => runtime.block_on(serve::run(config)),
+        Command::Serve(config) => runtime.block_on(serve::run(*config)),
+        Command::Keys(config) => runtime.block_on(keys::run(config)),
     }
 }

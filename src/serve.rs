@@ -10,13 +10,13 @@ use tapedeck_store::{redact_password, secrets, BlobStore, Presigner, Signer, Sql
 use tapedeck_upstream::UpstreamClient;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::config::ServeConfig;
+use crate::config::{ServeConfig, StoreLocation};
 
 /// Length of generated API keys and signing secrets.
 const SECRET_LEN: usize = 40;
 
 /// The metadata database the configuration names, migrated to the current schema.
-async fn open_metadata(config: &ServeConfig) -> anyhow::Result<SqlMetadata> {
+pub async fn open_metadata(config: &StoreLocation) -> anyhow::Result<SqlMetadata> {
     match &config.database_url {
         Some(url) => {
             let meta = SqlMetadata::open(url)
@@ -45,7 +45,7 @@ async fn open_blobs(config: &ServeConfig) -> anyhow::Result<BlobStore> {
             Ok(blobs)
         }
         None => {
-            let root = config.data_dir.join("blobs");
+            let root = config.store.data_dir.join("blobs");
             BlobStore::local(&root)
                 .with_context(|| format!("opening blob store {}", root.display()))
         }
@@ -54,7 +54,7 @@ async fn open_blobs(config: &ServeConfig) -> anyhow::Result<BlobStore> {
 
 /// Runs the server until SIGINT or SIGTERM, then ends every session cleanly.
 pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
-    let data_dir = &config.data_dir;
+    let data_dir = &config.store.data_dir;
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -95,7 +95,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
-    let meta = open_metadata(&config).await?;
+    let meta = open_metadata(&config.store).await?;
     let blobs = open_blobs(&config).await?;
     let engine_config = EngineConfig {
         chromium: config.chromium.clone(),
@@ -117,6 +117,10 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         Presigner::new(signer.clone(), &public_url),
         upstream.clone(),
     );
+    engine
+        .adopt_admin_key(&api_key)
+        .await
+        .context("storing the first admin key")?;
     engine
         .recover()
         .await
@@ -149,7 +153,6 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 
     let state = ApiState {
         engine: engine.clone(),
-        api_key: api_key.into(),
         signer,
         public_url: public_url.clone().into(),
         proxy_ca_der,

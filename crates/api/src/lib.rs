@@ -21,8 +21,6 @@ use tapedeck_store::Signer;
 pub struct ApiState {
     /// The engine.
     pub engine: Engine,
-    /// The API key clients present.
-    pub api_key: Arc<str>,
     /// Signs CDP connection tokens.
     pub signer: Signer,
     /// The base URL clients reach this server at, without a trailing slash.

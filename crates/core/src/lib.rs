@@ -3,6 +3,7 @@
 //! Nothing here knows about HTTP, processes or storage; the dialects and the engine share these
 //! types so that every wire format describes the same facts.
 
+pub mod api_key;
 pub mod duration;
 pub mod error;
 pub mod id;
@@ -11,6 +12,7 @@ pub mod session;
 pub mod traffic;
 pub mod ui;
 
+pub use api_key::ApiKeyRecord;
 pub use error::{ConflictReason, EngineError};
 pub use recording::{Recording, RecordingLimits, RecordingState, StopReason};
 pub use session::{Session, SessionKind, SessionSpec, SessionState, Viewport};

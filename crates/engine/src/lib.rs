@@ -4,6 +4,7 @@
 //! the calls here and render [`EngineError`] in their own error format.
 
 mod actions;
+pub mod api_keys;
 mod config;
 mod counters;
 mod displays;
@@ -24,6 +25,7 @@ use tapedeck_store::{BlobStore, Metadata, Presigner};
 use tapedeck_upstream::UpstreamClient;
 use tokio::sync::Semaphore;
 
+pub use api_keys::{IssuedKey, NewKey, API_KEY_LEN};
 pub use config::EngineConfig;
 pub use counters::EngineCounters;
 pub use recording::{Artifact, RecordingKind, RecordingRequest};
@@ -54,6 +56,7 @@ struct Inner {
     upstream: UpstreamClient,
     warm: pool::WarmPool,
     counters: counters::Counters,
+    key_checks: api_keys::KeyChecks,
 }
 
 impl Engine {
@@ -79,6 +82,7 @@ impl Engine {
                 upstream,
                 warm: pool::WarmPool::default(),
                 counters: counters::Counters::default(),
+                key_checks: api_keys::KeyChecks::default(),
             }),
         }
     }

@@ -5,6 +5,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use rand::distr::{Alphanumeric, SampleString};
+use sha2::{Digest, Sha256};
 
 use crate::StoreError;
 
@@ -18,7 +19,7 @@ pub fn load_or_create(path: &Path, len: usize) -> Result<(String, bool), StoreEr
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e.into()),
     }
-    let secret = Alphanumeric.sample_string(&mut rand::rng(), len);
+    let secret = random_secret(len);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -28,6 +29,17 @@ pub fn load_or_create(path: &Path, len: usize) -> Result<(String, bool), StoreEr
     file.write_all(secret.as_bytes())?;
     file.sync_all()?;
     Ok((secret, true))
+}
+
+/// `len` random alphanumerics: an API key or a signing secret.
+pub fn random_secret(len: usize) -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), len)
+}
+
+/// The hex SHA-256 of an API key's secret: what the metadata stores and looks keys up by.
+/// Keys are long random strings, so an unsalted hash cannot be reversed by guessing.
+pub fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 #[cfg(test)]

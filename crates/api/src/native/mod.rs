@@ -4,6 +4,7 @@
 mod decoded;
 mod error;
 mod har;
+mod keys;
 mod metrics;
 mod openapi;
 mod proxy_ca;
@@ -13,7 +14,7 @@ mod sessions;
 mod wire;
 
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 pub use error::NativeError;
@@ -44,6 +45,8 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/test-records/{id}/har", get(records::export_har))
         .route("/proxy/ca.der", get(proxy_ca::ca_certificate))
         .route("/metrics", get(metrics::metrics))
+        .route("/keys", post(keys::create).get(keys::list))
+        .route("/keys/{id}", delete(keys::revoke))
         .route_layer(middleware::from_fn_with_state(
             ApiKey::new(&state, KeyHeader::Bearer),
             require_api_key::<NativeError>,

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{metrics, proxy_ca, recordings, records, sessions, wire};
+use super::{keys, metrics, proxy_ca, recordings, records, sessions, wire};
 use crate::common::error::ErrorBody;
 
 #[derive(OpenApi)]
@@ -14,10 +14,11 @@ use crate::common::error::ErrorBody;
     paths(sessions::create, sessions::list, sessions::retrieve, sessions::delete,
           recordings::start, recordings::list, recordings::retrieve, recordings::stop,
           recordings::download_url, records::retrieve, records::export_har,
-          proxy_ca::ca_certificate, metrics::metrics),
+          proxy_ca::ca_certificate, metrics::metrics, keys::create, keys::list, keys::revoke),
     components(schemas(wire::CreateSession, wire::ViewportJson, wire::SessionJson, wire::SessionPage,
                        wire::StartRecording, wire::RecordingJson, wire::RecordingList,
-                       wire::DownloadUrl, ErrorBody)),
+                       wire::DownloadUrl, keys::CreateKey, keys::KeyJson, keys::CreatedKey,
+                       keys::KeyList, ErrorBody)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]

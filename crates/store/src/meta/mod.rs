@@ -1,9 +1,11 @@
-//! The metadata repository: sessions and recordings.
+//! The metadata repository: sessions, recordings, recorded traffic and API keys.
 //!
 //! The engine talks to the [`Metadata`] trait only; [`SqlMetadata`] implements it on SQLite (the
 //! embedded default) and PostgreSQL.
 
+mod api_keys;
 mod sql;
+mod sql_api_keys;
 mod sql_traffic;
 mod traffic;
 
@@ -11,6 +13,7 @@ use async_trait::async_trait;
 use tapedeck_core::{Recording, Session, SessionKind};
 use time::OffsetDateTime;
 
+pub use api_keys::ApiKeyMetadata;
 pub use sql::{redact_password, SqlMetadata};
 pub use traffic::TrafficMetadata;
 
@@ -25,9 +28,9 @@ pub struct Page<T> {
     pub has_more: bool,
 }
 
-/// Where sessions, recordings and recorded traffic are kept.
+/// Where sessions, recordings, recorded traffic and API keys are kept.
 #[async_trait]
-pub trait Metadata: TrafficMetadata + Send + Sync {
+pub trait Metadata: TrafficMetadata + ApiKeyMetadata + Send + Sync {
     /// Stores a new session. Fails when a live session already has its name.
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
     /// Finds a session by id, or by name among live sessions; deleted ones only when asked.
