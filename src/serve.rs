@@ -140,7 +140,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         proxy_listener,
         ca,
         upstream,
-        engine.traffic_sink(),
+        engine.traffic_sink(api_key.as_str().into()),
         config.body_cap_kib * 1024,
         async move {
             let _ = proxy_stopped.await;

@@ -7,6 +7,7 @@ mod actions;
 mod config;
 mod counters;
 mod displays;
+mod endpoints;
 mod launch;
 mod layout;
 mod pool;
@@ -53,6 +54,7 @@ struct Inner {
     traffic: traffic::TrafficState,
     upstream: UpstreamClient,
     warm: pool::WarmPool,
+    own_endpoints: endpoints::OwnEndpoints,
     counters: counters::Counters,
 }
 
@@ -78,6 +80,7 @@ impl Engine {
                 traffic: traffic::TrafficState::default(),
                 upstream,
                 warm: pool::WarmPool::default(),
+                own_endpoints: endpoints::OwnEndpoints::default(),
                 counters: counters::Counters::default(),
             }),
         }

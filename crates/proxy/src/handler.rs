@@ -100,7 +100,7 @@ impl HttpHandler for RecordingHandler {
                 Some(value.split(':').next().unwrap_or(value).to_owned())
             })
             .unwrap_or_default();
-        let Some(ticket) = self.sink.admit(&host) else {
+        let Some(ticket) = self.sink.admit(None, &host) else {
             return req.into();
         };
         let (parts, body) = req.into_parts();
