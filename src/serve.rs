@@ -132,7 +132,13 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     tokio::spawn(engine.clone().reap_sessions());
     tokio::spawn(engine.clone().run_traffic_writer());
+    let api_key: Arc<str> = api_key.into();
     let proxy_ca_der: Arc<[u8]> = ca.cert_der.clone().into();
+    keep_private(data_dir).context("restricting the data dir to the server's user")?;
+    // Bound before the proxy starts: the proxy refuses the API's address as a target.
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
     let (stop_proxy, proxy_stopped) = tokio::sync::oneshot::channel::<()>();
     let proxy_listener = tapedeck_proxy::bind(config.proxy_listen)
         .with_context(|| format!("binding the recording proxy on {}", config.proxy_listen))?;
@@ -140,8 +146,11 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         proxy_listener,
         ca,
         upstream,
-        engine.traffic_sink(api_key.as_str().into()),
-        config.body_cap_kib * 1024,
+        engine.traffic_sink(api_key.clone()),
+        tapedeck_proxy::ProxyOptions {
+            body_cap: config.body_cap_kib * 1024,
+            own_listeners: vec![listener.local_addr()?],
+        },
         async move {
             let _ = proxy_stopped.await;
         },
@@ -149,15 +158,11 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
 
     let state = ApiState {
         engine: engine.clone(),
-        api_key: api_key.into(),
+        api_key,
         signer,
         public_url: public_url.clone().into(),
         proxy_ca_der,
     };
-    keep_private(data_dir).context("restricting the data dir to the server's user")?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(
         listen = %config.listen,
         %public_url,

@@ -88,11 +88,6 @@ impl UpstreamClient {
         Ok(Self { tls, client })
     }
 
-    /// The connector, for the proxy's own client.
-    pub fn connector(&self) -> HttpsConnector<HttpConnector> {
-        https(&self.tls, http_connector())
-    }
-
     /// A connector with the same TLS settings that connects only to addresses `policy` lets
     /// through, for the proxy's own client.
     pub fn checked_connector(
