@@ -137,6 +137,11 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     tokio::spawn(engine.clone().reap_sessions());
     tokio::spawn(engine.clone().run_traffic_writer());
     let proxy_ca_der: Arc<[u8]> = ca.cert_der.clone().into();
+    keep_private(data_dir).context("restricting the data dir to the server's user")?;
+    // Bound before the proxy starts: the proxy refuses the API's address as a target.
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
     let (stop_proxy, proxy_stopped) = tokio::sync::oneshot::channel::<()>();
     let proxy_listener = tapedeck_proxy::bind(config.proxy_listen)
         .with_context(|| format!("binding the recording proxy on {}", config.proxy_listen))?;
@@ -145,7 +150,10 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         ca,
         upstream,
         engine.traffic_sink(),
-        config.body_cap_kib * 1024,
+        tapedeck_proxy::ProxyOptions {
+            body_cap: config.body_cap_kib * 1024,
+            own_listeners: vec![listener.local_addr()?],
+        },
         async move {
             let _ = proxy_stopped.await;
         },
@@ -157,10 +165,6 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         public_url: public_url.clone().into(),
         proxy_ca_der,
     };
-    keep_private(data_dir).context("restricting the data dir to the server's user")?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(
         listen = %config.listen,
         %public_url,

@@ -3,6 +3,8 @@
 //   node drive.mjs puppeteer  <cdp_ws_url>              connect with Puppeteer and evaluate
 //   node drive.mjs play       <cdp_ws_url> <mp4_url>    play and seek an MP4 in the session's Chromium
 //   node drive.mjs eval       <cdp_ws_url> <expression> evaluate an expression in the front page
+//   node drive.mjs proxied    <proxy_url> <password> <url>  launch Chromium behind a proxy that
+//                                                     asks for Basic credentials; load the page
 import { chromium } from 'playwright-core';
 import puppeteer from 'puppeteer-core';
 
@@ -65,7 +67,25 @@ async function evaluate() {
   return withPlaywrightPage(async (page) => ({ value: await page.evaluate(target) }));
 }
 
-const modes = { playwright: drive, puppeteer: viaPuppeteer, play, eval: evaluate };
+// Chromium sends proxy credentials only when a 407 asks for them, for requests and CONNECT.
+async function proxied() {
+  const [server, password, url] = process.argv.slice(3);
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    // Loopback URLs go through the proxy too; they name the proxy host's loopback.
+    args: ['--no-sandbox', '--proxy-bypass-list=<-loopback>'],
+    proxy: { server, username: 'tapedeck', password },
+  });
+  try {
+    const page = await browser.newPage();
+    const response = await page.goto(url, { timeout: 20000 });
+    return { status: response.status(), body: await response.text() };
+  } finally {
+    await browser.close();
+  }
+}
+
+const modes = { playwright: drive, puppeteer: viaPuppeteer, play, eval: evaluate, proxied };
 if (!modes[mode]) {
   console.error(`unknown mode ${mode}`);
   process.exit(2);

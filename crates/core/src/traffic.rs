@@ -1,5 +1,10 @@
 //! Traffic recording: test runs record baselines into test records (Wallarm FAST's model).
 
+use std::net::SocketAddr;
+
+use std::future::Future;
+use std::pin::Pin;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -146,11 +151,45 @@ pub struct RecordTicket {
     pub test_record_id: i64,
 }
 
+/// Whose traffic a request through the proxy is: the API key that authenticated it stands for
+/// a project, and the request is recorded into that project's test run.
+///
+/// Projects do not scope test runs yet, so [`TrafficSink::admit`] records every principal into
+/// the one active run; the project is carried for when they do.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Principal {
+    /// An active API key.
+    Key {
+        /// The key's id.
+        key_id: String,
+        /// The key's project.
+        project: String,
+    },
+}
+
+/// The answer of [`TrafficSink::authenticate`], which may have to ask the metadata.
+pub type Authentication<'a> = Pin<Box<dyn Future<Output = Option<Principal>> + Send + 'a>>;
+
 /// Where the recording proxy sends the exchanges it records: the port between the proxy and
 /// the engine, which implements it.
+///
+/// The proxy decides who may use it and where it may connect; it asks the sink who an API key
+/// is ([`authenticate`](Self::authenticate)), which of Tapedeck's own endpoints it must not
+/// reach ([`own_endpoints`](Self::own_endpoints)), and which run records a request
+/// ([`admit`](Self::admit)).
 pub trait TrafficSink: Send + Sync + 'static {
-    /// Decides, as a request starts, whether it is recorded and for which run.
-    fn admit(&self, host: &str) -> Option<RecordTicket>;
+    /// The principal an API key presented to the proxy (the password of its
+    /// `Proxy-Authorization: Basic`) stands for, or `None` when it is no active key.
+    fn authenticate<'a>(&'a self, api_key: &'a str) -> Authentication<'a>;
+    /// Decides, as a request starts, whether it is recorded and for which run. `principal` is
+    /// who authenticated the request; `None` is a loopback client that sent no credentials,
+    /// recorded for the server's own project.
+    fn admit(&self, principal: Option<&Principal>, host: &str) -> Option<RecordTicket>;
+    /// The loopback endpoints Tapedeck runs for its own use besides its listeners (today every
+    /// browser's DevTools server), which the proxy must not connect to. Changes as sessions
+    /// start and end.
+    fn own_endpoints(&self) -> Vec<SocketAddr>;
     /// Takes a finished exchange. Must not block: the proxy calls it from its own tasks.
     fn submit(&self, ticket: RecordTicket, baseline: Baseline);
 }

@@ -9,6 +9,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use crate::config::EngineConfig;
 use crate::displays::DisplayLease;
+use crate::endpoints::EndpointClaim;
 use crate::Engine;
 
 /// What a session's browser starts with besides the machine-wide settings.
@@ -27,6 +28,8 @@ pub(crate) struct StartedSession {
     pub(crate) browser: Browser,
     pub(crate) lease: DisplayLease,
     pub(crate) slot: OwnedSemaphorePermit,
+    /// Lists the browser's DevTools endpoint for the proxy to refuse, until the session ends.
+    pub(crate) devtools_claim: EndpointClaim,
 }
 
 impl StartedSession {
@@ -84,6 +87,7 @@ impl Engine {
         };
         match Browser::launch(&display, &options).await {
             Ok(browser) => Ok(StartedSession {
+                devtools_claim: self.inner.own_endpoints.claim(browser.devtools_addr()),
                 id,
                 display,
                 browser,

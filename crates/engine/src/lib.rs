@@ -8,6 +8,7 @@ pub mod api_keys;
 mod config;
 mod counters;
 mod displays;
+mod endpoints;
 mod launch;
 mod layout;
 mod pool;
@@ -55,6 +56,7 @@ struct Inner {
     traffic: traffic::TrafficState,
     upstream: UpstreamClient,
     warm: pool::WarmPool,
+    own_endpoints: endpoints::OwnEndpoints,
     counters: counters::Counters,
     key_checks: api_keys::KeyChecks,
 }
@@ -81,6 +83,7 @@ impl Engine {
                 traffic: traffic::TrafficState::default(),
                 upstream,
                 warm: pool::WarmPool::default(),
+                own_endpoints: endpoints::OwnEndpoints::default(),
                 counters: counters::Counters::default(),
                 key_checks: api_keys::KeyChecks::default(),
             }),

@@ -14,6 +14,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use crate::counters::Counters;
 use crate::displays::DisplayLease;
+use crate::endpoints::EndpointClaim;
 use crate::launch::{stop_session_processes, LaunchOptions, StartedSession};
 use crate::{lock, Engine};
 
@@ -30,6 +31,8 @@ pub(crate) struct LiveSession {
     pub(crate) activity: Activity,
     _display_lease: DisplayLease,
     _slot: OwnedSemaphorePermit,
+    /// Released when the last holder drops, after the browser is stopped.
+    _devtools_claim: EndpointClaim,
 }
 
 /// When a session was last used, and how many CDP connections hold it open.
@@ -117,6 +120,7 @@ impl Engine {
             browser,
             lease,
             slot,
+            devtools_claim,
             ..
         } = started;
         let live = Arc::new(LiveSession {
@@ -128,6 +132,7 @@ impl Engine {
             activity: Activity::default(),
             _display_lease: lease,
             _slot: slot,
+            _devtools_claim: devtools_claim,
         });
         live.activity.touch();
         lock(&inner.sessions).insert(id.clone(), live);

@@ -1,4 +1,6 @@
-//! The proxy's per-request handler: serves `/cert.der`, and tees admitted exchanges to the sink.
+//! The proxy's per-request handler: lets clients in ([`crate::access`]), refuses Tapedeck's own
+//! endpoints as targets ([`crate::policy`]), serves `/cert.der`, and tees admitted exchanges to
+//! the sink.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -6,14 +8,30 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use http_body_util::Full;
-use hudsucker::hyper::{header, Method, Request, Response, StatusCode};
+use hudsucker::hyper::header::{self, HeaderMap, HeaderName};
+use hudsucker::hyper::{Method, Request, Response, StatusCode, Uri};
 use hudsucker::{Body, HttpContext, HttpHandler, RequestOrResponse};
 use tapedeck_core::traffic::{RecordTicket, TrafficSink};
 use tapedeck_core::Baseline;
+use tapedeck_upstream::checked::{self, AddressPolicy, TargetError};
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
+use crate::access::{self, Client, Denied};
 use crate::tee::{Captured, TeeBody};
+
+/// Headers that describe one hop (RFC 9110, 7.6.1), and the proxy's credentials: they are
+/// neither forwarded upstream nor recorded.
+const HOP_HEADERS: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("proxy-connection"),
+    HeaderName::from_static("keep-alive"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+];
 
 /// The request half of an exchange being recorded.
 struct PendingExchange {
@@ -27,21 +45,31 @@ struct PendingExchange {
 }
 
 /// hudsucker clones the handler for each request, so `pending` carries one request's state
-/// from `handle_request` to `handle_response`.
+/// from `handle_request` to `handle_response`. The clone that handled a `CONNECT` serves the
+/// requests inside its tunnel, so `tunnel` carries the client the `CONNECT` let in.
 #[derive(Clone)]
 pub struct RecordingHandler {
     sink: Arc<dyn TrafficSink>,
+    policy: Arc<dyn AddressPolicy>,
     ca_der: Bytes,
     body_cap: usize,
+    tunnel: Option<Client>,
     pending: Option<Arc<std::sync::Mutex<Option<PendingExchange>>>>,
 }
 
 impl RecordingHandler {
-    pub(crate) fn new(sink: Arc<dyn TrafficSink>, ca_der: Bytes, body_cap: usize) -> Self {
+    pub(crate) fn new(
+        sink: Arc<dyn TrafficSink>,
+        policy: Arc<dyn AddressPolicy>,
+        ca_der: Bytes,
+        body_cap: usize,
+    ) -> Self {
         Self {
             sink,
+            policy,
             ca_der,
             body_cap,
+            tunnel: None,
             pending: None,
         }
     }
@@ -56,6 +84,73 @@ impl RecordingHandler {
             )
             .body(Body::from(Full::new(self.ca_der.clone())))
             .unwrap_or_else(|_| Response::new(Body::empty()))
+    }
+
+    /// Checks a target hudsucker connects to by itself (a tunnel, a WebSocket), before it does.
+    async fn check_target(&self, ctx: &HttpContext, uri: &Uri) -> Result<(), Response<Body>> {
+        let host = uri.host().unwrap_or_default();
+        let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
+            Some("http" | "ws") => 80,
+            _ => 443,
+        });
+        checked::check(self.policy.as_ref(), host, port)
+            .await
+            .map(drop)
+            .map_err(|e| target_refusal(ctx, &e))
+    }
+}
+
+/// The 407 that asks for the API key.
+fn auth_refusal(ctx: &HttpContext, denied: Denied) -> Response<Body> {
+    match denied {
+        // Browsers send credentials only once asked, so the first 407 is routine.
+        Denied::Missing => {
+            tracing::debug!(client = %ctx.client_addr, "proxy credentials asked for")
+        }
+        Denied::Invalid => tracing::info!(client = %ctx.client_addr, "proxy credentials refused"),
+    }
+    let mut response = text_response(StatusCode::PROXY_AUTHENTICATION_REQUIRED, denied.message());
+    response.headers_mut().insert(
+        header::PROXY_AUTHENTICATE,
+        header::HeaderValue::from_static("Basic realm=\"tapedeck\""),
+    );
+    response
+}
+
+/// 403 for a target that is Tapedeck's own, 502 for one that cannot be reached.
+fn target_refusal(ctx: &HttpContext, error: &TargetError) -> Response<Body> {
+    let status = match error {
+        TargetError::Refused { .. } => {
+            tracing::info!(client = %ctx.client_addr, %error, "proxy target refused");
+            StatusCode::FORBIDDEN
+        }
+        TargetError::Unresolved { .. } | TargetError::Connect { .. } => {
+            tracing::debug!(client = %ctx.client_addr, %error, "proxy target unreachable");
+            StatusCode::BAD_GATEWAY
+        }
+    };
+    text_response(status, &format!("Tapedeck's proxy: {error}\n"))
+}
+
+fn text_response(status: StatusCode, text: &str) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::from(Full::new(Bytes::from(text.to_owned()))))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// Drops the hop-by-hop headers, those `Connection` names, and the proxy's credentials.
+fn strip_hop_headers(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named.iter().chain(&HOP_HEADERS) {
+        headers.remove(name);
     }
 }
 
@@ -79,18 +174,41 @@ fn tee(body: Body, cap: usize) -> (Body, oneshot::Receiver<Captured>) {
 impl HttpHandler for RecordingHandler {
     async fn handle_request(
         &mut self,
-        _ctx: &HttpContext,
-        req: Request<Body>,
+        ctx: &HttpContext,
+        mut req: Request<Body>,
     ) -> RequestOrResponse {
-        // CONNECT opens a tunnel whose requests come through here one by one; upgrades
-        // (WebSockets) are passed through unrecorded.
-        if req.method() == Method::CONNECT || req.headers().contains_key(header::UPGRADE) {
+        // Requests inside a tunnel were let in with its CONNECT.
+        let client = match &self.tunnel {
+            Some(client) => client.clone(),
+            None => {
+                match access::authorize(self.sink.as_ref(), ctx.client_addr, req.headers()).await {
+                    Ok(client) => client,
+                    Err(denied) => return auth_refusal(ctx, denied).into(),
+                }
+            }
+        };
+        req.headers_mut().remove(header::PROXY_AUTHORIZATION);
+        // A tunnel is refused before it is made; its requests come through here one by one.
+        // hudsucker connects upgrades (WebSockets) itself, so they are checked here and passed
+        // through unrecorded. Other requests are checked as they connect (`CheckedConnector`).
+        if req.method() == Method::CONNECT {
+            if let Err(refusal) = self.check_target(ctx, req.uri()).await {
+                return refusal.into();
+            }
+            self.tunnel = Some(client);
+            return req.into();
+        }
+        if req.headers().contains_key(header::UPGRADE) {
+            if let Err(refusal) = self.check_target(ctx, req.uri()).await {
+                return refusal.into();
+            }
             return req.into();
         }
         let plain_http = req.uri().scheme_str() == Some("http");
         if plain_http && req.method() == Method::GET && req.uri().path() == "/cert.der" {
             return self.cert_response().into();
         }
+        strip_hop_headers(req.headers_mut());
         let host = req
             .uri()
             .host()
@@ -100,7 +218,7 @@ impl HttpHandler for RecordingHandler {
                 Some(value.split(':').next().unwrap_or(value).to_owned())
             })
             .unwrap_or_default();
-        let Some(ticket) = self.sink.admit(&host) else {
+        let Some(ticket) = self.sink.admit(client.principal(), &host) else {
             return req.into();
         };
         let (parts, body) = req.into_parts();
@@ -152,5 +270,54 @@ impl HttpHandler for RecordingHandler {
             sink.submit(pending.ticket, baseline);
         });
         Response::from_parts(parts, body)
+    }
+
+    async fn handle_error(
+        &mut self,
+        ctx: &HttpContext,
+        err: hudsucker::hyper_util::client::legacy::Error,
+    ) -> Response<Body> {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+        while let Some(error) = source {
+            if let Some(target) = error.downcast_ref::<TargetError>() {
+                return target_refusal(ctx, target);
+            }
+            source = error.source();
+        }
+        tracing::warn!(client = %ctx.client_addr, error = &err as &dyn std::error::Error, "could not forward a request");
+        text_response(
+            StatusCode::BAD_GATEWAY,
+            "Tapedeck's proxy: the request could not be forwarded\n",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_headers_and_the_proxys_credentials_are_dropped() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("proxy-authorization", "Basic dTprMQ=="),
+            ("proxy-connection", "Keep-Alive"),
+            ("connection", "keep-alive, X-Hop"),
+            ("x-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("te", "trailers"),
+            ("authorization", "Bearer t0ken"),
+            ("cookie", "sid=1"),
+            ("content-length", "3"),
+        ] {
+            headers.append(
+                HeaderName::from_static(name),
+                header::HeaderValue::from_static(value),
+            );
+        }
+        strip_hop_headers(&mut headers);
+        let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["authorization", "content-length", "cookie"]);
     }
 }

@@ -1,6 +1,11 @@
 //! Tapedeck's upstream client: HTTP and TLS-verifying HTTPS connections to the servers that
 //! recorded traffic was sent to (web PKI roots plus any extra roots). The recording proxy
-//! forwards through it, and the FAST testing phase replays baselines with it.
+//! forwards through it, connecting only where its policy allows ([`checked`]), and the FAST
+//! testing phase replays baselines with it.
+
+pub mod checked;
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -27,7 +32,7 @@ pub enum UpstreamError {
 /// Connects to upstream servers over HTTP or verified HTTPS.
 #[derive(Clone)]
 pub struct UpstreamClient {
-    connector: HttpsConnector<HttpConnector>,
+    tls: Arc<rustls::ClientConfig>,
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
 
@@ -38,6 +43,24 @@ pub struct UpstreamResponse {
     pub status: u16,
     /// Body bytes as received.
     pub body: Bytes,
+}
+
+/// A TCP connector for any scheme, without Nagle's delay.
+fn http_connector() -> HttpConnector {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    // Proxied bodies are written frame by frame; Nagle would hold each small write back.
+    http.set_nodelay(true);
+    http
+}
+
+/// HTTPS (and plain HTTP) over `tcp`, verified with `tls`.
+fn https<T>(tls: &Arc<rustls::ClientConfig>, tcp: T) -> HttpsConnector<T> {
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(rustls::ClientConfig::clone(tls))
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp)
 }
 
 impl UpstreamClient {
@@ -53,29 +76,25 @@ impl UpstreamClient {
                     .map_err(|e| UpstreamError::ExtraRoot(e.to_string()))?;
             }
         }
-        let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .map_err(|e| UpstreamError::Tls(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        // Proxied bodies are written frame by frame; Nagle would hold each small write back.
-        http.set_nodelay(true);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(config)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new()).build(connector.clone());
-        Ok(Self { connector, client })
+        let tls = Arc::new(config);
+        let client = Client::builder(TokioExecutor::new()).build(https(&tls, http_connector()));
+        Ok(Self { tls, client })
     }
 
-    /// The connector, for the proxy's own client.
-    pub fn connector(&self) -> HttpsConnector<HttpConnector> {
-        self.connector.clone()
+    /// A connector with the same TLS settings that connects only to addresses `policy` lets
+    /// through, for the proxy's own client.
+    pub fn checked_connector(
+        &self,
+        policy: Arc<dyn checked::AddressPolicy>,
+    ) -> HttpsConnector<checked::CheckedConnector> {
+        https(&self.tls, checked::CheckedConnector::new(policy))
     }
 
     /// Sends one request and reads the whole response.

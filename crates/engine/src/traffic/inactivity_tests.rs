@@ -104,7 +104,7 @@ async fn a_run_idle_past_its_timeout_stops_recording_and_keeps_its_baselines() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(engine.recording_run_of(run.test_record_id).is_none());
-    assert!(engine.traffic_sink().admit("127.0.0.1").is_none());
+    assert!(engine.traffic_sink().admit(None, "127.0.0.1").is_none());
     assert_eq!(
         engine.count_baselines(run.test_record_id).await.ok(),
         Some(1)

@@ -7,10 +7,11 @@ mod inactivity_tests;
 mod runs;
 mod testing;
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tapedeck_core::traffic::{RecordTicket, TrafficSink};
+use tapedeck_core::traffic::{Authentication, Principal, RecordTicket, TrafficSink};
 use tapedeck_core::Baseline;
 use tokio::sync::{mpsc, oneshot};
 
@@ -60,19 +61,43 @@ impl Default for TrafficState {
 }
 
 /// The engine as the proxy's [`TrafficSink`].
-struct EngineSink(Engine);
+struct EngineSink {
+    engine: Engine,
+}
 
 impl TrafficSink for EngineSink {
-    fn admit(&self, host: &str) -> Option<RecordTicket> {
-        let active = lock(&self.0.inner.traffic.active);
+    fn authenticate<'a>(&'a self, api_key: &'a str) -> Authentication<'a> {
+        Box::pin(async move {
+            match self.engine.authenticate(api_key).await {
+                Ok(key) => key.map(|key| Principal::Key {
+                    key_id: key.id,
+                    project: key.project,
+                }),
+                Err(e) => {
+                    // The proxy answers 407; the cause is for the operator.
+                    tracing::warn!(error = %e, "could not check a proxy client's API key");
+                    None
+                }
+            }
+        })
+    }
+
+    fn admit(&self, _principal: Option<&Principal>, host: &str) -> Option<RecordTicket> {
+        // One API key, one project, one recording run: every principal (and a loopback client
+        // without credentials) records into it. Projects per key will pick the run here.
+        let active = lock(&self.engine.inner.traffic.active);
         let active = active.as_ref()?;
         active.hosts.matches(host).then_some(active.ticket)
+    }
+
+    fn own_endpoints(&self) -> Vec<SocketAddr> {
+        self.engine.inner.own_endpoints.snapshot()
     }
 
     fn submit(&self, ticket: RecordTicket, baseline: Baseline) {
         // The writer only stops with the engine; a send after that has nowhere to go.
         let _ = self
-            .0
+            .engine
             .inner
             .traffic
             .writer_tx
@@ -81,9 +106,12 @@ impl TrafficSink for EngineSink {
 }
 
 impl Engine {
-    /// The sink to hand the recording proxy.
+    /// The sink to hand the recording proxy; it accepts every active API key as the proxy's
+    /// credentials.
     pub fn traffic_sink(&self) -> Arc<dyn TrafficSink> {
-        Arc::new(EngineSink(self.clone()))
+        Arc::new(EngineSink {
+            engine: self.clone(),
+        })
     }
 
     /// Runs forever: appends baselines in batches, answers flushes, and stops recording runs
@@ -180,5 +208,72 @@ impl Engine {
                 }
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod sink_tests {
+    use tapedeck_core::TestRunSpec;
+
+    use super::*;
+    use crate::test_support;
+
+    #[tokio::test]
+    async fn the_sink_accepts_active_keys_only() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let engine = test_support::engine(dir.path()).await;
+        engine.adopt_admin_key("k1").await.expect("adopt");
+        let sink = engine.traffic_sink();
+        assert!(matches!(
+            sink.authenticate("k1").await,
+            Some(Principal::Key { project, .. }) if project == "default"
+        ));
+        for wrong in ["", "k", "k12", "K1"] {
+            assert_eq!(sink.authenticate(wrong).await, None, "{wrong:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_key_and_loopback_clients_record_into_the_active_run() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let engine = test_support::engine(dir.path()).await;
+        let sink = engine.traffic_sink();
+        assert_eq!(sink.admit(None, "app.test"), None);
+        let spec = TestRunSpec {
+            name: "run".into(),
+            allowed_hosts: ".app.test".into(),
+            inactivity_timeout_secs: 300,
+            ..TestRunSpec::default()
+        };
+        let run = engine
+            .create_test_run(CreateRequest {
+                spec,
+                test_record_name: None,
+            })
+            .await
+            .expect("create run");
+        let ticket = Some(RecordTicket {
+            test_run_id: run.id,
+            test_record_id: run.test_record_id,
+        });
+        let key = Principal::Key {
+            key_id: "id1".into(),
+            project: "default".into(),
+        };
+        assert_eq!(sink.admit(Some(&key), "app.test"), ticket);
+        assert_eq!(sink.admit(None, "www.app.test"), ticket);
+        assert_eq!(sink.admit(None, "other.test"), None);
+    }
+
+    #[tokio::test]
+    async fn own_endpoints_are_the_claimed_devtools_addresses() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let engine = test_support::engine(dir.path()).await;
+        let sink = engine.traffic_sink();
+        let devtools: SocketAddr = "127.0.0.1:40123".parse().expect("address");
+        let claim = engine.inner.own_endpoints.claim(devtools);
+        assert_eq!(sink.own_endpoints(), vec![devtools]);
+        drop(claim);
+        assert!(sink.own_endpoints().is_empty());
     }
 }
