@@ -4,6 +4,7 @@
 //! types so that every wire format describes the same facts.
 
 pub mod duration;
+mod environment;
 pub mod error;
 pub mod id;
 pub mod recording;
