@@ -1,5 +1,11 @@
 //! Xvfb virtual displays, one per session.
+//!
+//! X clients in the server (the grabber, the window wait) connect through the display's
+//! abstract socket, `@/tmp/.X11-unix/XN`, which Xvfb listens on beside its socket file and which
+//! any process in the same network namespace reaches, whatever its view of `/tmp`.
 
+use std::os::linux::net::SocketAddrExt as _;
+use std::os::unix::net::{SocketAddr, UnixStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -7,7 +13,7 @@ use rustix::process::Signal;
 use tokio::process::Command;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, MapState};
-use x11rb::rust_connection::RustConnection;
+use x11rb::rust_connection::{DefaultStream, RustConnection};
 
 use crate::process::ProcessGroup;
 use crate::CaptureError;
@@ -37,7 +43,6 @@ impl Display {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         let mut process = ProcessGroup::spawn("Xvfb", &mut cmd, Some(Signal::KILL))?;
-        let socket = Self::socket_path(number);
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             if let Some(status) = process.try_exited() {
@@ -46,14 +51,14 @@ impl Display {
                     status: status.to_string(),
                 });
             }
-            if tokio::net::UnixStream::connect(&socket).await.is_ok() {
+            if x_socket(number).is_ok() {
                 break;
             }
             if Instant::now() > deadline {
                 return Err(CaptureError::NotReady {
                     program: "Xvfb",
                     secs: READY_TIMEOUT.as_secs(),
-                    detail: format!("no socket at {}", socket.display()),
+                    detail: format!("nothing listens on @/tmp/.X11-unix/X{number}"),
                 });
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
@@ -73,21 +78,19 @@ impl Display {
         })
     }
 
-    /// True when a live X server holds display `:number`. A lock left by a dead server does not
-    /// count: Xvfb replaces stale locks itself.
+    /// True when a live X server holds display `:number`: a lock file whose process lives, or
+    /// anything listening on its abstract socket. A lock left by a dead server does not count:
+    /// Xvfb replaces stale locks itself.
     pub fn is_taken(number: u32) -> bool {
         let lock = PathBuf::from(format!("/tmp/.X{number}-lock"));
-        match std::fs::read_to_string(lock) {
+        let locked = match std::fs::read_to_string(lock) {
             Ok(text) => match text.trim().parse::<i32>() {
                 Ok(pid) if pid > 0 => crate::process::is_alive(pid),
                 _ => true,
             },
             Err(e) => e.kind() != std::io::ErrorKind::NotFound,
-        }
-    }
-
-    fn socket_path(number: u32) -> PathBuf {
-        PathBuf::from(format!("/tmp/.X11-unix/X{number}"))
+        };
+        locked || x_socket(number).is_ok()
     }
 
     /// The display number N of `:N`.
@@ -114,11 +117,13 @@ impl Display {
     /// one is. A browser answers DevTools some 50–150 ms before its window is mapped, and input
     /// sent in between (xdotool's XTEST events) reaches no window and is lost.
     pub async fn wait_for_window(&self, timeout: Duration) -> Result<bool, CaptureError> {
-        let name = self.name();
+        let number = self.number;
         tokio::task::spawn_blocking(move || {
+            let name = format!(":{number}");
             let x_err =
                 |e: &dyn std::fmt::Display| CaptureError::Window(format!("X on {name}: {e}"));
-            let (conn, screen) = RustConnection::connect(Some(&name)).map_err(|e| x_err(&e))?;
+            let conn = connect(number)?;
+            let screen = 0;
             let root = conn.setup().roots[screen].root;
             let deadline = Instant::now() + timeout;
             loop {
@@ -154,4 +159,22 @@ impl Display {
             .terminate(Signal::TERM, Duration::from_secs(2))
             .await;
     }
+}
+
+/// Connects to display `:number` through its abstract socket. Xvfb runs without `-auth`, so no
+/// authorization is sent.
+pub(crate) fn connect(number: u32) -> Result<RustConnection, CaptureError> {
+    let failed = |detail: String| CaptureError::Connect {
+        display: number,
+        detail,
+    };
+    let stream = x_socket(number).map_err(|e| failed(e.to_string()))?;
+    let (stream, _) = DefaultStream::from_unix_stream(stream).map_err(|e| failed(e.to_string()))?;
+    RustConnection::connect_to_stream(stream, 0).map_err(|e| failed(e.to_string()))
+}
+
+/// A stream connected to display `:number`'s abstract socket, `@/tmp/.X11-unix/XN`.
+fn x_socket(number: u32) -> std::io::Result<UnixStream> {
+    let name = format!("/tmp/.X11-unix/X{number}");
+    UnixStream::connect_addr(&SocketAddr::from_abstract_name(name.as_bytes())?)
 }

@@ -40,6 +40,14 @@ pub enum CaptureError {
     /// Asking the X server whether the browser's window is mapped failed.
     #[error("browser window wait: {0}")]
     Window(String),
+    /// Connecting to a display's X server failed.
+    #[error("could not connect to X display :{display}: {detail}")]
+    Connect {
+        /// The display number.
+        display: u32,
+        /// What failed.
+        detail: String,
+    },
     /// File I/O in a spool or profile directory failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

@@ -122,7 +122,7 @@ impl ScreenRecorder {
             .ok_or_else(|| CaptureError::Grab("ffmpeg has no stdin".into()))?;
         widen_pipe(&stdin);
         let grab = GrabOptions {
-            display: display.name(),
+            display_number: display.number(),
             width: u16::try_from(width)
                 .map_err(|_| CaptureError::Grab("display too wide".into()))?,
             height: u16::try_from(height)
