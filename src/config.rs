@@ -18,6 +18,20 @@ pub struct ServeConfig {
     /// Directory for metadata, blobs, spooled segments and secrets.
     #[arg(long, env = "TAPEDECK_DATA_DIR", default_value = "./tapedeck-data")]
     pub data_dir: PathBuf,
+    /// The unprivileged user session processes (Xvfb, Chromium, ffmpeg, xdotool) run as when
+    /// the server runs as root; `scripts/install-deps` creates it. A server that is not root
+    /// runs them as its own user, in the same sandbox.
+    #[arg(
+        long,
+        env = "TAPEDECK_SESSION_USER",
+        default_value = "tapedeck-session"
+    )]
+    pub session_user: String,
+    /// Directory for what session processes write (each session's home and profile, each
+    /// recording's segments while it records); the session user must be able to reach it.
+    /// Default: /var/lib/tapedeck-sessions when the server is root, the data dir otherwise.
+    #[arg(long, env = "TAPEDECK_SANDBOX_DIR")]
+    pub sandbox_dir: Option<PathBuf>,
     /// Metadata database: `postgres://USER:PASSWORD@HOST/DB` for PostgreSQL (several nodes can
     /// share one), or `sqlite:PATH`. Default: SQLite file `tapedeck.db` in the data dir.
     #[arg(long, env = "TAPEDECK_DATABASE_URL", hide_env_values = true)]
