@@ -66,6 +66,20 @@ pub struct ServeConfig {
     /// Where metadata and secrets are kept.
     #[command(flatten)]
     pub store: StoreLocation,
+    /// The unprivileged user session processes (Xvfb, Chromium, ffmpeg, xdotool) run as when
+    /// the server runs as root; `scripts/install-deps` creates it. A server that is not root
+    /// runs them as its own user, in the same sandbox.
+    #[arg(
+        long,
+        env = "TAPEDECK_SESSION_USER",
+        default_value = "tapedeck-session"
+    )]
+    pub session_user: String,
+    /// Directory for what session processes write (each session's home and profile, each
+    /// recording's segments while it records); the session user must be able to reach it.
+    /// Default: /var/lib/tapedeck-sessions when the server is root, the data dir otherwise.
+    #[arg(long, env = "TAPEDECK_SANDBOX_DIR")]
+    pub sandbox_dir: Option<PathBuf>,
     /// Blob store: `s3://BUCKET[/FOLDER]` for an S3-compatible bucket, with endpoint, region and
     /// credentials from the standard `AWS_*` variables (`AWS_ENDPOINT_URL`, `AWS_REGION`,
     /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP=true` for plain HTTP).

@@ -1,11 +1,12 @@
 //! `tapedeck serve`: wires the store, the engine and the APIs, and runs until a signal.
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
 use tapedeck_api::ApiState;
-use tapedeck_engine::{Engine, EngineConfig};
+use tapedeck_engine::{Engine, EngineConfig, Sandbox};
 use tapedeck_store::{redact_password, secrets, BlobStore, Presigner, Signer, SqlMetadata};
 use tapedeck_upstream::UpstreamClient;
 use tokio::signal::unix::{signal, SignalKind};
@@ -14,6 +15,9 @@ use crate::config::{ServeConfig, StoreLocation};
 
 /// Length of generated API keys and signing secrets.
 const SECRET_LEN: usize = 40;
+/// Where session processes write when the server is root and `--sandbox-dir` is not given:
+/// outside the data dir, which the session user must not reach.
+const ROOT_SANDBOX_DIR: &str = "/var/lib/tapedeck-sessions";
 
 /// The metadata database the configuration names, migrated to the current schema.
 pub async fn open_metadata(config: &StoreLocation) -> anyhow::Result<SqlMetadata> {
@@ -97,7 +101,15 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     };
     let meta = open_metadata(&config.store).await?;
     let blobs = open_blobs(&config).await?;
+    let sandbox = Sandbox::for_this_server(PathBuf::from("bwrap"), &config.session_user)?;
+    let sandbox_dir = match (&config.sandbox_dir, sandbox.user()) {
+        (Some(dir), _) => dir.clone(),
+        (None, Some(_)) => PathBuf::from(ROOT_SANDBOX_DIR),
+        (None, None) => data_dir.clone(),
+    };
     let engine_config = EngineConfig {
+        sandbox,
+        sandbox_dir,
         chromium: config.chromium.clone(),
         ffmpeg: config.ffmpeg.clone(),
         max_sessions: config.max_sessions,
@@ -110,6 +122,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         browser_extra_args,
         ..EngineConfig::new(data_dir.clone())
     };
+    check_sandbox(&engine_config).await?;
     let engine = Engine::new(
         engine_config,
         Arc::new(meta),
@@ -207,6 +220,34 @@ fn keep_private(data_dir: &std::path::Path) -> std::io::Result<()> {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
             _ => {}
         }
+    }
+    Ok(())
+}
+
+/// Prepares the sandbox dir and runs one box there, so a server whose sessions could not start
+/// refuses to start, saying why.
+async fn check_sandbox(config: &EngineConfig) -> anyhow::Result<()> {
+    let dir = &config.sandbox_dir;
+    config
+        .prepare_sandbox_dir()
+        .with_context(|| format!("preparing sandbox dir {}", dir.display()))?;
+    let scratch = config.session_dir(&format!("check-{}", std::process::id()));
+    config
+        .sandbox
+        .check(&scratch)
+        .await
+        .with_context(|| format!("checking the session sandbox in {}", dir.display()))?;
+    match config.sandbox.user() {
+        Some(user) => tracing::info!(
+            user = %user.name,
+            uid = user.uid,
+            sandbox_dir = %dir.display(),
+            "sessions run as the session user in bubblewrap"
+        ),
+        None => tracing::info!(
+            sandbox_dir = %dir.display(),
+            "not root: sessions run as this server's user in bubblewrap"
+        ),
     }
     Ok(())
 }

@@ -5,6 +5,8 @@
 //   node drive.mjs eval       <cdp_ws_url> <expression> evaluate an expression in the front page
 //   node drive.mjs proxied    <proxy_url> <password> <url>  launch Chromium behind a proxy that
 //                                                     asks for Basic credentials; load the page
+//   node drive.mjs visit      <cdp_ws_url> <url>        navigate the front page; say whether it
+//                                                       loaded, the error, and the page's text
 import { chromium } from 'playwright-core';
 import puppeteer from 'puppeteer-core';
 
@@ -85,7 +87,28 @@ async function proxied() {
   }
 }
 
-const modes = { playwright: drive, puppeteer: viaPuppeteer, play, eval: evaluate, proxied };
+
+async function visit() {
+  return withPlaywrightPage(async (page) => {
+    let error = null;
+    try {
+      await page.goto(target, { timeout: 15000 });
+    } catch (err) {
+      error = String(err.message ?? err);
+    }
+    // A refused navigation commits an error page; read the text once it has settled.
+    let text = null;
+    for (let attempt = 0; text === null && attempt < 20; attempt++) {
+      await page.waitForLoadState('load').catch(() => {});
+      text = await page.evaluate(() => document.documentElement?.innerText ?? '').catch(() => null);
+      if (text === null) await sleep(250);
+    }
+    return { loaded: error === null, error, url: page.url(), text: text ?? '' };
+  });
+}
+
+
+const modes = { playwright: drive, puppeteer: viaPuppeteer, play, eval: evaluate, proxied, visit };
 if (!modes[mode]) {
   console.error(`unknown mode ${mode}`);
   process.exit(2);

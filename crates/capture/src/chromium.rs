@@ -1,27 +1,41 @@
-//! Headful Debian Chromium on a display, with its DevTools port on loopback.
+//! Headful Debian Chromium on a display, with its DevTools port on loopback, in a sandbox with
+//! its own sandbox on.
+//!
+//! The box sees the session's own directory (its `HOME`, with the profile in `profile/`) and the
+//! read-only system. Chromium builds its usual sandbox inside (a user and PID namespace per
+//! renderer, and seccomp-bpf), so it runs without `--no-sandbox`. A managed policy blocks `file:`
+//! URLs however they are reached: start page, address bar, link or CDP.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
-use tokio::process::Command;
 
 use crate::process::ProcessGroup;
+use crate::sandbox::{Confinement, Mount};
 use crate::{CaptureError, Display};
 
 /// How long Chromium gets to open its DevTools port.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long Chromium gets, after DevTools answers, to map its window.
 const WINDOW_TIMEOUT: Duration = Duration::from_secs(5);
+/// Where Debian's Chromium reads its initial preferences and policies.
+const CHROMIUM_ETC: &str = "/etc/chromium";
+/// The managed policy of every session's browser.
+const POLICY: &str = r#"{"URLBlocklist": ["file://*"]}"#;
+/// The policy's file name, in the session's directory and among the box's managed policies.
+const POLICY_FILE: &str = "tapedeck-policy.json";
 
 /// How to launch a browser.
 #[derive(Debug, Clone)]
 pub struct BrowserOptions {
     /// The Chromium binary.
     pub binary: PathBuf,
-    /// A fresh, empty profile directory; removed when the browser stops.
-    pub profile_dir: PathBuf,
+    /// The session's own directory, prepared with `Sandbox::prepare_dir`: the browser's `HOME`
+    /// and the only host directory its box sees; the profile is `profile/` inside.
+    pub home: PathBuf,
     /// The first page; `about:blank` when `None` (Playwright's `setContent` fails on the NTP).
     pub start_url: Option<String>,
     /// Hide the toolbar (`--kiosk`).
@@ -46,34 +60,51 @@ pub struct Browser {
 const BROWSER_NICENESS: i32 = 5;
 
 impl Browser {
-    /// Launches Chromium on `display` and waits for its DevTools endpoint.
+    /// Launches Chromium on `display`, in the display's sandbox, and waits for its DevTools
+    /// endpoint.
     pub async fn launch(display: &Display, options: &BrowserOptions) -> Result<Self, CaptureError> {
-        std::fs::create_dir_all(&options.profile_dir)?;
-        let mut cmd = Command::new(&options.binary);
-        cmd.envs(&options.envs)
-            .env("DISPLAY", display.name())
-            .args([
-                "--no-sandbox",
-                "--test-type", // no "unsupported flag" infobar over the page
-                "--disable-gpu",
-                "--no-first-run",
-                "--no-default-browser-check",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-dev-shm-usage",
-                "--disable-features=Translate,MediaRouter,OptimizationHints",
-                "--password-store=basic",
-                "--remote-debugging-address=127.0.0.1",
-                "--remote-debugging-port=0",
-                "--window-position=0,0",
-            ])
-            .arg(format!(
-                "--window-size={},{}",
-                display.width(),
-                display.height()
-            ))
-            .arg(format!("--user-data-dir={}", options.profile_dir.display()));
+        let profile_dir = options.home.join("profile");
+        let policy = options.home.join(POLICY_FILE);
+        // Written by the server into the fresh directory: when the server is root, the session
+        // user can replace the directory entry but not this file's content, which is what the
+        // box mounts.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&policy)?
+            .write_all(POLICY.as_bytes())?;
+        let mut mounts = vec![Mount::Writable(options.home.clone())];
+        mounts.extend(policy_mounts(Path::new(CHROMIUM_ETC), &policy)?);
+        let confinement = Confinement {
+            mounts,
+            home: Some(options.home.clone()),
+            display: Some(display.name()),
+            envs: options.envs.clone(),
+            user_namespaces: true,
+            dies_with_server: true,
+        };
+        let mut cmd = display.sandbox().command(&options.binary, &confinement);
+        cmd.args([
+            "--test-type", // no "unsupported flag" infobar over the page
+            "--disable-gpu",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--disable-features=Translate,MediaRouter,OptimizationHints",
+            "--password-store=basic",
+            "--remote-debugging-address=127.0.0.1",
+            "--remote-debugging-port=0",
+            "--window-position=0,0",
+        ])
+        .arg(format!(
+            "--window-size={},{}",
+            display.width(),
+            display.height()
+        ))
+        .arg(format!("--user-data-dir={}", profile_dir.display()));
         if options.kiosk {
             cmd.arg("--kiosk");
         }
@@ -92,7 +123,7 @@ impl Browser {
             });
         }
         let mut process = ProcessGroup::spawn("chromium", &mut cmd, Some(Signal::KILL))?;
-        let (port, browser_ws_path) = wait_for_devtools(&mut process, &options.profile_dir).await?;
+        let (port, browser_ws_path) = wait_for_devtools(&mut process, &profile_dir).await?;
         let display_number = display.number();
         // The session is handed out only once its window can take input.
         if !display.wait_for_window(WINDOW_TIMEOUT).await? {
@@ -107,7 +138,7 @@ impl Browser {
             process,
             devtools: SocketAddr::from(([127, 0, 0, 1], port)),
             browser_ws_path,
-            profile_dir: options.profile_dir.clone(),
+            profile_dir,
         })
     }
 
@@ -135,6 +166,44 @@ impl Browser {
             tracing::warn!(dir = %self.profile_dir.display(), error = %e, "could not remove profile");
         }
     }
+}
+
+/// The mounts that give the box the host's `/etc/chromium` (initial preferences, and any
+/// policies the machine's administrator set) with `policy` added to its managed policies: an
+/// empty directory over it, then the host's entries one by one, then ours.
+fn policy_mounts(etc: &Path, policy: &Path) -> Result<Vec<Mount>, CaptureError> {
+    if !etc.is_dir() {
+        return Err(CaptureError::Sandbox(format!(
+            "{} is missing (Debian's chromium package creates it); without it the browser \
+             cannot be kept from file: URLs",
+            etc.display()
+        )));
+    }
+    let same = |path: PathBuf| Mount::ReadOnly {
+        host: path.clone(),
+        at: path,
+    };
+    let mut mounts = vec![Mount::Empty(etc.to_owned())];
+    for entry in std::fs::read_dir(etc)? {
+        let entry = entry?;
+        if entry.file_name() != "policies" {
+            mounts.push(same(entry.path()));
+        }
+    }
+    for kind in ["managed", "recommended"] {
+        // Absent on most machines.
+        let Ok(entries) = std::fs::read_dir(etc.join("policies").join(kind)) else {
+            continue;
+        };
+        for entry in entries {
+            mounts.push(same(entry?.path()));
+        }
+    }
+    mounts.push(Mount::ReadOnly {
+        host: policy.to_owned(),
+        at: etc.join("policies/managed").join(POLICY_FILE),
+    });
+    Ok(mounts)
 }
 
 /// Reads `DevToolsActivePort` (port, then browser path) once Chromium writes it.
@@ -167,5 +236,45 @@ async fn wait_for_devtools(
             });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_box_keeps_the_hosts_chromium_config_and_adds_the_url_policy() {
+        let etc = std::env::temp_dir().join(format!("tapedeck-etc-{}", std::process::id()));
+        std::fs::create_dir_all(etc.join("policies/managed")).unwrap();
+        std::fs::write(etc.join("master_preferences"), "{}").unwrap();
+        std::fs::write(etc.join("policies/managed/admin.json"), "{}").unwrap();
+        let policy = Path::new("/sessions/s1/tapedeck-policy.json");
+        let mounts = policy_mounts(&etc, policy).unwrap();
+        let read_only = |path: PathBuf| Mount::ReadOnly {
+            host: path.clone(),
+            at: path,
+        };
+        let expected = vec![
+            Mount::Empty(etc.clone()),
+            read_only(etc.join("master_preferences")),
+            read_only(etc.join("policies/managed/admin.json")),
+            Mount::ReadOnly {
+                host: policy.to_owned(),
+                at: etc.join("policies/managed/tapedeck-policy.json"),
+            },
+        ];
+        std::fs::remove_dir_all(&etc).unwrap();
+        assert_eq!(mounts, expected);
+        assert!(matches!(
+            policy_mounts(&etc, policy),
+            Err(CaptureError::Sandbox(_))
+        ));
+    }
+
+    #[test]
+    fn the_policy_blocks_file_urls() {
+        let policy: serde_json::Value = serde_json::from_str(POLICY).unwrap();
+        assert_eq!(policy["URLBlocklist"], serde_json::json!(["file://*"]));
     }
 }

@@ -1,15 +1,26 @@
-//! Xvfb virtual displays, one per session.
+//! Xvfb virtual displays, one per session, each in its own sandbox.
+//!
+//! Xvfb's `/tmp` is private to its box, so its lock file and socket file are invisible outside.
+//! Two things stand in for them on the host. The server holds the display's lock file,
+//! `/tmp/.XN-lock`, in X's format with its own pid, for as long as the display runs: other X
+//! servers, and other Tapedeck servers on the machine, then see the number as taken. And X
+//! clients (the grabber, xdotool, ffmpeg, Chromium) connect through the display's abstract
+//! socket, `@/tmp/.X11-unix/XN`, which Xvfb also listens on and which belongs to the network
+//! namespace the boxes share with the server.
 
+use std::io::Write as _;
+use std::os::linux::net::SocketAddrExt as _;
+use std::os::unix::net::{SocketAddr, UnixStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
-use tokio::process::Command;
 use x11rb::connection::Connection;
 use x11rb::protocol::xproto::{ConnectionExt as _, MapState};
-use x11rb::rust_connection::RustConnection;
+use x11rb::rust_connection::{DefaultStream, RustConnection};
 
 use crate::process::ProcessGroup;
+use crate::sandbox::{Confinement, Sandbox};
 use crate::CaptureError;
 
 /// How long Xvfb gets to open its socket.
@@ -17,19 +28,31 @@ const READY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the window tree is checked while waiting for a window.
 const WINDOW_POLL: Duration = Duration::from_millis(10);
 
-/// A running Xvfb server on display `:number`.
+/// A running Xvfb server on display `:number`, and the box everything on it runs in.
 pub struct Display {
     number: u32,
     width: u32,
     height: u32,
+    sandbox: Sandbox,
     process: ProcessGroup,
+    _lock: DisplayLock,
 }
 
 impl Display {
-    /// Starts Xvfb on `:number` with a 24-bit screen of `width`x`height` and waits until it
-    /// accepts connections.
-    pub async fn start(number: u32, width: u32, height: u32) -> Result<Self, CaptureError> {
-        let mut cmd = Command::new("Xvfb");
+    /// Takes display `:number`'s lock, starts Xvfb on it in a box of `sandbox` with a 24-bit
+    /// screen of `width`x`height`, and waits until it accepts connections.
+    pub async fn start(
+        sandbox: &Sandbox,
+        number: u32,
+        width: u32,
+        height: u32,
+    ) -> Result<Self, CaptureError> {
+        let lock = DisplayLock::take(number)?;
+        let confinement = Confinement {
+            dies_with_server: true,
+            ..Confinement::default()
+        };
+        let mut cmd = sandbox.command("Xvfb", &confinement);
         cmd.arg(format!(":{number}"))
             .args(["-screen", "0", &format!("{width}x{height}x24")])
             .args(["-nolisten", "tcp", "-noreset", "-nocursor"])
@@ -37,7 +60,6 @@ impl Display {
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
         let mut process = ProcessGroup::spawn("Xvfb", &mut cmd, Some(Signal::KILL))?;
-        let socket = Self::socket_path(number);
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             if let Some(status) = process.try_exited() {
@@ -46,14 +68,14 @@ impl Display {
                     status: status.to_string(),
                 });
             }
-            if tokio::net::UnixStream::connect(&socket).await.is_ok() {
+            if x_socket(number).is_ok() {
                 break;
             }
             if Instant::now() > deadline {
                 return Err(CaptureError::NotReady {
                     program: "Xvfb",
                     secs: READY_TIMEOUT.as_secs(),
-                    detail: format!("no socket at {}", socket.display()),
+                    detail: format!("nothing listens on @/tmp/.X11-unix/X{number}"),
                 });
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
@@ -69,25 +91,28 @@ impl Display {
             number,
             width,
             height,
+            sandbox: sandbox.clone(),
             process,
+            _lock: lock,
         })
     }
 
-    /// True when a live X server holds display `:number`. A lock left by a dead server does not
-    /// count: Xvfb replaces stale locks itself.
+    /// True when a live X server holds display `:number`: a lock file whose process lives, or
+    /// anything listening on its abstract socket. A lock left by a dead process does not count.
     pub fn is_taken(number: u32) -> bool {
-        let lock = PathBuf::from(format!("/tmp/.X{number}-lock"));
-        match std::fs::read_to_string(lock) {
+        let locked = match std::fs::read_to_string(lock_path(number)) {
             Ok(text) => match text.trim().parse::<i32>() {
                 Ok(pid) if pid > 0 => crate::process::is_alive(pid),
                 _ => true,
             },
             Err(e) => e.kind() != std::io::ErrorKind::NotFound,
-        }
+        };
+        locked || x_socket(number).is_ok()
     }
 
-    fn socket_path(number: u32) -> PathBuf {
-        PathBuf::from(format!("/tmp/.X11-unix/X{number}"))
+    /// The box every program on this display runs in.
+    pub fn sandbox(&self) -> &Sandbox {
+        &self.sandbox
     }
 
     /// The display number N of `:N`.
@@ -114,11 +139,13 @@ impl Display {
     /// one is. A browser answers DevTools some 50–150 ms before its window is mapped, and input
     /// sent in between (xdotool's XTEST events) reaches no window and is lost.
     pub async fn wait_for_window(&self, timeout: Duration) -> Result<bool, CaptureError> {
-        let name = self.name();
+        let number = self.number;
         tokio::task::spawn_blocking(move || {
+            let name = format!(":{number}");
             let x_err =
                 |e: &dyn std::fmt::Display| CaptureError::Window(format!("X on {name}: {e}"));
-            let (conn, screen) = RustConnection::connect(Some(&name)).map_err(|e| x_err(&e))?;
+            let conn = connect(number)?;
+            let screen = 0;
             let root = conn.setup().roots[screen].root;
             let deadline = Instant::now() + timeout;
             loop {
@@ -148,10 +175,85 @@ impl Display {
         .map_err(|e| CaptureError::Window(e.to_string()))?
     }
 
-    /// Stops Xvfb; its lock and socket go with it.
+    /// Stops Xvfb (its box goes with it), then gives up the display's lock.
     pub async fn stop(mut self) {
         self.process
             .terminate(Signal::TERM, Duration::from_secs(2))
             .await;
+    }
+}
+
+/// Connects to display `:number` through its abstract socket. Xvfb runs without `-auth`, so no
+/// authorization is sent.
+pub(crate) fn connect(number: u32) -> Result<RustConnection, CaptureError> {
+    let failed = |detail: String| CaptureError::Connect {
+        display: number,
+        detail,
+    };
+    let stream = x_socket(number).map_err(|e| failed(e.to_string()))?;
+    let (stream, _) = DefaultStream::from_unix_stream(stream).map_err(|e| failed(e.to_string()))?;
+    RustConnection::connect_to_stream(stream, 0).map_err(|e| failed(e.to_string()))
+}
+
+/// A stream connected to display `:number`'s abstract socket, `@/tmp/.X11-unix/XN`.
+fn x_socket(number: u32) -> std::io::Result<UnixStream> {
+    let name = format!("/tmp/.X11-unix/X{number}");
+    UnixStream::connect_addr(&SocketAddr::from_abstract_name(name.as_bytes())?)
+}
+
+/// Where X keeps display `:number`'s lock file on this machine.
+fn lock_path(number: u32) -> PathBuf {
+    PathBuf::from(format!("/tmp/.X{number}-lock"))
+}
+
+/// The server's hold on a display number: the host's lock file for it, as an X server writes it
+/// (its pid in ten columns and a newline), removed when dropped. The server's pid stands for the
+/// sandboxed Xvfb's, which dies with the server: after a crash the lock is stale, and X servers
+/// and [`Display::is_taken`] both treat it so.
+struct DisplayLock {
+    path: PathBuf,
+}
+
+impl DisplayLock {
+    /// Takes the lock, replacing a stale one; fails if a live process holds it.
+    fn take(number: u32) -> Result<Self, CaptureError> {
+        let path = lock_path(number);
+        // Written in full under another name and linked into place, as X servers do, so nobody
+        // reads a half-written lock.
+        // /tmp is everyone's: a leftover is removed, never written through (create_new follows
+        // no link).
+        let staged = PathBuf::from(format!("/tmp/.tX{number}-lock-{}", std::process::id()));
+        let _ = std::fs::remove_file(&staged);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&staged)?;
+        file.write_all(format!("{:>10}\n", std::process::id()).as_bytes())?;
+        drop(file);
+        let mut linked = std::fs::hard_link(&staged, &path);
+        if linked
+            .as_ref()
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::AlreadyExists)
+            && !Display::is_taken(number)
+        {
+            let _ = std::fs::remove_file(&path);
+            linked = std::fs::hard_link(&staged, &path);
+        }
+        let _ = std::fs::remove_file(&staged);
+        match linked {
+            Ok(()) => Ok(Self { path }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(CaptureError::DisplayTaken(number))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl Drop for DisplayLock {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            tracing::warn!(lock = %self.path.display(), error = %e, "display lock not removed");
+        }
     }
 }

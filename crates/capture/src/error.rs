@@ -40,6 +40,40 @@ pub enum CaptureError {
     /// Asking the X server whether the browser's window is mapped failed.
     #[error("browser window wait: {0}")]
     Window(String),
+    /// A short-lived tool did not finish in time and was killed.
+    #[error("{program} did not finish within {secs} s and was stopped")]
+    TimedOut {
+        /// The program name.
+        program: &'static str,
+        /// How long it had.
+        secs: u64,
+    },
+    /// Connecting to a display's X server failed.
+    #[error("could not connect to X display :{display}: {detail}")]
+    Connect {
+        /// The display number.
+        display: u32,
+        /// What failed.
+        detail: String,
+    },
+    /// Another X server (of this machine or another Tapedeck) holds the display number.
+    #[error("X display :{0} is taken by another X server")]
+    DisplayTaken(u32),
+    /// The account sessions should run as cannot be used.
+    #[error("session user {name:?}: {problem}")]
+    SessionUser {
+        /// The name that was configured.
+        name: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The session sandbox (bubblewrap) does not work on this machine.
+    #[error(
+        "the session sandbox does not work: {0} (scripts/install-deps installs bubblewrap; \
+         sessions need unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone, \
+         user.max_user_namespaces), and the session user must reach --sandbox-dir)"
+    )]
+    Sandbox(String),
     /// File I/O in a spool or profile directory failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

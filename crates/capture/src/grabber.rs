@@ -30,8 +30,8 @@ use crate::CaptureError;
 /// What the grabber needs to know.
 #[derive(Debug, Clone)]
 pub struct GrabOptions {
-    /// The X display, `:N`.
-    pub display: String,
+    /// The X display's number N of `:N`.
+    pub display_number: u32,
     /// Captured width from the top-left corner, in pixels (even, for yuv420p).
     pub width: u16,
     /// Captured height from the top-left corner, in pixels (even, for yuv420p).
@@ -71,7 +71,7 @@ impl Grabber {
         let mut capture = GrabLoop::connect(&options, sink)?;
         let (stop_tx, stop_rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
-            .name(format!("grab{}", options.display))
+            .name(format!("grab:{}", options.display_number))
             .spawn(move || capture.run(&stop_rx))?;
         Ok(Self {
             stop: Some(stop_tx),
@@ -125,8 +125,8 @@ impl GrabLoop {
     fn connect(options: &GrabOptions, sink: File) -> Result<Self, CaptureError> {
         let grab_err =
             |what: &str, e: &dyn std::fmt::Display| CaptureError::Grab(format!("{what}: {e}"));
-        let (conn, screen) =
-            RustConnection::connect(Some(&options.display)).map_err(|e| grab_err("connect", &e))?;
+        let conn = crate::display::connect(options.display_number)?;
+        let screen = 0;
         let root = conn.setup().roots[screen].root;
         let depth_ok =
             conn.setup().pixmap_formats.iter().any(|f| {
@@ -149,6 +149,18 @@ impl GrabLoop {
             .map_err(|e| grab_err("damage", &e))?
             .reply()
             .map_err(|e| grab_err("damage", &e))?;
+        // Shared memory is passed as a descriptor (AttachFd), new in MIT-SHM 1.2.
+        let shm = conn
+            .shm_query_version()
+            .map_err(|e| grab_err("shm", &e))?
+            .reply()
+            .map_err(|e| grab_err("shm", &e))?;
+        if (shm.major_version, shm.minor_version) < (1, 2) {
+            return Err(CaptureError::Grab(format!(
+                "the X server's MIT-SHM is {}.{}; passing memory as a descriptor needs 1.2",
+                shm.major_version, shm.minor_version
+            )));
+        }
         let damage = conn.generate_id().map_err(|e| grab_err("damage id", &e))?;
         conn.damage_create(damage, root, ReportLevel::NON_EMPTY)
             .map_err(|e| grab_err("damage", &e))?

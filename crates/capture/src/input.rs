@@ -1,9 +1,11 @@
 //! Real X input on a display (XTEST, through xdotool): pointer, keyboard and wheel.
 
+use std::time::Duration;
+
 use tapedeck_core::ui::MouseButton;
-use tokio::process::Command;
 
 use crate::process::run_to_completion;
+use crate::sandbox::Confinement;
 use crate::{CaptureError, Display};
 
 /// xdotool's number for `button`.
@@ -94,11 +96,22 @@ pub fn keysym(name: &str) -> Option<String> {
     None
 }
 
-/// Runs one xdotool command against `display`.
+/// The longest one xdotool run may take; typing is paced at 12 ms a character, so this allows
+/// a few thousand of them.
+const XDOTOOL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Runs one xdotool command against `display`, in the display's sandbox.
 async fn xdotool(display: &Display, args: &[&str]) -> Result<(), CaptureError> {
-    let mut cmd = Command::new("xdotool");
-    cmd.env("DISPLAY", display.name()).args(args);
-    run_to_completion("xdotool", &mut cmd).await.map(drop)
+    let confinement = Confinement {
+        display: Some(display.name()),
+        dies_with_server: true,
+        ..Confinement::default()
+    };
+    let mut cmd = display.sandbox().command("xdotool", &confinement);
+    cmd.args(args);
+    run_to_completion("xdotool", &mut cmd, XDOTOOL_TIMEOUT)
+        .await
+        .map(drop)
 }
 
 /// Moves the pointer to (`x`, `y`) and clicks `button`, twice when `double`.

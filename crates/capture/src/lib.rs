@@ -1,7 +1,8 @@
 //! Tapedeck's capture layer: Xvfb displays, headful Chromium with a loopback CDP port, and the
 //! screen recorder (X damage grabber → ffmpeg) that writes fragmented-MP4 segments.
 //!
-//! Every child runs in its own process group. Displays and browsers die with the server
+//! Every child runs in a sandbox (bubblewrap, as the unprivileged session user; see [`sandbox`])
+//! and leads its own session and process group. Displays and browsers die with the server
 //! (`PR_SET_PDEATHSIG`), so a crashed server leaves no orphan browsers; a recorder's input pipe
 //! closes with the server, so its ffmpeg flushes the last segment and exits.
 
@@ -19,6 +20,7 @@ pub mod playlist;
 pub mod process;
 pub mod recorder;
 pub mod remux;
+pub mod sandbox;
 pub mod screenshot;
 pub mod shared_memory;
 
@@ -27,3 +29,4 @@ pub use display::Display;
 pub use error::CaptureError;
 pub use playlist::{Playlist, Segment};
 pub use recorder::{RecorderOptions, ScreenRecorder};
+pub use sandbox::{Confinement, Mount, Sandbox, SessionUser};

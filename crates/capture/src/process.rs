@@ -1,4 +1,8 @@
-//! Child processes that live in their own process group and die with the server.
+//! Child processes that lead their own session and process group and die with the server.
+//!
+//! Every child is a session leader (`setsid`): its process group can be signalled as one, and
+//! it has no controlling terminal, so nothing it runs can reach the terminal the server was
+//! started from (TIOCSTI).
 
 use std::process::ExitStatus;
 use std::time::Duration;
@@ -9,7 +13,8 @@ use tokio::process::{Child, Command};
 
 use crate::CaptureError;
 
-/// A running child that leads its own process group (so its helpers are signalled with it).
+/// A running child that leads its own session and process group (so its helpers are signalled
+/// with it).
 pub struct ProcessGroup {
     program: &'static str,
     child: Child,
@@ -18,7 +23,7 @@ pub struct ProcessGroup {
 }
 
 impl ProcessGroup {
-    /// Spawns `cmd` as the leader of a new process group.
+    /// Spawns `cmd` as the leader of a new session and process group.
     ///
     /// `death_signal` is delivered to the child when the server dies, even by SIGKILL (SIGKILL for
     /// displays and browsers). `None` leaves the child running: ffmpeg stops by itself when its
@@ -30,16 +35,18 @@ impl ProcessGroup {
         cmd: &mut Command,
         death_signal: Option<Signal>,
     ) -> Result<Self, CaptureError> {
-        cmd.process_group(0);
-        if let Some(signal) = death_signal {
-            // SAFETY: the closure runs between fork and exec, where only async-signal-safe calls
-            // are allowed; it makes one raw prctl syscall on the calling (child) process.
-            unsafe {
-                cmd.pre_exec(move || {
+        // SAFETY: the closure runs between fork and exec, where only async-signal-safe calls are
+        // allowed; it makes raw setsid and prctl syscalls on the calling (child) process. It runs
+        // after std has switched the child's uid (`Command::uid`), which would clear the
+        // parent-death signal had it been set before.
+        unsafe {
+            cmd.pre_exec(move || {
+                rustix::process::setsid()?;
+                if let Some(signal) = death_signal {
                     rustix::process::set_parent_process_death_signal(Some(signal))?;
-                    Ok(())
-                });
-            }
+                }
+                Ok(())
+            });
         }
         let child = cmd
             .spawn()
@@ -149,14 +156,29 @@ pub fn is_alive(pid: i32) -> bool {
 }
 
 /// Runs a short-lived tool to completion and returns its stdout; a failure carries its stderr.
+/// A tool still running after `timeout` is killed (with its box, which dies with it).
 pub async fn run_to_completion(
     program: &'static str,
     cmd: &mut Command,
+    timeout: Duration,
 ) -> Result<Vec<u8>, CaptureError> {
+    // SAFETY: as in `ProcessGroup::spawn`: one raw setsid syscall between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            rustix::process::setsid()?;
+            Ok(())
+        });
+    }
     let output = cmd
         .stdin(std::process::Stdio::null())
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(timeout, output)
         .await
+        .map_err(|_| CaptureError::TimedOut {
+            program,
+            secs: timeout.as_secs(),
+        })?
         .map_err(|source| CaptureError::Spawn { program, source })?;
     if output.status.success() {
         Ok(output.stdout)

@@ -15,11 +15,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use rustix::process::Signal;
-use tokio::process::Command;
 
 use crate::grabber::{GrabOptions, Grabber};
 use crate::playlist::Playlist;
 use crate::process::ProcessGroup;
+use crate::sandbox::{Confinement, Mount};
 use crate::{CaptureError, Display};
 
 /// Default segment length in seconds on a changing screen; also the longest a stop or crash of
@@ -63,13 +63,21 @@ pub struct ScreenRecorder {
 }
 
 impl ScreenRecorder {
-    /// Starts capturing `display` into `options.spool_dir`.
+    /// Starts capturing `display` into `options.spool_dir`. ffmpeg runs in the display's
+    /// sandbox and can write only the spool directory; the grabber runs in the server.
     pub async fn start(display: &Display, options: &RecorderOptions) -> Result<Self, CaptureError> {
-        tokio::fs::create_dir_all(&options.spool_dir).await?;
+        let sandbox = display.sandbox();
+        sandbox.prepare_dir(&options.spool_dir)?;
         let log = std::fs::File::create(options.spool_dir.join("ffmpeg.log"))?;
         // yuv420p needs even dimensions; drop an odd last row or column rather than pad.
         let (width, height) = (display.width() & !1, display.height() & !1);
-        let mut cmd = Command::new(&options.ffmpeg);
+        let confinement = Confinement {
+            mounts: vec![Mount::Writable(options.spool_dir.clone())],
+            // It outlives a crashed server to close its last segment (see the module comment).
+            dies_with_server: false,
+            ..Confinement::default()
+        };
+        let mut cmd = sandbox.command(&options.ffmpeg, &confinement);
         cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
             .args([
                 "-f",
@@ -122,7 +130,7 @@ impl ScreenRecorder {
             .ok_or_else(|| CaptureError::Grab("ffmpeg has no stdin".into()))?;
         widen_pipe(&stdin);
         let grab = GrabOptions {
-            display: display.name(),
+            display_number: display.number(),
             width: u16::try_from(width)
                 .map_err(|_| CaptureError::Grab("display too wide".into()))?,
             height: u16::try_from(height)

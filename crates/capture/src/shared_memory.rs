@@ -1,15 +1,24 @@
-//! A System V shared-memory segment attached to both this process and the X server (MIT-SHM),
-//! so the server writes a grabbed image straight into memory the grabber reads.
+//! An image-sized memory file shared with the X server (MIT-SHM 1.2, `AttachFd`), so the server
+//! writes a grabbed image straight into memory the grabber reads.
+//!
+//! The memory is a memfd whose descriptor is passed over the X connection, not a System V
+//! segment: the sandboxed Xvfb runs as the session user, in its own user namespace, and could not
+//! attach a segment the server created with mode 0600. A passed descriptor needs no permission,
+//! and the memory goes away with the last mapping, even if the server is killed.
 
+use std::ffi::c_void;
+
+use rustix::fs::MemfdFlags;
+use rustix::mm::{MapFlags, ProtFlags};
 use x11rb::connection::Connection;
 use x11rb::protocol::shm::ConnectionExt as _;
 
 use crate::CaptureError;
 
-/// One image-sized shared segment, readable here and writable by the X server.
+/// One image-sized shared memory file, readable here and writable by the X server.
 pub struct SharedImage {
     segment: u32,
-    address: *mut libc::c_void,
+    address: *mut c_void,
     len: usize,
 }
 
@@ -17,48 +26,40 @@ pub struct SharedImage {
 unsafe impl Send for SharedImage {}
 
 impl SharedImage {
-    /// Creates a private segment of `len` bytes and attaches it to `conn`'s X server.
+    /// Creates a memory file of `len` bytes, maps it here and attaches it to `conn`'s X server.
     pub fn attach(conn: &impl Connection, len: usize) -> Result<Self, CaptureError> {
-        let os_err =
-            |what: &str| CaptureError::Grab(format!("{what}: {}", std::io::Error::last_os_error()));
-        // SAFETY: plain syscalls; every result is checked before use.
-        let id = unsafe { libc::shmget(libc::IPC_PRIVATE, len, libc::IPC_CREAT | 0o600) };
-        if id < 0 {
-            return Err(os_err("shmget"));
+        let grab_err = |what: &str, e: &dyn std::fmt::Display| {
+            CaptureError::Grab(format!("shared memory {what}: {e}"))
+        };
+        let fd = rustix::fs::memfd_create("tapedeck-grab", MemfdFlags::CLOEXEC)
+            .map_err(|e| grab_err("memfd", &e))?;
+        rustix::fs::ftruncate(&fd, len as u64).map_err(|e| grab_err("size", &e))?;
+        // SAFETY: a fresh shared mapping of the whole file at an address the kernel picks; it is
+        // unmapped exactly once, in Drop.
+        let address = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ,
+                MapFlags::SHARED,
+                &fd,
+                0,
+            )
         }
-        // SAFETY: `id` is the segment just created; a null address lets the kernel choose.
-        let address = unsafe { libc::shmat(id, std::ptr::null(), 0) };
-        let mapped = (address as isize != -1).then_some(Self {
+        .map_err(|e| grab_err("map", &e))?;
+        let mut image = Self {
             segment: 0,
             address,
             len,
-        });
-        let shared = match &mapped {
-            Some(_) => Self::share(conn, id),
-            None => Err(os_err("shmat")),
         };
-        // Marked for removal once shared: the kernel frees it when both sides have detached,
-        // even if this process is killed.
-        // SAFETY: IPC_RMID on the segment we created.
-        unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
-        let segment = shared?;
-        // `mapped` is Some here, since `shared` is an error otherwise.
-        mapped
-            .map(|mut image| {
-                image.segment = segment;
-                image
-            })
-            .ok_or_else(|| os_err("shmat"))
-    }
-
-    fn share(conn: &impl Connection, id: i32) -> Result<u32, CaptureError> {
-        let grab_err = |e: &dyn std::fmt::Display| CaptureError::Grab(format!("shm attach: {e}"));
-        let segment = conn.generate_id().map_err(|e| grab_err(&e))?;
-        conn.shm_attach(segment, id as u32, false)
-            .map_err(|e| grab_err(&e))?
+        let segment = conn.generate_id().map_err(|e| grab_err("attach", &e))?;
+        // The descriptor goes to the X server and is closed here once sent; the mapping stays.
+        conn.shm_attach_fd(segment, fd, false)
+            .map_err(|e| grab_err("attach", &e))?
             .check()
-            .map_err(|e| grab_err(&e))?;
-        Ok(segment)
+            .map_err(|e| grab_err("attach", &e))?;
+        image.segment = segment;
+        Ok(image)
     }
 
     /// The X server's id for this segment.
@@ -76,7 +77,7 @@ impl SharedImage {
 
 impl Drop for SharedImage {
     fn drop(&mut self) {
-        // SAFETY: detaches the mapping made in `attach`; nothing borrows it past `self`.
-        unsafe { libc::shmdt(self.address) };
+        // SAFETY: unmaps the mapping made in `attach`; nothing borrows it past `self`.
+        let _ = unsafe { rustix::mm::munmap(self.address, self.len) };
     }
 }

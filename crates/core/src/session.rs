@@ -187,23 +187,41 @@ impl SessionSpec {
                 )));
             }
         }
-        if let Some(key) = self.envs.keys().find(|k| !is_env_name(k)) {
-            return Err(InvalidInput(format!(
-                "{key:?} is not a valid environment variable name"
-            )));
+        for (key, value) in &self.envs {
+            if !is_env_name(key) || value.contains('\0') {
+                return Err(InvalidInput(format!(
+                    "{key:?} is not a valid environment variable name, or its value holds a NUL"
+                )));
+            }
+            if let Some(why) = crate::environment::refusal(key) {
+                return Err(InvalidInput(format!(
+                    "environment variable {key} {why}; it cannot be set for a session"
+                )));
+            }
         }
         if let Some(url) = &self.start_url {
-            // Chromium treats a leading '-' as a flag; only plain URLs may reach its argv.
-            let scheme_ok = ["http://", "https://", "about:", "data:", "file://"]
-                .iter()
-                .any(|s| url.starts_with(s));
-            if !scheme_ok {
+            if !is_allowed_start_url(url) {
                 return Err(InvalidInput(format!(
-                    "start_url must be an http(s), about:, data: or file:// URL, got {url:?}"
+                    "start_url must be an http or https URL, about:blank or a data: URL, got {url:?}"
                 )));
             }
         }
         Ok(())
+    }
+}
+
+/// http(s), `about:blank` and `data:` URLs: pages from the network or carried in the URL. Local
+/// files (`file:`), the browser's own pages (`chrome:`) and `javascript:` are refused, and so is
+/// anything starting with `-`, which Chromium would read as a flag.
+fn is_allowed_start_url(url: &str) -> bool {
+    let Some((scheme, rest)) = url.split_once(':') else {
+        return false;
+    };
+    match scheme.to_ascii_lowercase().as_str() {
+        "http" | "https" => rest.starts_with("//") && rest.len() > 2,
+        "about" => rest.eq_ignore_ascii_case("blank"),
+        "data" => true,
+        _ => false,
     }
 }
 
@@ -214,4 +232,67 @@ fn is_env_name(name: &str) -> bool {
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_allowed_start_url, SessionSpec, Viewport};
+    use crate::EngineError;
+
+    fn spec() -> SessionSpec {
+        SessionSpec::browser(Viewport::default(), 60)
+    }
+
+    #[test]
+    fn web_blank_and_data_start_urls_are_accepted() {
+        for url in [
+            "http://example.com/",
+            "https://example.com/a?b#c",
+            "HTTPS://EXAMPLE.COM",
+            "about:blank",
+            "data:text/html,<h1>hi</h1>",
+        ] {
+            assert!(is_allowed_start_url(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn local_browser_and_script_start_urls_are_refused() {
+        for url in [
+            "file:///etc/passwd",
+            "FILE:///etc/passwd",
+            "chrome://settings",
+            "javascript:alert(1)",
+            "about:version",
+            "view-source:http://example.com",
+            "--remote-debugging-port=9222",
+            "http:",
+            "example.com",
+            " file:///etc/passwd",
+        ] {
+            assert!(!is_allowed_start_url(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_refused_start_url_or_env_is_invalid_input() {
+        let file = SessionSpec {
+            start_url: Some("file:///etc/passwd".into()),
+            ..spec()
+        };
+        assert!(matches!(file.validate(), Err(EngineError::InvalidInput(_))));
+        let preload = SessionSpec {
+            envs: [("LD_PRELOAD".to_owned(), "x".to_owned())].into(),
+            ..spec()
+        };
+        let Err(EngineError::InvalidInput(message)) = preload.validate() else {
+            panic!("LD_PRELOAD accepted");
+        };
+        assert!(message.contains("LD_PRELOAD"), "{message}");
+        let tz = SessionSpec {
+            envs: [("TZ".to_owned(), "UTC".to_owned())].into(),
+            ..spec()
+        };
+        assert_eq!(tz.validate(), Ok(()));
+    }
 }

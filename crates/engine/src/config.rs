@@ -1,15 +1,23 @@
 //! The engine's settings.
 
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::PathBuf;
 
+use tapedeck_capture::Sandbox;
 use tapedeck_core::Viewport;
 
 /// Everything the engine needs to know about this machine, with defaults that work on a fresh
 /// Debian with the project's packages installed.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Root of the server's state: `spool/` for segments being written, `sessions/` for profiles.
+    /// Root of the server's own state (metadata, blobs, secrets); no session process sees it.
     pub data_dir: PathBuf,
+    /// Root of what session processes write: `sessions/<id>` (a browser's home and profile) and
+    /// `spool/<recording>` (segments being written). The session user must be able to reach
+    /// it, so when the server is root it lies outside the data dir.
+    pub sandbox_dir: PathBuf,
+    /// How session processes are confined.
+    pub sandbox: Sandbox,
     /// The Chromium binary.
     pub chromium: PathBuf,
     /// The ffmpeg binary.
@@ -35,9 +43,11 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// Defaults under `data_dir`.
+    /// Defaults under `data_dir`, with sessions running as the server's own user.
     pub fn new(data_dir: PathBuf) -> Self {
         Self {
+            sandbox_dir: data_dir.clone(),
+            sandbox: Sandbox::new(PathBuf::from("bwrap"), None),
             data_dir,
             chromium: PathBuf::from("/usr/bin/chromium"),
             ffmpeg: PathBuf::from("ffmpeg"),
@@ -58,16 +68,25 @@ impl EngineConfig {
 
     /// Where a recording's segments are written while it records.
     pub fn spool_dir(&self, recording_id: &str) -> PathBuf {
-        self.data_dir.join("spool").join(recording_id)
+        self.sandbox_dir.join("spool").join(recording_id)
     }
 
-    /// A session's own files (its browser profile).
+    /// A session's own files: its browser's home, with the profile in `profile/`.
     pub fn session_dir(&self, session_id: &str) -> PathBuf {
-        self.data_dir.join("sessions").join(session_id)
+        self.sandbox_dir.join("sessions").join(session_id)
     }
 
-    /// Where a session's browser profile lives.
-    pub fn profile_dir(&self, session_id: &str) -> PathBuf {
-        self.session_dir(session_id).join("profile")
+    /// Creates the sandbox dir with its `sessions/` and `spool/`, each mode 0711 (unless it is
+    /// the data dir): the session user can reach its own directory inside but list nothing.
+    pub fn prepare_sandbox_dir(&self) -> std::io::Result<()> {
+        let traverse_only = std::fs::Permissions::from_mode(0o711);
+        for dir in ["sessions", "spool"] {
+            std::fs::create_dir_all(self.sandbox_dir.join(dir))?;
+            std::fs::set_permissions(self.sandbox_dir.join(dir), traverse_only.clone())?;
+        }
+        if self.sandbox_dir != self.data_dir {
+            std::fs::set_permissions(&self.sandbox_dir, traverse_only)?;
+        }
+        Ok(())
     }
 }

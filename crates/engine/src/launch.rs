@@ -74,12 +74,28 @@ impl Engine {
             .lease()
             .ok_or_else(|| EngineError::CapacityExhausted("no free X display number".into()))?;
         let id = id::new_id();
-        let display = Display::start(lease.number(), viewport.width, viewport.height)
-            .await
+        let home = config.session_dir(&id);
+        config
+            .sandbox
+            .prepare_dir(&home)
             .map_err(EngineError::internal)?;
+        let display = match Display::start(
+            &config.sandbox,
+            lease.number(),
+            viewport.width,
+            viewport.height,
+        )
+        .await
+        {
+            Ok(display) => display,
+            Err(e) => {
+                stop_session_processes(None, None, &home).await;
+                return Err(EngineError::internal(e));
+            }
+        };
         let options = BrowserOptions {
             binary: config.chromium.clone(),
-            profile_dir: config.profile_dir(&id),
+            home,
             start_url: options.start_url,
             kiosk: options.kiosk,
             envs: options.envs,
@@ -95,7 +111,7 @@ impl Engine {
                 slot,
             }),
             Err(e) => {
-                display.stop().await;
+                stop_session_processes(None, Some(display), &options.home).await;
                 Err(EngineError::internal(e))
             }
         }

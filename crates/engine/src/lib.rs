@@ -31,6 +31,7 @@ pub use config::EngineConfig;
 pub use counters::EngineCounters;
 pub use recording::{Artifact, RecordingKind, RecordingRequest};
 pub use session::{CdpEndpoint, SessionLabels};
+pub use tapedeck_capture::Sandbox;
 pub use tapedeck_core::EngineError;
 pub use traffic::{CopyRequest, CreateRequest, HostPattern};
 

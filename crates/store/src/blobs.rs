@@ -157,12 +157,23 @@ impl BlobStore {
     }
 
     /// Copies the local file `file` into the store under `key`; returns what it stored.
+    ///
+    /// A symbolic link is refused, not followed: these files come from directories the session
+    /// user can write (a recorder's spool), and a link there could point at the server's own.
     pub async fn put_file(
         &self,
         key: &StorageKey,
         file: &FsPath,
     ) -> Result<bytes::Bytes, StoreError> {
-        let bytes = bytes::Bytes::from(tokio::fs::read(file).await?);
+        use tokio::io::AsyncReadExt as _;
+        let mut opened = tokio::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(file)
+            .await?;
+        let mut content = Vec::new();
+        opened.read_to_end(&mut content).await?;
+        let bytes = bytes::Bytes::from(content);
         self.put(key, bytes.clone()).await?;
         Ok(bytes)
     }
@@ -300,6 +311,24 @@ mod tests {
         for bad in ["videos", "s3://", "s3:///x", "s3://b/../x", "s3://b/a//c"] {
             assert!(parsed(bad).is_err(), "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_file_is_stored_but_a_link_in_its_place_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::local(&dir.path().join("blobs")).unwrap();
+        let secret = dir.path().join("api-key");
+        std::fs::write(&secret, "server secret").unwrap();
+        let segment = dir.path().join("seg_00000.m4s");
+        std::fs::write(&segment, "video").unwrap();
+        let key = StorageKey::for_path("rec/x/parts/seg_00000.m4s").unwrap();
+        assert_eq!(store.put_file(&key, &segment).await.unwrap(), "video");
+
+        let link = dir.path().join("seg_00001.m4s");
+        std::os::unix::fs::symlink(&secret, &link).unwrap();
+        let key = StorageKey::for_path("rec/x/parts/seg_00001.m4s").unwrap();
+        assert!(store.put_file(&key, &link).await.is_err());
+        assert_eq!(store.size(&key).await.unwrap(), None);
     }
 
     #[tokio::test]

@@ -69,8 +69,9 @@ impl Engine {
         dest: &StorageKey,
     ) -> Result<(), EngineError> {
         use tokio::io::AsyncWriteExt;
-        tokio::fs::create_dir_all(work)
-            .await
+        self.config()
+            .sandbox
+            .prepare_dir(work)
             .map_err(EngineError::internal)?;
         let joined = work.join("joined.mp4");
         let mut file = tokio::fs::File::create(&joined)
@@ -84,9 +85,16 @@ impl Engine {
         }
         file.flush().await.map_err(EngineError::internal)?;
         let out = work.join("extract.mp4");
-        tapedeck_capture::remux::to_mp4_from_zero(&self.config().ffmpeg, &joined, &out)
-            .await
-            .map_err(EngineError::internal)?;
+        let config = self.config();
+        tapedeck_capture::remux::to_mp4_from_zero(
+            &config.sandbox,
+            &config.ffmpeg,
+            work,
+            &joined,
+            &out,
+        )
+        .await
+        .map_err(EngineError::internal)?;
         self.blobs().put_file(dest, &out).await?;
         Ok(())
     }

@@ -25,8 +25,21 @@ const POLL_EVERY: Duration = Duration::from_millis(500);
 pub(crate) const PID_FILE: &str = "ffmpeg.pid";
 
 /// Records the recorder's pid beside its segments, so a restarted server can wait for it.
+///
+/// The spool belongs to the session user, whose ffmpeg is already running: the file is only
+/// ever created, so nothing it put there (a link elsewhere) is written through.
 pub(super) async fn write_pid_file(spool_dir: &Path, pid: i32) {
-    if let Err(e) = tokio::fs::write(spool_dir.join(PID_FILE), pid.to_string()).await {
+    use tokio::io::AsyncWriteExt as _;
+    let created = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(spool_dir.join(PID_FILE))
+        .await;
+    let written = match created {
+        Ok(mut file) => file.write_all(pid.to_string().as_bytes()).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
         tracing::warn!(error = %e, "could not write recorder pid file");
     }
 }
