@@ -10,6 +10,7 @@ import socket
 import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import httpx
 import pytest
@@ -42,6 +43,10 @@ class EchoApp:
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
 
+# Where a root server keeps what its sessions write (`--sandbox-dir`'s default's parent).
+SANDBOX_ROOT = Path("/var/lib/tapedeck-sessions")
+
+
 @pytest.fixture(scope="module")
 def app():
     app = EchoApp()
@@ -53,20 +58,24 @@ def app():
 def guarded(tmp_path_factory):
     """A server whose proxy listens on every address (so other hosts can reach it) and which
     keeps one browser warm (so a pooled browser's DevTools port exists before any create)."""
-    server = Server(tmp_path_factory.mktemp("proxy-access"), first_display=190,
-                    extra_args=["--warm-pool", "1"])
+    server = Server(tmp_path_factory.mktemp("proxy-access"), first_display=190)
+    # Its own sandbox dir (the default is shared by every server on the machine), in a place
+    # the session user can reach, so its browsers' profiles are its own to read.
+    server.sandbox_dir = SANDBOX_ROOT / f"e2e-proxy-access-{server.port}"
+    server.args += ["--warm-pool", "1", "--sandbox-dir", str(server.sandbox_dir)]
     at = server.args.index("--proxy-listen") + 1
     server.args[at] = f"0.0.0.0:{server.proxy_port}"
     server.start()
     yield server
     server.stop()
+    shutil.rmtree(server.sandbox_dir, ignore_errors=True)
 
 
 def devtools_ports(server) -> set:
     """The DevTools ports of the server's browsers, from the DevToolsActivePort file Chromium
     writes into each session's profile (Tapedeck starts it with --remote-debugging-port=0)."""
     ports = set()
-    for marker in (server.data_dir / "data" / "sessions").glob("*/profile/DevToolsActivePort"):
+    for marker in (server.sandbox_dir / "sessions").glob("*/profile/DevToolsActivePort"):
         lines = marker.read_text().split()
         if lines:
             ports.add(int(lines[0]))
