@@ -1,20 +1,33 @@
 """What the benchmark modules share: the server harness, CPU accounting, sessions, summaries."""
 
+import functools
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-from conftest import QuietServer, Server  # noqa: E402,F401  (the same harness the tests use)
+from conftest import QuietServer, Server, _QuietHandler  # noqa: E402,F401  (the same harness the tests use)
 
 PAGES = ROOT / "bench" / "pages"
 TICKS = os.sysconf("SC_CLK_TCK")
+_pages_url = None
+
+
+def pages_url() -> str:
+    """bench/pages over HTTP on loopback, started on first use: sessions may not open file: URLs."""
+    global _pages_url
+    if _pages_url is None:
+        httpd = QuietServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(PAGES)))
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        _pages_url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    return _pages_url
 
 
 def cpu_ticks(pid: int, tid: int | None = None) -> int:
@@ -45,6 +58,23 @@ def descendants(pid: int) -> list:
     return found
 
 
+def recorder_pid(recording_id: str, timeout: float = 10) -> int:
+    """The pid of the ffmpeg recording `recording_id` (it runs sandboxed, below bubblewrap, with
+    its spool directory on its command line)."""
+    needle = f"/spool/{recording_id}/".encode()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            try:
+                if (entry.name.isdigit() and needle in (entry / "cmdline").read_bytes()
+                        and os.readlink(entry / "exe").endswith("/ffmpeg")):
+                    return int(entry.name)
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+        time.sleep(0.05)
+    raise RuntimeError(f"no ffmpeg for recording {recording_id}")
+
+
 class CpuMeter:
     """CPU of a set of (pid, tid) pairs over a window, in % of one core."""
 
@@ -70,7 +100,7 @@ def kiosk_session(server, page: str) -> KioskSession:
     before = grabber_threads(server)
     created = server.native("POST", "/sessions", json={
         "viewport": {"width": 1280, "height": 720}, "kiosk": True, "timeout_seconds": 3600,
-        "start_url": f"file://{PAGES / page}"})
+        "start_url": f"{pages_url()}/{page}"})
     created.raise_for_status()
     sid = created.json()["id"]
     # The display number is the grabber thread's name (`grab:N`) of a short recording.

@@ -49,31 +49,33 @@ def p95(values):
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
+def time_create(server, spec) -> float:
+    """Seconds from POST /v1/sessions with `spec` to a CDP answer; the session is deleted after."""
+    before = time.monotonic()
+    created = server.native("POST", "/sessions", json=spec)
+    created.raise_for_status()
+    session = created.json()
+    with connect(session["cdp_ws_url"], open_timeout=30) as ws:
+        ws.send(json.dumps({"id": 1, "method": "Browser.getVersion"}))
+        while json.loads(ws.recv(timeout=30)).get("id") != 1:
+            pass
+    elapsed = time.monotonic() - before
+    server.native("DELETE", f"/sessions/{session['id']}").raise_for_status()
+    return elapsed
+
+
 def create_latency(server, runs: int):
     """Seconds from POST /v1/sessions to a CDP answer, cold and from the warm pool.
 
     The server runs with --warm-pool; a spec with a start page does not fit the pool, so it
     starts cold. Each warm create is followed by a pause for the pool to refill."""
-    def once(spec):
-        before = time.monotonic()
-        created = server.native("POST", "/sessions", json=spec)
-        created.raise_for_status()
-        session = created.json()
-        with connect(session["cdp_ws_url"], open_timeout=30) as ws:
-            ws.send(json.dumps({"id": 1, "method": "Browser.getVersion"}))
-            while json.loads(ws.recv(timeout=30)).get("id") != 1:
-                pass
-        elapsed = time.monotonic() - before
-        server.native("DELETE", f"/sessions/{session['id']}").raise_for_status()
-        return elapsed
-
     viewport = {"width": 1280, "height": 720}
     time.sleep(4)  # the pool fills after start-up
     cold, warm = [], []
     for _ in range(runs):
-        cold.append(once({"viewport": viewport, "start_url": "about:blank"}))
+        cold.append(time_create(server, {"viewport": viewport, "start_url": "about:blank"}))
         time.sleep(1)
-        warm.append(once({"viewport": viewport}))
+        warm.append(time_create(server, {"viewport": viewport}))
         time.sleep(3)
     return cold, warm
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import PAGES, ROOT, CpuMeter, descendants, ffprobe_video, grabber_threads
+from common import PAGES, ROOT, CpuMeter, descendants, ffprobe_video, grabber_threads, recorder_pid
 
 WARMUP = 1.0
 
@@ -65,8 +65,7 @@ class Tapedeck:
         started = self.server.native("POST", f"/sessions/{session.id}/recordings", json={"framerate": fps})
         assert started.status_code == 201, started.text
         rid = started.json()["id"]
-        spool = self.server.data_dir / "data" / "spool" / rid
-        ffmpeg = int((spool / "ffmpeg.pid").read_text())
+        ffmpeg = recorder_pid(rid)
         grabber = (set(grabber_threads(self.server)) - before).pop()
         return {"id": rid, "targets": [(ffmpeg, None), (self.server.proc.pid, grabber)]}
 
