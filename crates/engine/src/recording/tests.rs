@@ -23,11 +23,11 @@ const DEADLINE: Duration = Duration::from_secs(20);
 /// A byte limit no test reaches.
 const UNLIMITED: u64 = 1 << 40;
 
-/// The fixture's init segment and every segment, concatenated: the video a whole recording
-/// of it must produce, byte for byte.
-fn whole_fixture() -> Vec<u8> {
+/// The fixture's init segment and its first `segments` segments, concatenated: the video a
+/// recording that closed that many must produce, byte for byte.
+fn fixture_video(segments: usize) -> Vec<u8> {
     std::iter::once("init.mp4")
-        .chain(FIXTURE_SEGMENTS)
+        .chain(FIXTURE_SEGMENTS[..segments].iter().copied())
         .flat_map(fixture)
         .collect()
 }
@@ -111,7 +111,7 @@ async fn a_stopped_recording_is_every_segment_in_order_assembled_while_recording
     assert_eq!(finished.stop_reason, Some(StopReason::Requested));
     assert_eq!(finished.duration_ms, Some(FIXTURE_SPAN_MS));
     let bytes = artifact_bytes(&engine, &finished).await;
-    assert_eq!(bytes, whole_fixture());
+    assert_eq!(bytes, fixture_video(FIXTURE_SEGMENTS.len()));
     assert_eq!(finished.size_bytes, Some(bytes.len() as u64));
     let stored = engine.get_recording(&recording.id).await.unwrap();
     assert_eq!(stored.state, finished.state);
@@ -147,12 +147,7 @@ async fn a_recorder_that_dies_ends_its_recording_with_what_it_closed() {
     let (_stop, done) = supervised(&engine, &recording, recorder, None);
     let finished = outcome(done).await;
     assert_eq!(finished.stop_reason, Some(StopReason::RecorderExited));
-    let expected: Vec<u8> = ["init.mp4"]
-        .into_iter()
-        .chain(FIXTURE_SEGMENTS[..3].iter().copied())
-        .flat_map(fixture)
-        .collect();
-    assert_eq!(artifact_bytes(&engine, &finished).await, expected);
+    assert_eq!(artifact_bytes(&engine, &finished).await, fixture_video(3));
 }
 
 #[tokio::test]
@@ -240,7 +235,10 @@ async fn finalizing_without_an_assembly_concatenates_the_stored_parts() {
     )
     .await
     .unwrap();
-    assert_eq!(artifact_bytes(&engine, &finished).await, whole_fixture());
+    assert_eq!(
+        artifact_bytes(&engine, &finished).await,
+        fixture_video(FIXTURE_SEGMENTS.len())
+    );
     // With no length from a recorder, it is read from the segments' own timeline.
     assert_eq!(finished.duration_ms, Some(FIXTURE_SPAN_MS));
 }
@@ -251,7 +249,7 @@ async fn a_stopping_row_whose_artifact_exists_is_finalized_from_the_artifact() {
     let engine = engine(dir.path()).await;
     let mut recording = recording_row(&engine, RecordingState::Stopping, UNLIMITED).await;
     // A previous finalization wrote the artifact and died before updating the metadata.
-    let video = whole_fixture();
+    let video = fixture_video(FIXTURE_SEGMENTS.len());
     engine
         .blobs()
         .put(&recording_key(&recording.id).unwrap(), video.clone().into())
@@ -301,12 +299,7 @@ async fn recovery_finalizes_a_recording_a_crash_cut_short_as_interrupted() {
     let recovered = engine.get_recording(&recording.id).await.unwrap();
     assert_eq!(recovered.state, RecordingState::Interrupted);
     assert_eq!(recovered.stop_reason, Some(StopReason::Recovered));
-    let expected: Vec<u8> = ["init.mp4"]
-        .into_iter()
-        .chain(FIXTURE_SEGMENTS[..4].iter().copied())
-        .flat_map(fixture)
-        .collect();
-    assert_eq!(artifact_bytes(&engine, &recovered).await, expected);
+    assert_eq!(artifact_bytes(&engine, &recovered).await, fixture_video(4));
     // Its end is its start plus the length of what survived.
     let length = recovered.duration_ms.expect("a length from the segments");
     assert!((3000..FIXTURE_SPAN_MS).contains(&length), "{length} ms");
