@@ -169,6 +169,45 @@ class QuietServer(http.server.ThreadingHTTPServer):
         pass
 
 
+class EchoApp:
+    """A loopback app that answers every GET with the path it was asked for, and with the
+    headers it received when `with_headers` (which a replay does not send alike, so a test run
+    replaying such exchanges fails)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            answer = {"path": self.path}
+            if self.server.with_headers:
+                answer["headers"] = {k.lower(): v for k, v in self.headers.items()}
+            payload = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    def __init__(self, with_headers: bool = False):
+        self.httpd = QuietServer(("127.0.0.1", 0), EchoApp.Handler)
+        self.httpd.with_headers = with_headers
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture(scope="module")
+def echo_app():
+    """An [`EchoApp`] for one test module."""
+    app = EchoApp()
+    yield app
+    app.httpd.shutdown()
+
+
 @pytest.fixture(scope="session")
 def pages():
     """Serves tests/e2e/pages on loopback; yields its base URL."""

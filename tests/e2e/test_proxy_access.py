@@ -8,50 +8,24 @@ import os
 import shutil
 import socket
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import API_KEY, E2E, QuietServer, Server, wait_until
+from conftest import API_KEY, E2E, EchoApp, Server, wait_until
 
 
-class EchoApp:
-    """A loopback app that answers every GET with the path and the headers it received."""
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True
-
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            payload = json.dumps({"path": self.path,
-                                  "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-    def __init__(self):
-        self.httpd = QuietServer(("127.0.0.1", 0), EchoApp.Handler)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+@pytest.fixture(scope="module")
+def echo_app():
+    """An echo app that also answers with the headers it received."""
+    app = EchoApp(with_headers=True)
+    yield app
+    app.httpd.shutdown()
 
 
 # Where a root server keeps what its sessions write (`--sandbox-dir`'s default's parent).
 SANDBOX_ROOT = Path("/var/lib/tapedeck-sessions")
-
-
-@pytest.fixture(scope="module")
-def app():
-    app = EchoApp()
-    yield app
-    app.httpd.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +116,7 @@ def recorded(server, record_id: int) -> list:
     return response.json()["log"]["entries"]
 
 
-def test_proxy_refuses_every_devtools_port_by_any_spelling_and_tapedecks_own_listeners(guarded, app):
+def test_proxy_refuses_every_devtools_port_by_any_spelling_and_tapedecks_own_listeners(guarded, echo_app):
     wait_until(lambda: devtools_ports(guarded), 60, "the pooled browser's DevTools port")
     session = guarded.native("POST", "/sessions", json={"viewport": {"width": 800, "height": 600}})
     assert session.status_code == 201, session.text
@@ -177,15 +151,15 @@ def test_proxy_refuses_every_devtools_port_by_any_spelling_and_tapedecks_own_lis
     # Other loopback servers are proxied and recorded as before, with no credentials.
     run = create_run(guarded, "loopback")
     with httpx.Client(proxy=guarded.proxy_url, timeout=30) as client:
-        assert client.get(f"http://127.0.0.1:{app.port}/loopback-app").json()["path"] == "/loopback-app"
-        assert client.get(f"http://localhost:{app.port}/by-name").status_code == 200
+        assert client.get(f"http://127.0.0.1:{echo_app.port}/loopback-app").json()["path"] == "/loopback-app"
+        assert client.get(f"http://localhost:{echo_app.port}/by-name").status_code == 200
     stop_run(guarded, run["id"])
     assert [e["request"]["url"] for e in recorded(guarded, run["test_record_id"])] == [
-        f"http://127.0.0.1:{app.port}/loopback-app", f"http://localhost:{app.port}/by-name"]
+        f"http://127.0.0.1:{echo_app.port}/loopback-app", f"http://localhost:{echo_app.port}/by-name"]
 
 
-def test_loopback_clients_that_send_credentials_must_send_a_valid_key(guarded, app):
-    url = f"http://127.0.0.1:{app.port}/with-credentials"
+def test_loopback_clients_that_send_credentials_must_send_a_valid_key(guarded, echo_app):
+    url = f"http://127.0.0.1:{echo_app.port}/with-credentials"
     with httpx.Client(proxy=f"http://tapedeck:wrong@127.0.0.1:{guarded.proxy_port}") as client:
         refused = client.get(url)
     assert refused.status_code == 407 and refused.headers["proxy-authenticate"] == 'Basic realm="tapedeck"'
@@ -241,9 +215,9 @@ def namespace():
         ns.remove()
 
 
-def test_a_client_off_loopback_needs_the_api_key_and_is_recorded_with_it(guarded, app, namespace):
+def test_a_client_off_loopback_needs_the_api_key_and_is_recorded_with_it(guarded, echo_app, namespace):
     proxy = f"{namespace.host_ip}:{guarded.proxy_port}"
-    target = f"http://127.0.0.1:{app.port}"
+    target = f"http://127.0.0.1:{echo_app.port}"
     run = create_run(guarded, "from another address")
 
     def status(*args) -> str:
@@ -282,9 +256,9 @@ def test_a_client_off_loopback_needs_the_api_key_and_is_recorded_with_it(guarded
     assert basic("tapedeck", API_KEY).split()[1] not in log and "not-the-key-5150" not in log
 
 
-def test_playwrights_chromium_off_loopback_answers_the_proxys_challenge(guarded, app, namespace):
+def test_playwrights_chromium_off_loopback_answers_the_proxys_challenge(guarded, echo_app, namespace):
     proxy = f"http://{namespace.host_ip}:{guarded.proxy_port}"
-    target = f"http://127.0.0.1:{app.port}/from-chromium"
+    target = f"http://127.0.0.1:{echo_app.port}/from-chromium"
 
     def chromium(password: str) -> dict:
         done = subprocess.run(["ip", "netns", "exec", namespace.name, "node", str(E2E / "drive.mjs"),

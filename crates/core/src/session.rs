@@ -125,6 +125,8 @@ impl SessionState {
 pub struct Session {
     /// Unique id.
     pub id: String,
+    /// The project of the API key that created it; only that project's keys see it.
+    pub project: String,
     /// What the client asked for.
     pub spec: SessionSpec,
     /// Current lifecycle state.

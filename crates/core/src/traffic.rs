@@ -103,6 +103,8 @@ pub struct TestRun {
 pub struct TestRecord {
     /// Integer id.
     pub id: i64,
+    /// The project of the API key whose run created it; its runs and baselines belong there too.
+    pub project: String,
     /// Its name.
     pub name: String,
     /// When it was created.
@@ -153,9 +155,6 @@ pub struct RecordTicket {
 
 /// Whose traffic a request through the proxy is: the API key that authenticated it stands for
 /// a project, and the request is recorded into that project's test run.
-///
-/// Projects do not scope test runs yet, so [`TrafficSink::admit`] records every principal into
-/// the one active run; the project is carried for when they do.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Principal {
@@ -166,6 +165,15 @@ pub enum Principal {
         /// The key's project.
         project: String,
     },
+}
+
+impl Principal {
+    /// The project whose test run records this principal's requests.
+    pub fn project(&self) -> &str {
+        match self {
+            Self::Key { project, .. } => project,
+        }
+    }
 }
 
 /// The answer of [`TrafficSink::authenticate`], which may have to ask the metadata.

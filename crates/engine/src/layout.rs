@@ -62,7 +62,7 @@ impl Engine {
     pub async fn owner_of(&self, key: &StorageKey) -> Result<Option<String>, EngineError> {
         match key_owner(key.path()) {
             Some(KeyOwner::Session(session)) => Ok(Some(session.to_owned())),
-            Some(KeyOwner::Recording(recording)) => match self.get_recording(recording).await {
+            Some(KeyOwner::Recording(recording)) => match self.recording_by_id(recording).await {
                 Ok(r) => Ok(Some(r.session_id)),
                 Err(EngineError::NotFound { .. }) => Ok(None),
                 Err(e) => Err(e),

@@ -112,7 +112,7 @@ impl Engine {
         let ids = self.live_session_ids();
         tracing::info!(sessions = ids.len(), "shutting down sessions");
         for id in ids {
-            if let Err(e) = self.delete_session(&id).await {
+            if let Err(e) = self.end_session(&id).await {
                 tracing::warn!(session = %id, error = %e, "shutdown: could not end session");
             }
         }

@@ -34,7 +34,7 @@ impl Engine {
                 };
                 if expired || crashed {
                     tracing::info!(session = %id, expired, crashed, "ending session");
-                    if let Err(e) = self.delete_session(id).await {
+                    if let Err(e) = self.end_session(id).await {
                         tracing::warn!(session = %id, error = %e, "could not end session");
                     }
                 }

@@ -17,7 +17,7 @@ impl Engine {
     pub async fn recover(&self) -> Result<(), EngineError> {
         let now = OffsetDateTime::now_utc();
         let closed = self.inner.meta.close_stale_sessions(now).await?;
-        self.interrupt_active_runs().await?;
+        self.interrupt_active_runs(None).await?;
         let in_flight = self.inner.meta.in_flight_recordings().await?;
         if closed > 0 || !in_flight.is_empty() {
             tracing::info!(

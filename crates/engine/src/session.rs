@@ -90,13 +90,21 @@ pub struct SessionLabels {
 }
 
 impl Engine {
-    /// Starts a display and a headful Chromium for `spec`, or hands out a pooled one that fits.
-    #[tracing::instrument(skip_all, fields(name = spec.name.as_deref()))]
-    pub async fn create_session(&self, spec: SessionSpec) -> Result<Session, EngineError> {
+    /// Starts a display and a headful Chromium for `spec` in `project`, or hands out a pooled
+    /// one that fits.
+    ///
+    /// Errors: `InvalidInput` for a bad spec, `Conflict` when a live session of the project
+    /// already has its name, `CapacityExhausted` when every slot is taken.
+    #[tracing::instrument(skip_all, fields(project, name = spec.name.as_deref()))]
+    pub async fn create_session(
+        &self,
+        project: &str,
+        spec: SessionSpec,
+    ) -> Result<Session, EngineError> {
         spec.validate()?;
         let inner = &self.inner;
         if let Some(name) = &spec.name {
-            self.ensure_name_free(name, None).await?;
+            self.ensure_name_free(project, name, None).await?;
         }
         let started = match self.take_warm(&spec) {
             Some(warm) => warm,
@@ -106,6 +114,7 @@ impl Engine {
         let display_number = started.lease.number();
         let session = Session {
             id: id.clone(),
+            project: project.to_owned(),
             spec,
             state: SessionState::Running,
             created_at: OffsetDateTime::now_utc(),
@@ -168,22 +177,27 @@ impl Engine {
         self.launch(slot, spec.viewport, options).await
     }
 
-    /// Finds a session by id or name.
+    /// Finds one of `project`'s sessions by id or name.
+    ///
+    /// Errors: `NotFound` when no such session exists in `project`, whether or not another
+    /// project has one.
     pub async fn get_session(
         &self,
+        project: &str,
         id_or_name: &str,
         include_deleted: bool,
     ) -> Result<Session, EngineError> {
         self.inner
             .meta
-            .find_session(id_or_name, include_deleted)
+            .find_session(project, id_or_name, include_deleted)
             .await?
             .ok_or_else(|| EngineError::not_found("session", id_or_name))
     }
 
-    /// Lists sessions, oldest first; only those of `kind` when given.
+    /// Lists `project`'s sessions, oldest first; only those of `kind` when given.
     pub async fn list_sessions(
         &self,
+        project: &str,
         kind: Option<SessionKind>,
         include_deleted: bool,
         limit: u32,
@@ -192,13 +206,18 @@ impl Engine {
         Ok(self
             .inner
             .meta
-            .list_sessions(kind, include_deleted, limit, offset)
+            .list_sessions(project, kind, include_deleted, limit, offset)
             .await?)
     }
 
-    /// Refuses `name` when a running session other than `except` holds it.
-    async fn ensure_name_free(&self, name: &str, except: Option<&str>) -> Result<(), EngineError> {
-        let holder = self.inner.meta.find_session(name, false).await?;
+    /// Refuses `name` when a running session of `project` other than `except` holds it.
+    async fn ensure_name_free(
+        &self,
+        project: &str,
+        name: &str,
+        except: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let holder = self.inner.meta.find_session(project, name, false).await?;
         if holder.is_some_and(|other| Some(other.id.as_str()) != except) {
             return Err(EngineError::conflict(format!(
                 "a session named {name:?} is already running"
@@ -207,16 +226,18 @@ impl Engine {
         Ok(())
     }
 
-    /// Renames and re-tags a running session; a `None` field is left as it is.
+    /// Renames and re-tags one of `project`'s running sessions; a `None` field is left as it is.
     pub async fn relabel_session(
         &self,
+        project: &str,
         id_or_name: &str,
         labels: SessionLabels,
     ) -> Result<Session, EngineError> {
-        let mut session = self.get_session(id_or_name, false).await?;
+        let mut session = self.get_session(project, id_or_name, false).await?;
         if let Some(name) = labels.name {
             if let Some(new) = &name {
-                self.ensure_name_free(new, Some(&session.id)).await?;
+                self.ensure_name_free(project, new, Some(&session.id))
+                    .await?;
             }
             session.spec.name = name;
         }
@@ -228,15 +249,22 @@ impl Engine {
         Ok(session)
     }
 
-    /// Ends a session: its recordings are finalized, then its browser and display are stopped by
-    /// pid and the display number is freed.
+    /// Ends one of `project`'s running sessions: see [`Engine::end_session`].
+    ///
+    /// Errors: `NotFound` when `project` has no such running session.
+    pub async fn delete_session(&self, project: &str, id_or_name: &str) -> Result<(), EngineError> {
+        let session = self.get_session(project, id_or_name, false).await?;
+        self.end_session(&session.id).await
+    }
+
+    /// Ends the session `session_id`, whoever owns it (the reaper, shutdown): its recordings are
+    /// finalized, then its browser and display are stopped by pid and the display number is freed.
     #[tracing::instrument(skip(self))]
-    pub async fn delete_session(&self, id_or_name: &str) -> Result<(), EngineError> {
-        let session = self.get_session(id_or_name, false).await?;
-        let live = lock(&self.inner.sessions).remove(&session.id);
-        for recording_id in self.live_recording_ids(&session.id) {
+    pub(crate) async fn end_session(&self, session_id: &str) -> Result<(), EngineError> {
+        let live = lock(&self.inner.sessions).remove(session_id);
+        for recording_id in self.live_recording_ids(session_id) {
             if let Err(e) = self
-                .stop_recording(&recording_id, StopReason::SessionEnded)
+                .finish_recording(&recording_id, StopReason::SessionEnded)
                 .await
             {
                 tracing::warn!(recording = %recording_id, error = %e, "could not finalize on session end");
@@ -245,28 +273,26 @@ impl Engine {
         if let Some(live) = live {
             let browser = live.browser.lock().await.take();
             let display = live.display.lock().await.take();
-            stop_session_processes(
-                browser,
-                display,
-                &self.inner.config.session_dir(&session.id),
-            )
-            .await;
+            stop_session_processes(browser, display, &self.inner.config.session_dir(session_id))
+                .await;
         }
         self.inner
             .meta
-            .mark_session_deleted(&session.id, OffsetDateTime::now_utc())
+            .mark_session_deleted(session_id, OffsetDateTime::now_utc())
             .await?;
         Counters::bump(&self.inner.counters.sessions_deleted);
-        tracing::info!(session = %session.id, "session deleted");
+        tracing::info!(session = %session_id, "session deleted");
         // Its slot is free again (unless a CDP relay still holds it): the pool may refill.
         self.fill_warm_pool();
         Ok(())
     }
 
-    /// The CDP endpoint of a running session, for the WebSocket relay.
-    pub async fn cdp_endpoint(&self, id_or_name: &str) -> Result<CdpEndpoint, EngineError> {
-        let session = self.get_session(id_or_name, false).await?;
-        let live = self.live_session(&session.id)?;
+    /// The CDP endpoint of the running session `session_id`, for the WebSocket relay. It takes
+    /// no project: the relay's caller holds a token for this very session, not an API key.
+    ///
+    /// Errors: `NotFound` when no session with that id runs on this node.
+    pub fn cdp_endpoint(&self, session_id: &str) -> Result<CdpEndpoint, EngineError> {
+        let live = self.live_session(session_id)?;
         live.activity
             .open_connections
             .fetch_add(1, Ordering::SeqCst);

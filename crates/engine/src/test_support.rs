@@ -58,6 +58,9 @@ pub(crate) async fn engine_with(config: EngineConfig) -> Engine {
     )
 }
 
+/// The project the rows made here belong to.
+pub(crate) const PROJECT: &str = "team-a";
+
 /// A plain browser session's spec: default viewport, no start page, kiosk mode or envs.
 pub(crate) fn session_spec() -> SessionSpec {
     SessionSpec::browser(Viewport::default(), 60)
@@ -71,6 +74,7 @@ pub(crate) async fn recording_row(
 ) -> Recording {
     let session = Session {
         id: id::new_id(),
+        project: PROJECT.into(),
         spec: session_spec(),
         state: SessionState::Running,
         created_at: OffsetDateTime::now_utc(),

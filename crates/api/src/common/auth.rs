@@ -59,6 +59,14 @@ impl ApiKey {
 #[derive(Debug, Clone)]
 pub struct Caller(pub ApiKeyRecord);
 
+impl Caller {
+    /// The key's project, which scopes every engine call the request makes: another project's
+    /// ids are not found, and lists hold only this project's work.
+    pub fn project(&self) -> &str {
+        &self.0.project
+    }
+}
+
 /// Middleware that lets a request through only with an active API key, and otherwise answers
 /// [`CommonError::Unauthorized`] in the dialect's error format `E`. Mount it with
 /// `middleware::from_fn_with_state(ApiKey::new(&state, header), require_api_key::<E>)`.

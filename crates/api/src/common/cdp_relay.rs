@@ -19,7 +19,7 @@ use http_body_util::Empty;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
-use tapedeck_engine::{CdpEndpoint, EngineError};
+use tapedeck_engine::CdpEndpoint;
 use thiserror::Error;
 use tokio::net::TcpStream;
 
@@ -70,20 +70,13 @@ pub async fn open(
     query: CdpQuery,
     request: Request,
 ) -> Result<Response, CommonError> {
+    // The token is the credential here, and it names the session: nobody without a valid
+    // one learns whether the id exists. A holder learns that its session is gone (404).
     let jwt = query.jwt.unwrap_or_default();
-    let session = match state.engine.get_session(id, false).await {
-        Ok(session) => session,
-        // Only a holder of a valid token learns that its session is gone; anyone else gets
-        // the same 401 whether or not the id exists.
-        Err(EngineError::NotFound { .. }) if !token::verify(&state.signer, &jwt, id) => {
-            return Err(CommonError::Unauthorized)
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if !token::verify(&state.signer, &jwt, &session.id) {
+    if !token::verify(&state.signer, &jwt, id) {
         return Err(CommonError::Unauthorized);
     }
-    let endpoint = state.engine.cdp_endpoint(&session.id).await?;
+    let endpoint = state.engine.cdp_endpoint(id)?;
     Ok(relay(request, endpoint).await.into_response())
 }
 

@@ -71,6 +71,7 @@ mod tests {
     fn session(id: &str, lifetime_secs: Option<u64>) -> Session {
         Session {
             id: id.to_owned(),
+            project: "default".into(),
             spec: SessionSpec {
                 lifetime_secs,
                 ..SessionSpec::browser(Viewport::default(), 60)

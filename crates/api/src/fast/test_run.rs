@@ -1,6 +1,7 @@
 //! `/v1/test_run`: create or copy, get, stop.
 
 use axum::extract::{Path, State};
+use axum::Extension;
 use axum::Json;
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -9,6 +10,7 @@ use tapedeck_engine::{CopyRequest, CreateRequest, EngineError, HostPattern};
 
 use super::wire::{CreateTestRun, Envelope, TestRunJson};
 use super::FastError;
+use crate::common::auth::Caller;
 use crate::common::body::parse_json;
 use crate::ApiState;
 
@@ -42,7 +44,11 @@ fn check_range(
 
 /// `POST /v1/test_run`: a new run recording into a new record, or, with `test_record_id`, a
 /// copy that replays that record. Either interrupts the run that was active.
-pub async fn create(State(state): State<ApiState>, body: Bytes) -> Reply {
+pub async fn create(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Reply {
     let params: CreateTestRun = parse_json(&body)?;
     let name = params
         .name
@@ -79,18 +85,24 @@ pub async fn create(State(state): State<ApiState>, body: Bytes) -> Reply {
     let run = match params.test_record_id {
         Some(record) => state
             .engine
-            .copy_test_run(CopyRequest {
-                spec,
-                test_record_id: record,
-            })
+            .copy_test_run(
+                caller.project(),
+                CopyRequest {
+                    spec,
+                    test_record_id: record,
+                },
+            )
             .await
             .map_err(|e| FastError::engine(e, "test_record_id", json!(record)))?,
         None => state
             .engine
-            .create_test_run(CreateRequest {
-                spec,
-                test_record_name: params.test_record_name,
-            })
+            .create_test_run(
+                caller.project(),
+                CreateRequest {
+                    spec,
+                    test_record_name: params.test_record_name,
+                },
+            )
             .await
             .map_err(|e| FastError::engine(e, "test_run", Value::Null))?,
     };
@@ -103,11 +115,15 @@ fn parse_id(field: &'static str, id: &str) -> Result<i64, FastError> {
 }
 
 /// `GET /v1/test_run/{id}`.
-pub async fn retrieve(State(state): State<ApiState>, Path(id): Path<String>) -> Reply {
+pub async fn retrieve(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Reply {
     let id = parse_id("id", &id)?;
     let run = state
         .engine
-        .get_test_run(id)
+        .get_test_run(caller.project(), id)
         .await
         .map_err(|e| FastError::engine(e, "id", json!(id)))?;
     reply(&state, run).await
@@ -115,26 +131,34 @@ pub async fn retrieve(State(state): State<ApiState>, Path(id): Path<String>) -> 
 
 /// `POST` (or `GET`) `/v1/test_run/{id}/action/stop` → the run with `recording: false`, once
 /// every baseline that finished before the stop is stored.
-pub async fn stop(State(state): State<ApiState>, Path(id): Path<String>) -> Reply {
+pub async fn stop(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Reply {
     let id = parse_id("id", &id)?;
     let run = state
         .engine
-        .stop_test_run(id)
+        .stop_test_run(caller.project(), id)
         .await
         .map_err(|e| FastError::engine(e, "id", json!(id)))?;
     reply(&state, run).await
 }
 
 /// `POST /v1/test_record/{id}/action/stop` (older clients): stops the run recording it.
-pub async fn stop_record(State(state): State<ApiState>, Path(id): Path<String>) -> Reply {
+pub async fn stop_record(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Reply {
     let record = parse_id("test_record_id", &id)?;
     let run_id = state
         .engine
-        .recording_run_of(record)
+        .recording_run_of(caller.project(), record)
         .ok_or_else(|| FastError::field("test_record_id", "not_recording", json!(record)))?;
     let run = state
         .engine
-        .stop_test_run(run_id)
+        .stop_test_run(caller.project(), run_id)
         .await
         .map_err(|e| FastError::engine(e, "test_record_id", json!(record)))?;
     reply(&state, run).await

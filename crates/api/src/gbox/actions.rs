@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use axum::extract::{Path, State};
+use axum::Extension;
 use axum::Json;
 use base64::Engine as _;
 use bytes::Bytes;
@@ -18,6 +19,7 @@ use super::wire::{
     ScreenshotAction, ScreenshotJson, ScreenshotOption, ScrollAction, Target, TypeAction,
 };
 use super::GboxError;
+use crate::common::auth::Caller;
 use crate::common::body::parse_json;
 use crate::ApiState;
 
@@ -29,28 +31,31 @@ const SCREENSHOT_SETTLE: Duration = Duration::from_millis(300);
 /// `POST …/actions/tap`: a left click at `{x, y}` or on `target`.
 pub async fn tap(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<ActionResult>, GboxError> {
-    pointer(&state, &id, &body, "tap").await
+    pointer(&state, caller.project(), &id, &body, "tap").await
 }
 
 /// `POST …/actions/click`: like tap, with `button` and `double`.
 pub async fn click(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<ActionResult>, GboxError> {
-    pointer(&state, &id, &body, "click").await
+    pointer(&state, caller.project(), &id, &body, "click").await
 }
 
 async fn pointer(
     state: &ApiState,
+    project: &str,
     id: &str,
     body: &Bytes,
     verb: &str,
 ) -> Result<Json<ActionResult>, GboxError> {
-    let session = running_box(state, id).await?;
+    let session = running_box(state, project, id).await?;
     let params: PointerAction = parse_json(body)?;
     let (x, y, what) = match (params.x, params.y, params.target) {
         (Some(x), Some(y), _) => (x, y, format!("({x}, {y})")),
@@ -111,10 +116,11 @@ async fn pointer(
 /// `POST …/actions/type`: types `text`, replacing the field's content with `mode: "replace"`.
 pub async fn type_text(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<ActionResult>, GboxError> {
-    let session = running_box(&state, &id).await?;
+    let session = running_box(&state, caller.project(), &id).await?;
     let params: TypeAction = parse_json(&body)?;
     let text = params
         .text
@@ -146,10 +152,11 @@ pub async fn type_text(
 /// `POST …/actions/press-key`: `keys` one after another, or together with `combination`.
 pub async fn press_key(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<ActionResult>, GboxError> {
-    let session = running_box(&state, &id).await?;
+    let session = running_box(&state, caller.project(), &id).await?;
     let params: PressKeyAction = parse_json(&body)?;
     let pressing = if params.combination.unwrap_or(false) {
         KeyPressing::Together
@@ -172,10 +179,11 @@ pub async fn press_key(
 /// `POST …/actions/scroll`: pixel deltas at a point, or a direction and distance.
 pub async fn scroll(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<ActionResult>, GboxError> {
-    let session = running_box(&state, &id).await?;
+    let session = running_box(&state, caller.project(), &id).await?;
     let params: ScrollAction = parse_json(&body)?;
     let viewport = session.spec.viewport;
     let x = params.x.unwrap_or(f64::from(viewport.width / 2));
@@ -253,10 +261,11 @@ pub async fn scroll(
 /// storage key when `outputFormat` is `storageKey`.
 pub async fn screenshot(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<ScreenshotJson>, GboxError> {
-    let session = running_box(&state, &id).await?;
+    let session = running_box(&state, caller.project(), &id).await?;
     let params: ScreenshotAction = parse_json(&body)?;
     let shot = take_screenshot(
         &state,

@@ -5,6 +5,7 @@ use std::time::Duration;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::Extension;
 use axum::Json;
 use bytes::Bytes;
 use tapedeck_core::duration::duration_field;
@@ -12,6 +13,7 @@ use tapedeck_core::{EngineError, Session, SessionKind, SessionSpec, SessionState
 
 use super::wire::{labels_of, BoxPage, CreateBox, LinuxBox, ListQuery};
 use super::GboxError;
+use crate::common::auth::Caller;
 use crate::common::body::parse_json;
 use crate::common::error::query;
 use crate::ApiState;
@@ -29,18 +31,26 @@ const BOX_SCREEN: Viewport = Viewport {
     height: 720,
 };
 
-/// The running or terminated box `id`; a Kernel browser is not a box.
-pub(super) async fn find_box(state: &ApiState, id: &str) -> Result<Session, GboxError> {
-    let session = state.engine.get_session(id, true).await?;
+/// `project`'s running or terminated box `id`; a Kernel browser is not a box.
+pub(super) async fn find_box(
+    state: &ApiState,
+    project: &str,
+    id: &str,
+) -> Result<Session, GboxError> {
+    let session = state.engine.get_session(project, id, true).await?;
     if session.spec.kind != SessionKind::LinuxBox {
         return Err(EngineError::not_found("box", id).into());
     }
     Ok(session)
 }
 
-/// The running box `id`; actions on a terminated box are not found.
-pub(super) async fn running_box(state: &ApiState, id: &str) -> Result<Session, GboxError> {
-    let session = find_box(state, id).await?;
+/// `project`'s running box `id`; actions on a terminated box are not found.
+pub(super) async fn running_box(
+    state: &ApiState,
+    project: &str,
+    id: &str,
+) -> Result<Session, GboxError> {
+    let session = find_box(state, project, id).await?;
     if session.state != SessionState::Running {
         return Err(EngineError::not_found("running box", id).into());
     }
@@ -50,6 +60,7 @@ pub(super) async fn running_box(state: &ApiState, id: &str) -> Result<Session, G
 /// `POST /boxes/linux` → 201 with the box, once its desktop and browser run.
 pub async fn create_linux(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<LinuxBox>), GboxError> {
     let params: CreateBox = parse_json(&body)?;
@@ -82,7 +93,7 @@ pub async fn create_linux(
         envs: config.envs,
         lifetime_secs: Some(lifetime.as_secs().max(1)),
     };
-    let session = state.engine.create_session(spec).await?;
+    let session = state.engine.create_session(caller.project(), spec).await?;
     Ok((StatusCode::CREATED, Json(LinuxBox::from_session(session))))
 }
 
@@ -99,14 +110,18 @@ pub async fn create_android() -> GboxError {
 /// `GET /boxes/{id}`; a terminated box still reads, as `terminated`.
 pub async fn retrieve(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<LinuxBox>, GboxError> {
-    Ok(Json(LinuxBox::from_session(find_box(&state, &id).await?)))
+    Ok(Json(LinuxBox::from_session(
+        find_box(&state, caller.project(), &id).await?,
+    )))
 }
 
 /// `GET /boxes?page&pageSize&status&type&labels[k]=v` → `{data, page, pageSize, total}`.
 pub async fn list(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<BoxPage>, GboxError> {
     let q = query(q)?;
@@ -133,7 +148,13 @@ pub async fn list(
     let boxes = if kinds.is_empty() || kinds.iter().any(|k| k == "linux") {
         state
             .engine
-            .list_sessions(Some(SessionKind::LinuxBox), true, u32::MAX - 1, 0)
+            .list_sessions(
+                caller.project(),
+                Some(SessionKind::LinuxBox),
+                true,
+                u32::MAX - 1,
+                0,
+            )
             .await?
             .items
     } else {
@@ -166,11 +187,15 @@ pub async fn list(
 /// terminating it again is a no-op.
 pub async fn terminate(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, GboxError> {
-    let session = find_box(&state, &id).await?;
+    let session = find_box(&state, caller.project(), &id).await?;
     if session.state == SessionState::Running {
-        state.engine.delete_session(&session.id).await?;
+        state
+            .engine
+            .delete_session(caller.project(), &session.id)
+            .await?;
     }
     Ok(StatusCode::OK)
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::Extension;
 use axum::Json;
 use bytes::Bytes;
 use tapedeck_core::duration::duration_field;
@@ -15,6 +16,7 @@ use super::boxes::running_box;
 use super::storage::DEFAULT_URL_TTL;
 use super::wire::{ExtractRewind, StartRecording, StoredArtifact};
 use super::GboxError;
+use crate::common::auth::Caller;
 use crate::common::body::parse_json;
 use crate::ApiState;
 
@@ -40,10 +42,11 @@ pub(super) async fn stored(
 /// replaced: it is stopped and its video deleted, keeping only the latest.
 pub async fn start(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<StatusCode, GboxError> {
-    let session = running_box(&state, &id).await?;
+    let session = running_box(&state, caller.project(), &id).await?;
     let params: StartRecording = parse_json(&body)?;
     let duration = duration_field(
         "duration",
@@ -55,13 +58,19 @@ pub async fn start(
         .engine
         .capturing_recording_ids(&session.id, RecordingKind::Replay)
     {
-        state.engine.discard_recording(&previous).await?;
+        state
+            .engine
+            .discard_recording(caller.project(), &previous)
+            .await?;
     }
     let request = RecordingRequest {
         max_duration_secs: Some(duration.as_secs().max(1)),
         ..RecordingRequest::default()
     };
-    state.engine.start_recording(&session.id, request).await?;
+    state
+        .engine
+        .start_recording(caller.project(), &session.id, request)
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -69,9 +78,10 @@ pub async fn start(
 /// when nothing is recording.
 pub async fn stop(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<StoredArtifact>, GboxError> {
-    let session = running_box(&state, &id).await?;
+    let session = running_box(&state, caller.project(), &id).await?;
     let recording_id = state
         .engine
         .capturing_recording_ids(&session.id, RecordingKind::Replay)
@@ -80,18 +90,22 @@ pub async fn stop(
         .ok_or_else(|| EngineError::conflict("no recording is in progress on this box"))?;
     state
         .engine
-        .stop_recording(&recording_id, StopReason::Requested)
+        .stop_recording(caller.project(), &recording_id, StopReason::Requested)
         .await?;
-    let artifact = state.engine.artifact(&recording_id).await?;
+    let artifact = state
+        .engine
+        .artifact(caller.project(), &recording_id)
+        .await?;
     Ok(stored(&state, &artifact.key).await?)
 }
 
 /// `POST …/recording/rewind`: start the background ring (no-op when it runs).
 pub async fn rewind_enable(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, GboxError> {
-    let session = running_box(&state, &id).await?;
+    let session = running_box(&state, caller.project(), &id).await?;
     if state
         .engine
         .capturing_recording_ids(&session.id, RecordingKind::RewindRing)
@@ -101,7 +115,10 @@ pub async fn rewind_enable(
             ring_secs: Some(MAX_EXTRACT.as_secs()),
             ..RecordingRequest::default()
         };
-        state.engine.start_recording(&session.id, request).await?;
+        state
+            .engine
+            .start_recording(caller.project(), &session.id, request)
+            .await?;
     }
     Ok(StatusCode::OK)
 }
@@ -109,14 +126,18 @@ pub async fn rewind_enable(
 /// `DELETE …/recording/rewind`: stop the ring and drop what it kept.
 pub async fn rewind_disable(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, GboxError> {
-    let session = running_box(&state, &id).await?;
+    let session = running_box(&state, caller.project(), &id).await?;
     for ring in state
         .engine
         .capturing_recording_ids(&session.id, RecordingKind::RewindRing)
     {
-        state.engine.discard_recording(&ring).await?;
+        state
+            .engine
+            .discard_recording(caller.project(), &ring)
+            .await?;
     }
     Ok(StatusCode::OK)
 }
@@ -125,10 +146,11 @@ pub async fn rewind_disable(
 /// of the screen as `{storageKey, presignedUrl}`.
 pub async fn rewind_extract(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<StoredArtifact>, GboxError> {
-    let session = running_box(&state, &id).await?;
+    let session = running_box(&state, caller.project(), &id).await?;
     let params: ExtractRewind = parse_json(&body)?;
     let duration = duration_field(
         "duration",

@@ -3,6 +3,7 @@
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use bytes::Bytes;
 use tapedeck_core::duration::duration_field;
 use tapedeck_core::EngineError;
@@ -11,6 +12,7 @@ use tapedeck_store::StorageKey;
 use super::boxes::find_box;
 use super::wire::PresignRequest;
 use super::GboxError;
+use crate::common::auth::Caller;
 use crate::common::body::parse_json;
 use crate::ApiState;
 
@@ -27,10 +29,11 @@ pub(super) fn url_ttl(field: &str, text: Option<&str>) -> Result<std::time::Dura
 /// Answers the bare URL as `text/plain`, so both SDKs get a clean string (docs/gbox.md, "Recording, rewind and storage").
 pub async fn presigned_url(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, GboxError> {
-    let session = find_box(&state, &id).await?;
+    let session = find_box(&state, caller.project(), &id).await?;
     let params: PresignRequest = parse_json(&body)?;
     let raw = params
         .storage_key

@@ -3,6 +3,7 @@
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use bytes::Bytes;
 use serde_json::Value;
@@ -11,6 +12,7 @@ use tapedeck_engine::{EngineError, SessionLabels};
 
 use super::wire::{Browser, CreateBrowser, ListBrowsers, LookupQuery};
 use super::KernelError;
+use crate::common::auth::Caller;
 use crate::common::body::parse_json;
 use crate::common::cdp_relay::{self, CdpQuery};
 use crate::common::error::{query, CommonError};
@@ -25,6 +27,7 @@ const MAX_LIMIT: u32 = 100;
 /// `POST /browsers` → 200 + Browser. The session is always headful: replays need a screen.
 pub async fn create(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<Json<Browser>, KernelError> {
     let params: CreateBrowser = parse_json(&body)?;
@@ -34,7 +37,10 @@ pub async fn create(
         )
         .into());
     }
-    let session = state.engine.create_session(params.into_spec()).await?;
+    let session = state
+        .engine
+        .create_session(caller.project(), params.into_spec())
+        .await?;
     Ok(Json(Browser::from_session(&state, session)))
 }
 
@@ -42,6 +48,7 @@ pub async fn create(
 /// (docs/kernel.md, "Listing pages").
 pub async fn list(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     q: QueryResult<ListBrowsers>,
 ) -> Result<Response, KernelError> {
     let q = query(q)?;
@@ -51,7 +58,13 @@ pub async fn list(
         || matches!(q.status.as_deref(), Some("all" | "deleted"));
     let page = state
         .engine
-        .list_sessions(Some(SessionKind::Browser), include_deleted, limit, offset)
+        .list_sessions(
+            caller.project(),
+            Some(SessionKind::Browser),
+            include_deleted,
+            limit,
+            offset,
+        )
         .await?;
     let count = page.items.len() as u64;
     let browsers: Vec<Browser> = page
@@ -76,11 +89,15 @@ pub async fn list(
 /// `GET /browsers/{id_or_name}`.
 pub async fn retrieve(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     q: QueryResult<LookupQuery>,
 ) -> Result<Json<Browser>, KernelError> {
     let include_deleted = query(q)?.include_deleted.unwrap_or(false);
-    let session = state.engine.get_session(&id, include_deleted).await?;
+    let session = state
+        .engine
+        .get_session(caller.project(), &id, include_deleted)
+        .await?;
     Ok(Json(Browser::from_session(&state, session)))
 }
 
@@ -97,6 +114,7 @@ fn refused_patch(field: &str, value: &Value) -> EngineError {
 /// field is refused by name, and an empty patch returns the browser.
 pub async fn update(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Json<Browser>, KernelError> {
@@ -111,28 +129,33 @@ pub async fn update(
             (_, value) => return Err(refused_patch(&field, &value).into()),
         }
     }
-    let session = state.engine.relabel_session(&id, labels).await?;
+    let session = state
+        .engine
+        .relabel_session(caller.project(), &id, labels)
+        .await?;
     Ok(Json(Browser::from_session(&state, session)))
 }
 
 /// `DELETE /browsers/{id_or_name}` → 204.
 pub async fn delete(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, KernelError> {
-    state.engine.delete_session(&id).await?;
+    state.engine.delete_session(caller.project(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `DELETE /browsers?persistent_id=…` (older SDKs) → 204; the id is a session id or name.
 pub async fn delete_by_persistent_id(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     q: QueryResult<LookupQuery>,
 ) -> Result<StatusCode, KernelError> {
     let id = query(q)?
         .persistent_id
         .ok_or_else(|| KernelError(CommonError::Query("persistent_id is required".into())))?;
-    state.engine.delete_session(&id).await?;
+    state.engine.delete_session(caller.project(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -3,6 +3,7 @@
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
 use axum::Json;
 use bytes::Bytes;
 use tapedeck_core::{Recording, StopReason};
@@ -12,6 +13,7 @@ use tower_http::services::ServeFile;
 
 use super::wire::{Replay, StartReplay};
 use super::KernelError;
+use crate::common::auth::Caller;
 use crate::common::body::parse_json;
 use crate::common::timestamp::rfc3339;
 use crate::ApiState;
@@ -24,10 +26,15 @@ const RETRY_AFTER_SECS: u32 = 5;
 /// Lifetime of the bucket URL a download is redirected to; only long enough to start fetching.
 const BUCKET_REDIRECT_TTL: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// The replay `replay_id` of browser `id`; a replay of another browser is not found.
-async fn replay_of(state: &ApiState, id: &str, replay_id: &str) -> Result<Recording, KernelError> {
-    let session = state.engine.get_session(id, true).await?;
-    let recording = state.engine.get_recording(replay_id).await?;
+/// The replay `replay_id` of `project`'s browser `id`; a replay of another browser is not found.
+async fn replay_of(
+    state: &ApiState,
+    project: &str,
+    id: &str,
+    replay_id: &str,
+) -> Result<Recording, KernelError> {
+    let session = state.engine.get_session(project, id, true).await?;
+    let recording = state.engine.get_recording(project, replay_id).await?;
     if recording.session_id != session.id {
         return Err(EngineError::not_found("replay", replay_id).into());
     }
@@ -37,6 +44,7 @@ async fn replay_of(state: &ApiState, id: &str, replay_id: &str) -> Result<Record
 /// `POST /browsers/{id}/replays` → 201 + BrowserReplay. Several replays may run at once.
 pub async fn start(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Replay>), KernelError> {
@@ -59,7 +67,10 @@ pub async fn start(
         framerate: params.framerate,
         max_duration_secs: params.max_duration_in_seconds,
     };
-    let recording = state.engine.start_recording(&id, request).await?;
+    let recording = state
+        .engine
+        .start_recording(caller.project(), &id, request)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(Replay::from_recording(&state, recording).await?),
@@ -69,10 +80,17 @@ pub async fn start(
 /// `GET /browsers/{id}/replays` → a bare JSON array; the browser may be deleted already.
 pub async fn list(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Replay>>, KernelError> {
-    let session = state.engine.get_session(&id, true).await?;
-    let recordings = state.engine.list_recordings(&session.id).await?;
+    let session = state
+        .engine
+        .get_session(caller.project(), &id, true)
+        .await?;
+    let recordings = state
+        .engine
+        .list_recordings(caller.project(), &session.id)
+        .await?;
     let mut replays = Vec::with_capacity(recordings.len());
     for recording in recordings {
         replays.push(Replay::from_recording(&state, recording).await?);
@@ -84,12 +102,13 @@ pub async fn list(
 /// downloadable. Repeated and concurrent stops all get 200 after the one finalization.
 pub async fn stop(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path((id, replay_id)): Path<(String, String)>,
 ) -> Result<StatusCode, KernelError> {
-    replay_of(&state, &id, &replay_id).await?;
+    replay_of(&state, caller.project(), &id, &replay_id).await?;
     state
         .engine
-        .stop_recording(&replay_id, StopReason::Requested)
+        .stop_recording(caller.project(), &replay_id, StopReason::Requested)
         .await?;
     Ok(StatusCode::OK)
 }
@@ -98,11 +117,12 @@ pub async fn stop(
 /// `Retry-After` while it is still recording. A download during finalization waits for it.
 pub async fn download(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path((id, replay_id)): Path<(String, String)>,
     request: Request,
 ) -> Result<Response, KernelError> {
-    let recording = replay_of(&state, &id, &replay_id).await?;
-    let artifact = match state.engine.artifact(&replay_id).await {
+    let recording = replay_of(&state, caller.project(), &id, &replay_id).await?;
+    let artifact = match state.engine.artifact(caller.project(), &replay_id).await {
         Ok(artifact) => artifact,
         Err(EngineError::NotReady(_)) => {
             let mut response = StatusCode::ACCEPTED.into_response();

@@ -5,6 +5,7 @@ use std::time::Duration;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::Extension;
 use axum::Json;
 use bytes::Bytes;
 use tapedeck_core::StopReason;
@@ -12,6 +13,7 @@ use tapedeck_engine::{EngineError, RecordingRequest};
 
 use super::wire::{DownloadQuery, DownloadUrl, RecordingJson, RecordingList, StartRecording};
 use super::NativeError;
+use crate::common::auth::Caller;
 use crate::common::body::parse_json;
 use crate::common::error::{query, ErrorBody};
 use crate::common::timestamp::rfc3339;
@@ -26,6 +28,7 @@ const MAX_URL_TTL_SECS: u64 = 7 * 24 * 3600;
     responses((status = 201, body = RecordingJson), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn start(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<RecordingJson>), NativeError> {
@@ -35,7 +38,10 @@ pub async fn start(
         framerate: params.framerate,
         max_duration_secs: params.max_duration_secs,
     };
-    let recording = state.engine.start_recording(&id, request).await?;
+    let recording = state
+        .engine
+        .start_recording(caller.project(), &id, request)
+        .await?;
     Ok((StatusCode::CREATED, Json(recording.into())))
 }
 
@@ -44,10 +50,17 @@ pub async fn start(
     responses((status = 200, body = RecordingList), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<RecordingList>, NativeError> {
-    let session = state.engine.get_session(&id, true).await?;
-    let items = state.engine.list_recordings(&session.id).await?;
+    let session = state
+        .engine
+        .get_session(caller.project(), &id, true)
+        .await?;
+    let items = state
+        .engine
+        .list_recordings(caller.project(), &session.id)
+        .await?;
     Ok(Json(RecordingList {
         items: items.into_iter().map(Into::into).collect(),
     }))
@@ -58,9 +71,16 @@ pub async fn list(
     responses((status = 200, body = RecordingJson), (status = 404, body = ErrorBody)))]
 pub async fn retrieve(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<RecordingJson>, NativeError> {
-    Ok(Json(state.engine.get_recording(&id).await?.into()))
+    Ok(Json(
+        state
+            .engine
+            .get_recording(caller.project(), &id)
+            .await?
+            .into(),
+    ))
 }
 
 /// Stop a recording; answers once the MP4 is downloadable. Idempotent.
@@ -68,11 +88,12 @@ pub async fn retrieve(
     responses((status = 200, body = RecordingJson), (status = 404, body = ErrorBody)))]
 pub async fn stop(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<RecordingJson>, NativeError> {
     let recording = state
         .engine
-        .stop_recording(&id, StopReason::Requested)
+        .stop_recording(caller.project(), &id, StopReason::Requested)
         .await?;
     Ok(Json(recording.into()))
 }
@@ -83,6 +104,7 @@ pub async fn stop(
     responses((status = 200, body = DownloadUrl), (status = 409, description = "still recording", body = ErrorBody)))]
 pub async fn download_url(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     q: Result<Query<DownloadQuery>, QueryRejection>,
 ) -> Result<Json<DownloadUrl>, NativeError> {
@@ -93,7 +115,7 @@ pub async fn download_url(
         ))
         .into());
     }
-    let artifact = state.engine.artifact(&id).await?;
+    let artifact = state.engine.artifact(caller.project(), &id).await?;
     let (url, expires_at) = state
         .engine
         .presigned_url(&artifact.key, Duration::from_secs(ttl_secs))

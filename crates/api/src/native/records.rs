@@ -4,6 +4,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use serde_json::{json, Value};
 use tapedeck_engine::EngineError;
@@ -11,6 +12,7 @@ use tapedeck_engine::EngineError;
 use super::har::{self, Secrets};
 use super::wire::ExportQuery;
 use super::NativeError;
+use crate::common::auth::Caller;
 use crate::common::error::{query, ErrorBody};
 use crate::common::timestamp::rfc3339;
 use crate::ApiState;
@@ -37,18 +39,19 @@ fn secrets(q: Result<Query<ExportQuery>, QueryRejection>) -> Result<Secrets, Nat
               (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn retrieve(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     q: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Result<Json<Value>, NativeError> {
     let secrets = secrets(q)?;
     let id = record_id(&id)?;
-    let record = state.engine.get_test_record(id).await?;
-    let baselines = state.engine.list_baselines(id).await?;
+    let record = state.engine.get_test_record(caller.project(), id).await?;
+    let baselines = state.engine.list_baselines(caller.project(), id).await?;
     Ok(Json(json!({
         "id": record.id,
         "name": record.name,
         "created_at": rfc3339(record.created_at),
-        "recording": state.engine.recording_run_of(id).is_some(),
+        "recording": state.engine.recording_run_of(caller.project(), id).is_some(),
         "baseline_count": baselines.len(),
         "baselines": baselines.iter().map(|b| har::entry(b, secrets)).collect::<Vec<_>>(),
     })))
@@ -62,13 +65,14 @@ pub async fn retrieve(
               (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn export_har(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     q: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Result<Response, NativeError> {
     let secrets = secrets(q)?;
     let id = record_id(&id)?;
-    let record = state.engine.get_test_record(id).await?;
-    let baselines = state.engine.list_baselines(id).await?;
+    let record = state.engine.get_test_record(caller.project(), id).await?;
+    let baselines = state.engine.list_baselines(caller.project(), id).await?;
     let disposition = format!("attachment; filename=\"test-record-{id}.har\"");
     Ok((
         [(header::CONTENT_DISPOSITION, disposition)],

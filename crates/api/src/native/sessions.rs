@@ -4,11 +4,13 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use axum::Extension;
 use axum::Json;
 use bytes::Bytes;
 
 use super::wire::{CreateSession, ListQuery, SessionJson, SessionPage};
 use super::NativeError;
+use crate::common::auth::Caller;
 use crate::common::body::parse_json;
 use crate::common::cdp_relay::{self, CdpQuery};
 use crate::common::error::{query, ErrorBody};
@@ -20,10 +22,14 @@ use crate::ApiState;
               (status = 503, description = "all session slots in use", body = ErrorBody)))]
 pub async fn create(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<SessionJson>), NativeError> {
     let params: CreateSession = parse_json(&body)?;
-    let session = state.engine.create_session(params.into_spec()).await?;
+    let session = state
+        .engine
+        .create_session(caller.project(), params.into_spec())
+        .await?;
     Ok((StatusCode::CREATED, Json(SessionJson::new(&state, session))))
 }
 
@@ -33,6 +39,7 @@ pub async fn create(
     responses((status = 200, body = SessionPage)))]
 pub async fn list(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<SessionPage>, NativeError> {
     let q = query(q)?;
@@ -40,7 +47,13 @@ pub async fn list(
     let offset = q.offset.unwrap_or(0);
     let page = state
         .engine
-        .list_sessions(None, q.include_deleted.unwrap_or(false), limit, offset)
+        .list_sessions(
+            caller.project(),
+            None,
+            q.include_deleted.unwrap_or(false),
+            limit,
+            offset,
+        )
         .await?;
     let next_offset = page.has_more.then(|| offset + page.items.len() as u64);
     let items = page
@@ -56,9 +69,13 @@ pub async fn list(
     responses((status = 200, body = SessionJson), (status = 404, body = ErrorBody)))]
 pub async fn retrieve(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<SessionJson>, NativeError> {
-    let session = state.engine.get_session(&id, true).await?;
+    let session = state
+        .engine
+        .get_session(caller.project(), &id, true)
+        .await?;
     Ok(Json(SessionJson::new(&state, session)))
 }
 
@@ -67,9 +84,10 @@ pub async fn retrieve(
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, NativeError> {
-    state.engine.delete_session(&id).await?;
+    state.engine.delete_session(caller.project(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -80,16 +80,20 @@ pub struct Artifact {
 }
 
 impl Engine {
-    /// Starts recording a running session's display.
+    /// Starts recording the display of one of `project`'s running sessions.
+    ///
+    /// Errors: `InvalidInput` for limits out of range, `NotFound` for no such running session
+    /// in `project`, `Conflict` when the session is ending.
     #[tracing::instrument(skip(self))]
     pub async fn start_recording(
         &self,
+        project: &str,
         session_id_or_name: &str,
         request: RecordingRequest,
     ) -> Result<Recording, EngineError> {
         let config = &self.inner.config;
         let limits = self.limits_for(request)?;
-        let session = self.get_session(session_id_or_name, false).await?;
+        let session = self.get_session(project, session_id_or_name, false).await?;
         let live_session = self.live_session(&session.id)?;
         let mut recording = Recording {
             id: id::new_id(),
@@ -187,12 +191,26 @@ impl Engine {
         })
     }
 
-    /// Stops a recording and returns it once its MP4 is downloadable.
+    /// Stops one of `project`'s recordings and returns it once its MP4 is downloadable; see
+    /// [`Engine::finish_recording`].
+    ///
+    /// Errors: `NotFound` when `project` has no such recording.
+    pub async fn stop_recording(
+        &self,
+        project: &str,
+        recording_id: &str,
+        reason: StopReason,
+    ) -> Result<Recording, EngineError> {
+        self.get_recording(project, recording_id).await?;
+        self.finish_recording(recording_id, reason).await
+    }
+
+    /// Stops a recording, whoever owns it, and returns it once its MP4 is downloadable.
     ///
     /// Idempotent and single-flight: the first call signals the recorder once; every concurrent
     /// or later call waits for that same finalization and gets the same answer.
     #[tracing::instrument(skip(self))]
-    pub async fn stop_recording(
+    pub(crate) async fn finish_recording(
         &self,
         recording_id: &str,
         reason: StopReason,
@@ -208,7 +226,7 @@ impl Engine {
                 Self::wait_done(&live).await
             }
             // Not live: either finished already (return it) or unknown.
-            None => self.get_recording(recording_id).await,
+            None => self.recording_by_id(recording_id).await,
         }
     }
 
@@ -223,10 +241,17 @@ impl Engine {
             .unwrap_or_else(|| Err(EngineError::Internal("no outcome".into())))
     }
 
-    /// Stops a recording and deletes its video, keeping its metadata as `discarded`.
-    pub async fn discard_recording(&self, recording_id: &str) -> Result<Recording, EngineError> {
+    /// Stops one of `project`'s recordings and deletes its video, keeping its metadata as
+    /// `discarded`.
+    ///
+    /// Errors: `NotFound` when `project` has no such recording.
+    pub async fn discard_recording(
+        &self,
+        project: &str,
+        recording_id: &str,
+    ) -> Result<Recording, EngineError> {
         let mut recording = self
-            .stop_recording(recording_id, StopReason::Replaced)
+            .stop_recording(project, recording_id, StopReason::Replaced)
             .await?;
         if let Some(key) = recording.storage_key.take() {
             self.blobs().delete(&StorageKey::parse(&key)?).await?;
@@ -238,8 +263,31 @@ impl Engine {
         Ok(recording)
     }
 
-    /// A recording by id.
-    pub async fn get_recording(&self, recording_id: &str) -> Result<Recording, EngineError> {
+    /// One of `project`'s recordings (those of its sessions) by id.
+    ///
+    /// Errors: `NotFound` when `project` has no such recording, whether or not another has.
+    pub async fn get_recording(
+        &self,
+        project: &str,
+        recording_id: &str,
+    ) -> Result<Recording, EngineError> {
+        let recording = self.recording_by_id(recording_id).await?;
+        let session = self
+            .inner
+            .meta
+            .find_session(project, &recording.session_id, true)
+            .await?;
+        match session {
+            Some(_) => Ok(recording),
+            None => Err(EngineError::not_found("recording", recording_id)),
+        }
+    }
+
+    /// A recording by id, whoever owns it.
+    pub(crate) async fn recording_by_id(
+        &self,
+        recording_id: &str,
+    ) -> Result<Recording, EngineError> {
         self.inner
             .meta
             .get_recording(recording_id)
@@ -247,13 +295,30 @@ impl Engine {
             .ok_or_else(|| EngineError::not_found("recording", recording_id))
     }
 
-    /// A session's recordings, oldest first; the session may already be deleted.
-    pub async fn list_recordings(&self, session_id: &str) -> Result<Vec<Recording>, EngineError> {
-        Ok(self.inner.meta.list_recordings(session_id).await?)
+    /// The recordings of one of `project`'s sessions, oldest first; the session may already
+    /// be deleted.
+    ///
+    /// Errors: `NotFound` when `project` has no such session.
+    pub async fn list_recordings(
+        &self,
+        project: &str,
+        session_id_or_name: &str,
+    ) -> Result<Vec<Recording>, EngineError> {
+        let session = self.get_session(project, session_id_or_name, true).await?;
+        Ok(self.inner.meta.list_recordings(&session.id).await?)
     }
 
-    /// The MP4 of a recording, waiting for a finalization in progress rather than failing.
-    pub async fn artifact(&self, recording_id: &str) -> Result<Artifact, EngineError> {
+    /// The MP4 of one of `project`'s recordings, waiting for a finalization in progress rather
+    /// than failing.
+    ///
+    /// Errors: `NotFound` when `project` has no such recording, `NotReady` while it still
+    /// captures, `Conflict` when it has no playable video.
+    pub async fn artifact(
+        &self,
+        project: &str,
+        recording_id: &str,
+    ) -> Result<Artifact, EngineError> {
+        self.get_recording(project, recording_id).await?;
         let live = lock(&self.inner.recordings).get(recording_id).cloned();
         let recording = match live {
             // Still capturing: there is no MP4 yet.
@@ -263,7 +328,7 @@ impl Engine {
                 )))
             }
             Some(live) => Self::wait_done(&live).await?,
-            None => self.get_recording(recording_id).await?,
+            None => self.recording_by_id(recording_id).await?,
         };
         let key = match (&recording.storage_key, recording.is_downloadable()) {
             (Some(key), true) => StorageKey::parse(key)?,

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use tapedeck_core::{Recording, RecordingState, StopReason};
+use tapedeck_core::{EngineError, Recording, RecordingState, StopReason};
 use tokio::sync::{oneshot, watch};
 
 use super::parts::{persist_closed, stored_parts};
@@ -13,7 +13,7 @@ use super::{finalize, StopOutcome};
 use crate::layout::{parts_prefix, recording_key};
 use crate::test_support::{
     engine, fixture, recording_row, spool_closed_segments, FakeRecorder, FIXTURE_SEGMENTS,
-    FIXTURE_SPAN_MS,
+    FIXTURE_SPAN_MS, PROJECT,
 };
 use crate::Engine;
 
@@ -113,7 +113,13 @@ async fn a_stopped_recording_is_every_segment_in_order_assembled_while_recording
     let bytes = artifact_bytes(&engine, &finished).await;
     assert_eq!(bytes, fixture_video(FIXTURE_SEGMENTS.len()));
     assert_eq!(finished.size_bytes, Some(bytes.len() as u64));
-    let stored = engine.get_recording(&recording.id).await.unwrap();
+    let stored = engine.get_recording(PROJECT, &recording.id).await.unwrap();
+    for other in ["team-b", "default"] {
+        assert!(matches!(
+            engine.artifact(other, &recording.id).await,
+            Err(EngineError::NotFound { .. })
+        ));
+    }
     assert_eq!(stored.state, finished.state);
     assert_eq!(stored.storage_key, finished.storage_key);
     assert_eq!(stored.size_bytes, finished.size_bytes);
@@ -296,7 +302,7 @@ async fn recovery_finalizes_a_recording_a_crash_cut_short_as_interrupted() {
     // What a killed server leaves: closed segments in the spool, no recorder running.
     spool_closed_segments(&engine.config().spool_dir(&recording.id), 4);
     engine.recover().await.unwrap();
-    let recovered = engine.get_recording(&recording.id).await.unwrap();
+    let recovered = engine.get_recording(PROJECT, &recording.id).await.unwrap();
     assert_eq!(recovered.state, RecordingState::Interrupted);
     assert_eq!(recovered.stop_reason, Some(StopReason::Recovered));
     assert_eq!(artifact_bytes(&engine, &recovered).await, fixture_video(4));

@@ -4,11 +4,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tapedeck_core::traffic::RecordTicket;
+use tapedeck_core::traffic::{Principal, RecordTicket};
 use tapedeck_core::{Baseline, TestRun, TestRunSpec};
 use time::OffsetDateTime;
 
 use super::CreateRequest;
+use crate::test_support::PROJECT;
 use crate::{lock, test_support, Engine};
 
 const TIMEOUT_SECS: u64 = 300;
@@ -26,10 +27,13 @@ async fn start_run(engine: &Engine) -> TestRun {
         ..TestRunSpec::default()
     };
     engine
-        .create_test_run(CreateRequest {
-            spec,
-            test_record_name: None,
-        })
+        .create_test_run(
+            PROJECT,
+            CreateRequest {
+                spec,
+                test_record_name: None,
+            },
+        )
         .await
         .expect("create run")
 }
@@ -37,7 +41,8 @@ async fn start_run(engine: &Engine) -> TestRun {
 /// Pretends the active run last saw a request `idle` ago.
 fn age_active_run(engine: &Engine, idle: Duration) {
     let mut active = lock(&engine.inner.traffic.active);
-    active.as_mut().expect("a run is recording").last_activity = Instant::now() - idle;
+    let run = active.get_mut(PROJECT).expect("a run is recording");
+    run.last_activity = Instant::now() - idle;
 }
 
 /// What the proxy does for a request to an allowed host: submit it and wait until it is stored.
@@ -68,7 +73,7 @@ async fn record_request(engine: &Engine, run: &TestRun) {
 
 async fn is_recording(engine: &Engine, run: &TestRun) -> bool {
     engine
-        .get_test_run(run.id)
+        .get_test_run(PROJECT, run.id)
         .await
         .expect("run exists")
         .recording
@@ -103,8 +108,17 @@ async fn a_run_idle_past_its_timeout_stops_recording_and_keeps_its_baselines() {
         assert!(Instant::now() < deadline, "the idle run is still recording");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(engine.recording_run_of(run.test_record_id).is_none());
-    assert!(engine.traffic_sink().admit(None, "127.0.0.1").is_none());
+    assert!(engine
+        .recording_run_of(PROJECT, run.test_record_id)
+        .is_none());
+    let key = Principal::Key {
+        key_id: "k".into(),
+        project: PROJECT.into(),
+    };
+    assert!(engine
+        .traffic_sink()
+        .admit(Some(&key), "127.0.0.1")
+        .is_none());
     assert_eq!(
         engine.count_baselines(run.test_record_id).await.ok(),
         Some(1)

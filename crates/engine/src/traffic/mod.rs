@@ -7,10 +7,12 @@ mod inactivity_tests;
 mod runs;
 mod testing;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tapedeck_core::api_key::DEFAULT_PROJECT;
 use tapedeck_core::traffic::{Authentication, Principal, RecordTicket, TrafficSink};
 use tapedeck_core::Baseline;
 use tokio::sync::{mpsc, oneshot};
@@ -41,7 +43,8 @@ pub(crate) enum WriterMessage {
 
 /// Traffic state shared by the proxy's sink, the writer and the API.
 pub(crate) struct TrafficState {
-    active: Mutex<Option<ActiveRecording>>,
+    /// Each project's recording run, by project.
+    active: Mutex<HashMap<String, ActiveRecording>>,
     writer_tx: mpsc::UnboundedSender<WriterMessage>,
     writer_rx: Mutex<Option<mpsc::UnboundedReceiver<WriterMessage>>>,
     /// Serializes run transitions (create, copy, stop), so two never interleave.
@@ -52,7 +55,7 @@ impl Default for TrafficState {
     fn default() -> Self {
         let (writer_tx, writer_rx) = mpsc::unbounded_channel();
         Self {
-            active: Mutex::new(None),
+            active: Mutex::default(),
             writer_tx,
             writer_rx: Mutex::new(Some(writer_rx)),
             transitions: tokio::sync::Mutex::new(()),
@@ -82,11 +85,12 @@ impl TrafficSink for EngineSink {
         })
     }
 
-    fn admit(&self, _principal: Option<&Principal>, host: &str) -> Option<RecordTicket> {
-        // One API key, one project, one recording run: every principal (and a loopback client
-        // without credentials) records into it. Projects per key will pick the run here.
+    fn admit(&self, principal: Option<&Principal>, host: &str) -> Option<RecordTicket> {
+        // A key records into its project's run; a loopback client without one, into the
+        // default project's.
+        let project = principal.map_or(DEFAULT_PROJECT, Principal::project);
         let active = lock(&self.engine.inner.traffic.active);
-        let active = active.as_ref()?;
+        let active = active.get(project)?;
         active.hosts.matches(host).then_some(active.ticket)
     }
 
@@ -135,7 +139,7 @@ impl Engine {
                     }
                     self.write_batch(batch).await;
                 }
-                _ = idle_check.tick() => self.stop_idle_recording(),
+                _ = idle_check.tick() => self.stop_idle_recordings(),
             }
         }
     }
@@ -149,19 +153,21 @@ impl Engine {
                 match message {
                     // A run stopped since the request began: its stop has already flushed,
                     // so this exchange finished after the stop and is not part of the record.
-                    WriterMessage::Baseline(ticket, baseline) => match active.as_mut() {
-                        Some(run) if run.ticket == ticket => {
-                            run.last_activity = Instant::now();
-                            baselines.push(baseline);
+                    WriterMessage::Baseline(ticket, baseline) => {
+                        match active.values_mut().find(|run| run.ticket == ticket) {
+                            Some(run) => {
+                                run.last_activity = Instant::now();
+                                baselines.push(baseline);
+                            }
+                            _ => {
+                                tracing::debug!(
+                                    // Without the query, which may carry credentials.
+                                    url = baseline.url.split('?').next().unwrap_or_default(),
+                                    "exchange finished after its run stopped"
+                                )
+                            }
                         }
-                        _ => {
-                            tracing::debug!(
-                                // Without the query, which may carry credentials.
-                                url = baseline.url.split('?').next().unwrap_or_default(),
-                                "exchange finished after its run stopped"
-                            )
-                        }
-                    },
+                    }
                     WriterMessage::Flush(done) => flushes.push(done),
                 }
             }
@@ -190,12 +196,13 @@ impl Engine {
         }
     }
 
-    fn stop_idle_recording(&self) {
-        let idle_run = lock(&self.inner.traffic.active)
-            .as_ref()
+    fn stop_idle_recordings(&self) {
+        let idle_runs: Vec<i64> = lock(&self.inner.traffic.active)
+            .values()
             .filter(|a| a.last_activity.elapsed() > a.inactivity_timeout)
-            .map(|a| a.ticket.test_run_id);
-        if let Some(id) = idle_run {
+            .map(|a| a.ticket.test_run_id)
+            .collect();
+        for id in idle_runs {
             tracing::info!(
                 test_run = id,
                 "recording stopped after its inactivity timeout"
@@ -203,7 +210,7 @@ impl Engine {
             // A stop flushes through the writer, so it must not run on the writer's own task.
             let engine = self.clone();
             tokio::spawn(async move {
-                if let Err(e) = engine.stop_test_run(id).await {
+                if let Err(e) = engine.end_recording_phase(id).await {
                     tracing::warn!(test_run = id, error = %e, "could not stop an idle recording");
                 }
             });
@@ -213,7 +220,7 @@ impl Engine {
 
 #[cfg(test)]
 mod sink_tests {
-    use tapedeck_core::TestRunSpec;
+    use tapedeck_core::{EngineError, TestRun, TestRunSpec, TestRunState};
 
     use super::*;
     use crate::test_support;
@@ -233,36 +240,90 @@ mod sink_tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_key_and_loopback_clients_record_into_the_active_run() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let engine = test_support::engine(dir.path()).await;
-        let sink = engine.traffic_sink();
-        assert_eq!(sink.admit(None, "app.test"), None);
+    fn key_of(project: &str) -> Principal {
+        Principal::Key {
+            key_id: format!("key-of-{project}"),
+            project: project.into(),
+        }
+    }
+
+    async fn start_run(engine: &Engine, project: &str) -> (TestRun, Option<RecordTicket>) {
         let spec = TestRunSpec {
-            name: "run".into(),
+            name: format!("run of {project}"),
             allowed_hosts: ".app.test".into(),
             inactivity_timeout_secs: 300,
             ..TestRunSpec::default()
         };
+        let request = CreateRequest {
+            spec,
+            test_record_name: None,
+        };
         let run = engine
-            .create_test_run(CreateRequest {
-                spec,
-                test_record_name: None,
-            })
+            .create_test_run(project, request)
             .await
             .expect("create run");
-        let ticket = Some(RecordTicket {
+        let ticket = RecordTicket {
             test_run_id: run.id,
             test_record_id: run.test_record_id,
-        });
-        let key = Principal::Key {
-            key_id: "id1".into(),
-            project: "default".into(),
         };
-        assert_eq!(sink.admit(Some(&key), "app.test"), ticket);
-        assert_eq!(sink.admit(None, "www.app.test"), ticket);
+        (run, Some(ticket))
+    }
+
+    #[tokio::test]
+    async fn each_project_records_into_its_own_run_and_loopback_into_the_default_one() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let engine = test_support::engine(dir.path()).await;
+        tokio::spawn(engine.clone().run_traffic_writer());
+        let sink = engine.traffic_sink();
+        assert_eq!(sink.admit(None, "app.test"), None);
+        let (default_run, default_ticket) = start_run(&engine, DEFAULT_PROJECT).await;
+        let (first_a, first_a_ticket) = start_run(&engine, "team-a").await;
+
+        assert_eq!(
+            sink.admit(Some(&key_of("team-a")), "app.test"),
+            first_a_ticket
+        );
+        assert_eq!(sink.admit(None, "www.app.test"), default_ticket);
+        assert_eq!(
+            sink.admit(Some(&key_of(DEFAULT_PROJECT)), "app.test"),
+            default_ticket
+        );
+        assert_eq!(sink.admit(Some(&key_of("team-b")), "app.test"), None);
         assert_eq!(sink.admit(None, "other.test"), None);
+
+        // A project's new run replaces its own active run only.
+        let (_, second_a_ticket) = start_run(&engine, "team-a").await;
+        assert_eq!(
+            sink.admit(Some(&key_of("team-a")), "app.test"),
+            second_a_ticket
+        );
+        let first_a = engine
+            .get_test_run("team-a", first_a.id)
+            .await
+            .expect("run");
+        assert_eq!(first_a.state, TestRunState::Interrupted);
+        let default_run = engine
+            .get_test_run(DEFAULT_PROJECT, default_run.id)
+            .await
+            .expect("run");
+        assert!(default_run.recording);
+
+        // Another project's run and record are not found, and cannot be stopped.
+        for other in ["team-b", DEFAULT_PROJECT] {
+            assert!(matches!(
+                engine.get_test_run(other, first_a.id).await,
+                Err(EngineError::NotFound { .. })
+            ));
+            assert!(matches!(
+                engine.get_test_record(other, first_a.test_record_id).await,
+                Err(EngineError::NotFound { .. })
+            ));
+        }
+        assert!(matches!(
+            engine.stop_test_run("team-b", default_run.id).await,
+            Err(EngineError::NotFound { .. })
+        ));
+        assert_eq!(sink.admit(None, "app.test"), default_ticket);
     }
 
     #[tokio::test]

@@ -30,8 +30,18 @@ pub struct CopyRequest {
 }
 
 impl Engine {
-    /// Creates a run that records from now on; a run still active is interrupted.
-    pub async fn create_test_run(&self, request: CreateRequest) -> Result<TestRun, EngineError> {
+    /// Creates a run in `project` that records from now on, into a new test record; the
+    /// project's run still active is interrupted (one active run per project). Requests through
+    /// the proxy with a key of `project` record into it (or, for the default project, without
+    /// a key from loopback).
+    ///
+    /// Errors: `InvalidInput` for an empty name, an inactivity timeout out of range, or a bad
+    /// host pattern.
+    pub async fn create_test_run(
+        &self,
+        project: &str,
+        request: CreateRequest,
+    ) -> Result<TestRun, EngineError> {
         let spec = request.spec;
         if spec.name.trim().is_empty() {
             return Err(EngineError::InvalidInput("name is required".into()));
@@ -45,7 +55,7 @@ impl Engine {
         }
         let hosts = HostPattern::parse(&spec.allowed_hosts)?;
         let _transition = self.inner.traffic.transitions.lock().await;
-        self.interrupt_active_runs().await?;
+        self.interrupt_active_runs(Some(project)).await?;
         let now = OffsetDateTime::now_utc();
         let record_name = request
             .test_record_name
@@ -53,11 +63,11 @@ impl Engine {
         let record = self
             .inner
             .meta
-            .create_test_record(&record_name, now)
+            .create_test_record(project, &record_name, now)
             .await?;
         let mut run = new_run(record.id, spec, true, now);
         run.id = self.inner.meta.insert_test_run(&run).await?;
-        *lock(&self.inner.traffic.active) = Some(ActiveRecording {
+        let recording = ActiveRecording {
             ticket: RecordTicket {
                 test_run_id: run.id,
                 test_record_id: record.id,
@@ -65,8 +75,10 @@ impl Engine {
             hosts,
             inactivity_timeout: Duration::from_secs(run.spec.inactivity_timeout_secs),
             last_activity: Instant::now(),
-        });
+        };
+        lock(&self.inner.traffic.active).insert(project.to_owned(), recording);
         tracing::info!(
+            project,
             test_run = run.id,
             test_record = record.id,
             "recording baselines for TestRun#{}",
@@ -75,17 +87,23 @@ impl Engine {
         Ok(run)
     }
 
-    /// Creates a run that replays `test_record_id` at once; a run still active is interrupted.
-    pub async fn copy_test_run(&self, request: CopyRequest) -> Result<TestRun, EngineError> {
+    /// Creates a run in `project` that replays one of its test records at once; the project's
+    /// run still active is interrupted.
+    ///
+    /// Errors: `InvalidInput` for an empty name, `NotFound` when `project` has no such record,
+    /// `Conflict` (`TestRecordNotCopyable`) when it is empty or still recording.
+    pub async fn copy_test_run(
+        &self,
+        project: &str,
+        request: CopyRequest,
+    ) -> Result<TestRun, EngineError> {
         if request.spec.name.trim().is_empty() {
             return Err(EngineError::InvalidInput("name is required".into()));
         }
         let record_id = request.test_record_id;
-        self.get_test_record(record_id).await?;
+        self.get_test_record(project, record_id).await?;
         let _transition = self.inner.traffic.transitions.lock().await;
-        let recording = lock(&self.inner.traffic.active)
-            .as_ref()
-            .is_some_and(|a| a.ticket.test_record_id == record_id);
+        let recording = self.recording_run_of(project, record_id).is_some();
         let not_copyable = |why: &str| EngineError::Conflict {
             reason: ConflictReason::TestRecordNotCopyable,
             message: format!(
@@ -98,23 +116,34 @@ impl Engine {
         if self.inner.meta.count_baselines(record_id).await? == 0 {
             return Err(not_copyable("is empty"));
         }
-        self.interrupt_active_runs().await?;
+        self.interrupt_active_runs(Some(project)).await?;
         let mut run = new_run(record_id, request.spec, false, OffsetDateTime::now_utc());
         run.id = self.inner.meta.insert_test_run(&run).await?;
         tokio::spawn(self.clone().replay_test_run(run.clone()));
         Ok(run)
     }
 
-    /// The run recording into `test_record_id` now, if any.
-    pub fn recording_run_of(&self, test_record_id: i64) -> Option<i64> {
+    /// `project`'s run recording into `test_record_id` now, if any; never another project's.
+    pub fn recording_run_of(&self, project: &str, test_record_id: i64) -> Option<i64> {
         lock(&self.inner.traffic.active)
-            .as_ref()
+            .get(project)
             .filter(|a| a.ticket.test_record_id == test_record_id)
             .map(|a| a.ticket.test_run_id)
     }
 
-    /// A test run by id.
-    pub async fn get_test_run(&self, id: i64) -> Result<TestRun, EngineError> {
+    /// One of `project`'s test runs (those of its test records) by id.
+    ///
+    /// Errors: `NotFound` when `project` has no such run, whether or not another has.
+    pub async fn get_test_run(&self, project: &str, id: i64) -> Result<TestRun, EngineError> {
+        let run = self.run_by_id(id).await?;
+        match self.inner.meta.get_test_record(run.test_record_id).await? {
+            Some(record) if record.project == project => Ok(run),
+            _ => Err(EngineError::not_found("test run", id.to_string())),
+        }
+    }
+
+    /// A test run by id, whoever owns it.
+    pub(crate) async fn run_by_id(&self, id: i64) -> Result<TestRun, EngineError> {
         self.inner
             .meta
             .get_test_run(id)
@@ -122,17 +151,27 @@ impl Engine {
             .ok_or_else(|| EngineError::not_found("test run", id.to_string()))
     }
 
-    /// A test record by id.
-    pub async fn get_test_record(&self, id: i64) -> Result<TestRecord, EngineError> {
+    /// One of `project`'s test records by id.
+    ///
+    /// Errors: `NotFound` when `project` has no such record, whether or not another has.
+    pub async fn get_test_record(&self, project: &str, id: i64) -> Result<TestRecord, EngineError> {
         self.inner
             .meta
             .get_test_record(id)
             .await?
+            .filter(|record| record.project == project)
             .ok_or_else(|| EngineError::not_found("test record", id.to_string()))
     }
 
-    /// A record's baselines, oldest first.
-    pub async fn list_baselines(&self, test_record_id: i64) -> Result<Vec<Baseline>, EngineError> {
+    /// The baselines of one of `project`'s test records, oldest first.
+    ///
+    /// Errors: `NotFound` when `project` has no such record.
+    pub async fn list_baselines(
+        &self,
+        project: &str,
+        test_record_id: i64,
+    ) -> Result<Vec<Baseline>, EngineError> {
+        self.get_test_record(project, test_record_id).await?;
         Ok(self.inner.meta.list_baselines(test_record_id).await?)
     }
 
@@ -141,21 +180,25 @@ impl Engine {
         Ok(self.inner.meta.count_baselines(test_record_id).await?)
     }
 
-    /// Stops recording: nothing that starts from now on is recorded, and every exchange that
-    /// finished before is stored when this returns (docs/fast.md, "Stopping a recording"). Then the run replays its
-    /// record. Stopping a run that no longer records returns it as it is.
-    pub async fn stop_test_run(&self, id: i64) -> Result<TestRun, EngineError> {
+    /// Stops one of `project`'s runs recording; see [`Engine::end_recording_phase`].
+    ///
+    /// Errors: `NotFound` when `project` has no such run.
+    pub async fn stop_test_run(&self, project: &str, id: i64) -> Result<TestRun, EngineError> {
+        self.get_test_run(project, id).await?;
+        self.end_recording_phase(id).await
+    }
+
+    /// Stops a run recording, whoever owns it: nothing that starts from now on is recorded, and
+    /// every exchange that finished before is stored when this returns (docs/fast.md, "Stopping
+    /// a recording"). Then the run replays its record. Stopping a run that no longer records
+    /// returns it as it is.
+    pub(crate) async fn end_recording_phase(&self, id: i64) -> Result<TestRun, EngineError> {
         let _transition = self.inner.traffic.transitions.lock().await;
-        let mut run = self.get_test_run(id).await?;
+        let mut run = self.run_by_id(id).await?;
         if !run.recording {
             return Ok(run);
         }
-        {
-            let mut active = lock(&self.inner.traffic.active);
-            if active.as_ref().is_some_and(|a| a.ticket.test_run_id == id) {
-                *active = None;
-            }
-        }
+        lock(&self.inner.traffic.active).retain(|_, a| a.ticket.test_run_id != id);
         self.flush_traffic().await;
         run.recording = false;
         self.inner.meta.update_test_run(&run).await?;
@@ -164,14 +207,23 @@ impl Engine {
         Ok(run)
     }
 
-    /// Marks every running run interrupted: at start-up (nothing survived the old process), and
-    /// before a new run starts (one token, one active run).
-    pub async fn interrupt_active_runs(&self) -> Result<(), EngineError> {
-        let had_recording = lock(&self.inner.traffic.active).take().is_some();
+    /// Marks running runs interrupted: every project's at start-up (nothing survived the old
+    /// process), and a project's own before its new run starts (one active run per project).
+    pub(crate) async fn interrupt_active_runs(
+        &self,
+        project: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let had_recording = {
+            let mut active = lock(&self.inner.traffic.active);
+            match project {
+                Some(project) => active.remove(project).is_some(),
+                None => !std::mem::take(&mut *active).is_empty(),
+            }
+        };
         if had_recording {
             self.flush_traffic().await;
         }
-        for mut run in self.inner.meta.running_test_runs().await? {
+        for mut run in self.inner.meta.running_test_runs(project).await? {
             run.state = TestRunState::Interrupted;
             run.recording = false;
             run.end_time = Some(OffsetDateTime::now_utc());

@@ -29,7 +29,7 @@ impl Engine {
     /// Replays the run's record and ends it `passed` or `failed`; stops early if it is
     /// interrupted meanwhile.
     pub(super) async fn replay_test_run(self, mut run: TestRun) {
-        let baselines = match self.list_baselines(run.test_record_id).await {
+        let baselines = match self.inner.meta.list_baselines(run.test_record_id).await {
             Ok(baselines) => baselines,
             Err(e) => {
                 tracing::error!(test_run = run.id, error = %e, "could not load baselines");
@@ -39,7 +39,7 @@ impl Engine {
         let to_replay = select(&run, baselines);
         run.waiting_count = to_replay.len() as u64;
         for baseline in to_replay {
-            match self.get_test_run(run.id).await {
+            match self.run_by_id(run.id).await {
                 Ok(current) if current.state == TestRunState::Running => {}
                 _ => return,
             }
@@ -57,7 +57,7 @@ impl Engine {
             }
         }
         // Only a run that is still running ends here; an interrupted one keeps its state.
-        if let Ok(current) = self.get_test_run(run.id).await {
+        if let Ok(current) = self.run_by_id(run.id).await {
             if current.state == TestRunState::Running {
                 run.state = if run.failed_count == 0 {
                     TestRunState::Passed

@@ -31,17 +31,20 @@ pub struct Page<T> {
 /// Where sessions, recordings, recorded traffic and API keys are kept.
 #[async_trait]
 pub trait Metadata: TrafficMetadata + ApiKeyMetadata + Send + Sync {
-    /// Stores a new session. Fails when a live session already has its name.
+    /// Stores a new session. Fails when a live session of its project already has its name.
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
-    /// Finds a session by id, or by name among live sessions; deleted ones only when asked.
+    /// Finds one of `project`'s sessions by id, or by name among its live sessions; deleted
+    /// ones only when asked. Another project's session is not found.
     async fn find_session(
         &self,
+        project: &str,
         id_or_name: &str,
         include_deleted: bool,
     ) -> Result<Option<Session>, StoreError>;
-    /// Sessions oldest first, a page at a time; only those of `kind` when given.
+    /// `project`'s sessions oldest first, a page at a time; only those of `kind` when given.
     async fn list_sessions(
         &self,
+        project: &str,
         kind: Option<SessionKind>,
         include_deleted: bool,
         limit: u32,

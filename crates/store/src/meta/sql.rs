@@ -128,6 +128,7 @@ fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
     let spec: String = row.try_get("spec")?;
     Ok(Session {
         id: row.try_get("id")?,
+        project: row.try_get("project")?,
         spec: serde_json::from_str::<SessionSpec>(&spec)
             .map_err(|e| StoreError::Corrupt(format!("session spec: {e}")))?,
         state: SessionState::parse(&state)
@@ -173,8 +174,8 @@ impl Metadata for SqlMetadata {
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
         let spec = spec_json(&session.spec)?;
         sqlx::query(
-            "INSERT INTO sessions (id, name, state, spec, created_at, deleted_at, kind)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO sessions (id, name, state, spec, created_at, deleted_at, kind, project)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&session.id)
         .bind(&session.spec.name)
@@ -183,6 +184,7 @@ impl Metadata for SqlMetadata {
         .bind(micros(session.created_at))
         .bind(session.deleted_at.map(micros))
         .bind(session.spec.kind.as_str())
+        .bind(&session.project)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -190,18 +192,20 @@ impl Metadata for SqlMetadata {
 
     async fn find_session(
         &self,
+        project: &str,
         id_or_name: &str,
         include_deleted: bool,
     ) -> Result<Option<Session>, StoreError> {
         // An id wins over a name; among names only live sessions count, since names are reused.
         let row = sqlx::query(
             "SELECT * FROM sessions
-             WHERE (id = $1 OR (name = $1 AND state = 'running'))
+             WHERE project = $3 AND (id = $1 OR (name = $1 AND state = 'running'))
                AND ($2 OR state = 'running')
              ORDER BY (id = $1) DESC LIMIT 1",
         )
         .bind(id_or_name)
         .bind(include_deleted)
+        .bind(project)
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(session_from_row).transpose()
@@ -209,6 +213,7 @@ impl Metadata for SqlMetadata {
 
     async fn list_sessions(
         &self,
+        project: &str,
         kind: Option<SessionKind>,
         include_deleted: bool,
         limit: u32,
@@ -216,13 +221,15 @@ impl Metadata for SqlMetadata {
     ) -> Result<Page<Session>, StoreError> {
         // One extra row tells whether another page exists without a COUNT query.
         let rows = sqlx::query(
-            "SELECT * FROM sessions WHERE ($1 OR state = 'running') AND ($4 IS NULL OR kind = $4)
+            "SELECT * FROM sessions
+             WHERE project = $5 AND ($1 OR state = 'running') AND ($4 IS NULL OR kind = $4)
              ORDER BY created_at, id LIMIT $2 OFFSET $3",
         )
         .bind(include_deleted)
         .bind(i64::from(limit) + 1)
         .bind(i64::try_from(offset).unwrap_or(i64::MAX))
         .bind(kind.map(SessionKind::as_str))
+        .bind(project)
         .fetch_all(&self.pool)
         .await?;
         let mut items = rows
@@ -351,8 +358,13 @@ mod tests {
     }
 
     fn session(id: &str, name: Option<&str>) -> Session {
+        in_project("team-a", id, name)
+    }
+
+    fn in_project(project: &str, id: &str, name: Option<&str>) -> Session {
         Session {
             id: id.into(),
+            project: project.into(),
             spec: SessionSpec {
                 name: name.map(Into::into),
                 ..SessionSpec::browser(Viewport::default(), 60)
@@ -379,37 +391,102 @@ mod tests {
             .is_err());
 
         assert_eq!(
-            db.find_session("alpha", false).await.unwrap().unwrap().id,
+            db.find_session("team-a", "alpha", false)
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
             "s1"
         );
-        let page = db.list_sessions(None, false, 1, 0).await.unwrap();
+        let page = db.list_sessions("team-a", None, false, 1, 0).await.unwrap();
         assert_eq!((page.items.len(), page.has_more), (1, true));
-        let page = db.list_sessions(None, false, 1, 1).await.unwrap();
+        let page = db.list_sessions("team-a", None, false, 1, 1).await.unwrap();
         assert_eq!((page.items[0].id.as_str(), page.has_more), ("s2", false));
 
         db.mark_session_deleted("s1", OffsetDateTime::now_utc())
             .await
             .unwrap();
-        assert!(db.find_session("s1", false).await.unwrap().is_none());
-        assert!(db.find_session("s1", true).await.unwrap().is_some());
+        assert!(db
+            .find_session("team-a", "s1", false)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(db
+            .find_session("team-a", "s1", true)
+            .await
+            .unwrap()
+            .is_some());
         db.insert_session(&session("s3", Some("alpha")))
             .await
             .unwrap();
         assert_eq!(
-            db.find_session("alpha", true).await.unwrap().unwrap().id,
+            db.find_session("team-a", "alpha", true)
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
             "s3"
         );
 
-        let mut renamed = db.find_session("s3", false).await.unwrap().unwrap();
+        let mut renamed = db
+            .find_session("team-a", "s3", false)
+            .await
+            .unwrap()
+            .unwrap();
         renamed.spec.name = Some("beta".into());
         renamed.spec.tags.insert("team".into(), "video".into());
         db.update_session_spec(&renamed).await.unwrap();
-        assert!(db.find_session("alpha", false).await.unwrap().is_none());
-        let back = db.find_session("beta", false).await.unwrap().unwrap();
+        assert!(db
+            .find_session("team-a", "alpha", false)
+            .await
+            .unwrap()
+            .is_none());
+        let back = db
+            .find_session("team-a", "beta", false)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (back.id.as_str(), &back.spec.tags),
             ("s3", &renamed.spec.tags)
         );
+    }
+
+    #[tokio::test]
+    async fn another_projects_sessions_are_not_found_and_names_are_per_project() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqlMetadata::open_sqlite(&dir.path().join("m.db"))
+            .await
+            .unwrap();
+        db.insert_session(&in_project("team-a", "a1", Some("shared")))
+            .await
+            .unwrap();
+        db.insert_session(&in_project("team-b", "b1", Some("shared")))
+            .await
+            .unwrap();
+        for (project, own) in [("team-a", "a1"), ("team-b", "b1")] {
+            let by_name = db.find_session(project, "shared", true).await.unwrap();
+            assert_eq!(by_name.map(|s| s.id).as_deref(), Some(own));
+            let listed = db.list_sessions(project, None, true, 10, 0).await.unwrap();
+            assert_eq!(
+                listed
+                    .items
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>(),
+                [own]
+            );
+        }
+        assert!(db
+            .find_session("team-b", "a1", true)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(db
+            .find_session("team-a", "b1", true)
+            .await
+            .unwrap()
+            .is_none());
     }
 
     #[tokio::test]

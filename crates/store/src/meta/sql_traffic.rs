@@ -70,18 +70,21 @@ fn baseline_from_row(row: &AnyRow) -> Result<Baseline, StoreError> {
 impl TrafficMetadata for SqlMetadata {
     async fn create_test_record(
         &self,
+        project: &str,
         name: &str,
         at: OffsetDateTime,
     ) -> Result<TestRecord, StoreError> {
         let id = sqlx::query_scalar(
-            "INSERT INTO test_records (name, created_at) VALUES ($1, $2) RETURNING id",
+            "INSERT INTO test_records (project, name, created_at) VALUES ($1, $2, $3) RETURNING id",
         )
+        .bind(project)
         .bind(name)
         .bind(micros(at))
         .fetch_one(&self.pool)
         .await?;
         Ok(TestRecord {
             id,
+            project: project.to_owned(),
             name: name.to_owned(),
             created_at: at,
         })
@@ -95,6 +98,7 @@ impl TrafficMetadata for SqlMetadata {
         row.map(|row| {
             Ok(TestRecord {
                 id: row.try_get("id")?,
+                project: row.try_get("project")?,
                 name: row.try_get("name")?,
                 created_at: from_micros(row.try_get("created_at")?)?,
             })
@@ -149,10 +153,15 @@ impl TrafficMetadata for SqlMetadata {
         row.as_ref().map(run_from_row).transpose()
     }
 
-    async fn running_test_runs(&self) -> Result<Vec<TestRun>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM test_runs WHERE state = 'running' ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+    async fn running_test_runs(&self, project: Option<&str>) -> Result<Vec<TestRun>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT run.* FROM test_runs run JOIN test_records record
+                ON record.id = run.test_record_id
+             WHERE run.state = 'running' AND ($1 IS NULL OR record.project = $1) ORDER BY run.id",
+        )
+        .bind(project)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(run_from_row).collect()
     }
 
@@ -254,9 +263,14 @@ mod tests {
             .await
             .unwrap();
         let record = db
-            .create_test_record("rec", OffsetDateTime::now_utc())
+            .create_test_record("team-a", "rec", OffsetDateTime::now_utc())
             .await
             .unwrap();
+        let back = db.get_test_record(record.id).await.unwrap().unwrap();
+        assert_eq!(
+            (back.project.as_str(), back.name.as_str()),
+            ("team-a", "rec")
+        );
         let mut stored = run(record.id, true);
         stored.id = db.insert_test_run(&stored).await.unwrap();
         assert!(db.get_test_run(stored.id).await.unwrap().unwrap().recording);
@@ -264,7 +278,13 @@ mod tests {
         db.update_test_run(&stored).await.unwrap();
         let back = db.get_test_run(stored.id).await.unwrap().unwrap();
         assert_eq!((back.recording, back.failures), (false, stored.failures));
-        assert_eq!(db.running_test_runs().await.unwrap().len(), 1);
+        assert_eq!(db.running_test_runs(None).await.unwrap().len(), 1);
+        assert_eq!(db.running_test_runs(Some("team-a")).await.unwrap().len(), 1);
+        assert!(db
+            .running_test_runs(Some("team-b"))
+            .await
+            .unwrap()
+            .is_empty());
 
         let mut baselines = [baseline(record.id, true), baseline(record.id, false)];
         db.insert_baselines(&mut baselines).await.unwrap();

@@ -9,9 +9,10 @@ use crate::StoreError;
 /// Where test records, test runs and baselines are kept.
 #[async_trait]
 pub trait TrafficMetadata: Send + Sync {
-    /// Creates an empty test record.
+    /// Creates an empty test record in `project`.
     async fn create_test_record(
         &self,
+        project: &str,
         name: &str,
         at: OffsetDateTime,
     ) -> Result<TestRecord, StoreError>;
@@ -23,8 +24,9 @@ pub trait TrafficMetadata: Send + Sync {
     async fn update_test_run(&self, run: &TestRun) -> Result<(), StoreError>;
     /// A test run by id.
     async fn get_test_run(&self, id: i64) -> Result<Option<TestRun>, StoreError>;
-    /// Test runs still `running`: what a restart interrupts.
-    async fn running_test_runs(&self) -> Result<Vec<TestRun>, StoreError>;
+    /// Test runs still `running`, those of `project`'s records only when given: what a restart
+    /// interrupts (every project), and what a project's new run replaces.
+    async fn running_test_runs(&self, project: Option<&str>) -> Result<Vec<TestRun>, StoreError>;
     /// Appends baselines, in one transaction, assigning their ids.
     async fn insert_baselines(&self, baselines: &mut [Baseline]) -> Result<(), StoreError>;
     /// A record's baselines, in the order they were recorded.
