@@ -344,6 +344,29 @@ def test_fast_records_2000_requests_from_8_clients(fast, apps):
     assert len(urls) == 2000
 
 
+def test_fast_keeps_every_baseline_of_a_full_speed_load_stopped_the_moment_it_ends(fast, apps, tmp_path):
+    """wrk (C, 32 keep-alive connections for 10 s, absolute-URI requests, so the proxy is its
+    target) as fast as the proxy goes, then a stop the moment it ends: every completed request
+    is a baseline, but for at most one per connection cut off by wrk's own deadline."""
+    plain, _ = apps
+    connections = 32
+    run = create_run(fast)
+    script = tmp_path / "through-proxy.lua"
+    script.write_text(f'wrk.path = "http://127.0.0.1:{plain.port}/wrk"\n')
+    load = subprocess.run(["wrk", "-t2", f"-c{connections}", "-d10s", "--timeout", "10s", "-s", str(script),
+                           f"http://127.0.0.1:{fast.proxy_port}"], capture_output=True, text=True, timeout=60)
+    stopped = stop_run(fast, run["id"])
+    assert load.returncode == 0, load.stderr
+    completed = int(next(line for line in load.stdout.splitlines() if " requests in " in line).split()[0])
+    assert "Non-2xx" not in load.stdout and "Socket errors" not in load.stdout, load.stdout
+    assert completed > 1000, load.stdout
+    assert completed <= stopped["baseline_count"] <= completed + connections, (completed, stopped)
+    # Nothing trickles in later, and nothing recorded goes missing.
+    time.sleep(60)
+    again = fast.fast("GET", f"/test_run/{run['id']}").json()["body"]
+    assert again["baseline_count"] == stopped["baseline_count"]
+
+
 def test_fast_bad_input_uses_the_envelope(fast):
     missing = fast.fast("GET", "/test_run/999999")
     assert missing.status_code == 404 and missing.json()["status"] == 404

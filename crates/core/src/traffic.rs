@@ -144,15 +144,6 @@ pub struct Baseline {
     pub response_truncated: bool,
 }
 
-/// Which run and record an admitted request is recorded for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecordTicket {
-    /// The recording test run.
-    pub test_run_id: i64,
-    /// Its test record.
-    pub test_record_id: i64,
-}
-
 /// Whose traffic a request through the proxy is: the API key that authenticated it stands for
 /// a project, and the request is recorded into that project's test run.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -179,25 +170,40 @@ impl Principal {
 /// The answer of [`TrafficSink::authenticate`], which may have to ask the metadata.
 pub type Authentication<'a> = Pin<Box<dyn Future<Output = Option<Principal>> + Send + 'a>>;
 
+/// The answer of [`TrafficSink::admit`], which may wait for room in the recording pipeline.
+pub type Admission<'a> = Pin<Box<dyn Future<Output = Option<Box<dyn RecordSlot>>> + Send + 'a>>;
+
+/// A place in the recording pipeline, held by one admitted exchange from its start until the
+/// proxy hands it over. The proxy waits for one before it forwards a recorded request, so a
+/// writer that falls behind slows the clients down rather than losing their exchanges or
+/// buffering them without bound.
+pub trait RecordSlot: Send {
+    /// The test record the exchange is recorded into.
+    fn test_record_id(&self) -> i64;
+    /// Hands over the finished exchange, without blocking. It is stored if its run still
+    /// records now, as the exchange finishes; an exchange that outlived its run's stop is
+    /// dropped, since the record holds what finished before the stop.
+    fn submit(self: Box<Self>, baseline: Baseline);
+}
+
 /// Where the recording proxy sends the exchanges it records: the port between the proxy and
 /// the engine, which implements it.
 ///
 /// The proxy decides who may use it and where it may connect; it asks the sink who an API key
 /// is ([`authenticate`](Self::authenticate)), which of Tapedeck's own endpoints it must not
-/// reach ([`own_endpoints`](Self::own_endpoints)), and which run records a request
+/// reach ([`own_endpoints`](Self::own_endpoints)), and whether a request is recorded
 /// ([`admit`](Self::admit)).
 pub trait TrafficSink: Send + Sync + 'static {
     /// The principal an API key presented to the proxy (the password of its
     /// `Proxy-Authorization: Basic`) stands for, or `None` when it is no active key.
     fn authenticate<'a>(&'a self, api_key: &'a str) -> Authentication<'a>;
-    /// Decides, as a request starts, whether it is recorded and for which run. `principal` is
-    /// who authenticated the request; `None` is a loopback client that sent no credentials,
-    /// recorded for the server's own project.
-    fn admit(&self, principal: Option<&Principal>, host: &str) -> Option<RecordTicket>;
+    /// Decides, as a request starts, whether it is recorded: `Some` slot when a run of the
+    /// principal's project records and matches `host`, once the pipeline has room. `principal`
+    /// is who authenticated the request; `None` is a loopback client that sent no credentials,
+    /// recorded for the default project.
+    fn admit<'a>(&'a self, principal: Option<&'a Principal>, host: &'a str) -> Admission<'a>;
     /// The loopback endpoints Tapedeck runs for its own use besides its listeners (today every
     /// browser's DevTools server), which the proxy must not connect to. Changes as sessions
     /// start and end.
     fn own_endpoints(&self) -> Vec<SocketAddr>;
-    /// Takes a finished exchange. Must not block: the proxy calls it from its own tasks.
-    fn submit(&self, ticket: RecordTicket, baseline: Baseline);
 }

@@ -90,8 +90,7 @@ fn basic_password(value: &[u8]) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use tapedeck_core::traffic::{Authentication, RecordTicket};
-    use tapedeck_core::Baseline;
+    use tapedeck_core::traffic::{Admission, Authentication};
 
     use super::*;
 
@@ -109,13 +108,12 @@ mod tests {
         fn authenticate<'a>(&'a self, api_key: &'a str) -> Authentication<'a> {
             Box::pin(async move { (api_key == "k1").then(principal) })
         }
-        fn admit(&self, _: Option<&Principal>, _: &str) -> Option<RecordTicket> {
-            None
+        fn admit<'a>(&'a self, _: Option<&'a Principal>, _: &'a str) -> Admission<'a> {
+            Box::pin(async { None })
         }
         fn own_endpoints(&self) -> Vec<SocketAddr> {
             Vec::new()
         }
-        fn submit(&self, _: RecordTicket, _: Baseline) {}
     }
 
     fn headers(authorization: Option<&str>) -> HeaderMap {

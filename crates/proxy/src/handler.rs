@@ -11,7 +11,7 @@ use http_body_util::Full;
 use hudsucker::hyper::header::{self, HeaderMap, HeaderName};
 use hudsucker::hyper::{Method, Request, Response, StatusCode, Uri};
 use hudsucker::{Body, HttpContext, HttpHandler, RequestOrResponse};
-use tapedeck_core::traffic::{RecordTicket, TrafficSink};
+use tapedeck_core::traffic::{RecordSlot, TrafficSink};
 use tapedeck_core::Baseline;
 use tapedeck_upstream::checked::{self, AddressPolicy, TargetError};
 use time::OffsetDateTime;
@@ -35,7 +35,7 @@ const HOP_HEADERS: [HeaderName; 8] = [
 
 /// The request half of an exchange being recorded.
 struct PendingExchange {
-    ticket: RecordTicket,
+    slot: Box<dyn RecordSlot>,
     started: Instant,
     started_at: OffsetDateTime,
     method: String,
@@ -218,13 +218,15 @@ impl HttpHandler for RecordingHandler {
                 Some(value.split(':').next().unwrap_or(value).to_owned())
             })
             .unwrap_or_default();
-        let Some(ticket) = self.sink.admit(client.principal(), &host) else {
+        // Waits while the recording pipeline is full, so a writer that falls behind slows the
+        // clients down instead of losing their exchanges.
+        let Some(slot) = self.sink.admit(client.principal(), &host).await else {
             return req.into();
         };
         let (parts, body) = req.into_parts();
         let (body, rx) = tee(body, self.body_cap);
         let pending = PendingExchange {
-            ticket,
+            slot,
             started: Instant::now(),
             started_at: OffsetDateTime::now_utc(),
             method: parts.method.to_string(),
@@ -248,13 +250,12 @@ impl HttpHandler for RecordingHandler {
         let (body, response_rx) = tee(body, self.body_cap);
         let status = parts.status.as_u16();
         let response_headers = header_pairs(&parts.headers);
-        let sink = self.sink.clone();
         tokio::spawn(async move {
             let request = pending.body.await.unwrap_or_default();
             let response = response_rx.await.unwrap_or_default();
             let baseline = Baseline {
                 id: 0,
-                test_record_id: pending.ticket.test_record_id,
+                test_record_id: pending.slot.test_record_id(),
                 started_at: pending.started_at,
                 duration_ms: pending.started.elapsed().as_millis() as u64,
                 method: pending.method,
@@ -267,7 +268,7 @@ impl HttpHandler for RecordingHandler {
                 response_body: response.bytes,
                 response_truncated: response.truncated,
             };
-            sink.submit(pending.ticket, baseline);
+            pending.slot.submit(baseline);
         });
         Response::from_parts(parts, body)
     }

@@ -57,8 +57,7 @@ fn is_this_hosts(ip: IpAddr) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use tapedeck_core::traffic::{Authentication, Principal, RecordTicket};
-    use tapedeck_core::Baseline;
+    use tapedeck_core::traffic::{Admission, Authentication, Principal};
 
     use super::*;
 
@@ -102,13 +101,12 @@ mod tests {
         fn authenticate<'a>(&'a self, _: &'a str) -> Authentication<'a> {
             Box::pin(async { None })
         }
-        fn admit(&self, _: Option<&Principal>, _: &str) -> Option<RecordTicket> {
-            None
+        fn admit<'a>(&'a self, _: Option<&'a Principal>, _: &'a str) -> Admission<'a> {
+            Box::pin(async { None })
         }
         fn own_endpoints(&self) -> Vec<SocketAddr> {
             vec![a("127.0.0.1:9222")]
         }
-        fn submit(&self, _: RecordTicket, _: Baseline) {}
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tapedeck_core::traffic::{Principal, RecordTicket};
+use tapedeck_core::traffic::Principal;
 use tapedeck_core::{Baseline, TestRun, TestRunSpec};
 use time::OffsetDateTime;
 
@@ -38,6 +38,14 @@ async fn start_run(engine: &Engine) -> TestRun {
         .expect("create run")
 }
 
+/// A key of the project the runs belong to.
+fn key() -> Principal {
+    Principal::Key {
+        key_id: "k".into(),
+        project: PROJECT.into(),
+    }
+}
+
 /// Pretends the active run last saw a request `idle` ago.
 fn age_active_run(engine: &Engine, idle: Duration) {
     let mut active = lock(&engine.inner.traffic.active);
@@ -47,10 +55,11 @@ fn age_active_run(engine: &Engine, idle: Duration) {
 
 /// What the proxy does for a request to an allowed host: submit it and wait until it is stored.
 async fn record_request(engine: &Engine, run: &TestRun) {
-    let ticket = RecordTicket {
-        test_run_id: run.id,
-        test_record_id: run.test_record_id,
-    };
+    let slot = engine
+        .traffic_sink()
+        .admit(Some(&key()), "127.0.0.1")
+        .await
+        .expect("the run records every host");
     let baseline = Baseline {
         id: 0,
         test_record_id: run.test_record_id,
@@ -67,7 +76,7 @@ async fn record_request(engine: &Engine, run: &TestRun) {
         response_body: b"ok".to_vec(),
         response_truncated: false,
     };
-    engine.traffic_sink().submit(ticket, baseline);
+    slot.submit(baseline);
     engine.flush_traffic().await;
 }
 
@@ -111,13 +120,10 @@ async fn a_run_idle_past_its_timeout_stops_recording_and_keeps_its_baselines() {
     assert!(engine
         .recording_run_of(PROJECT, run.test_record_id)
         .is_none());
-    let key = Principal::Key {
-        key_id: "k".into(),
-        project: PROJECT.into(),
-    };
     assert!(engine
         .traffic_sink()
-        .admit(Some(&key), "127.0.0.1")
+        .admit(Some(&key()), "127.0.0.1")
+        .await
         .is_none());
     assert_eq!(
         engine.count_baselines(run.test_record_id).await.ok(),

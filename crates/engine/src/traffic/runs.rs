@@ -2,13 +2,12 @@
 
 use std::time::{Duration, Instant};
 
-use tapedeck_core::traffic::RecordTicket;
 use tapedeck_core::{
     Baseline, ConflictReason, EngineError, TestRecord, TestRun, TestRunSpec, TestRunState,
 };
 use time::OffsetDateTime;
 
-use super::{ActiveRecording, HostPattern};
+use super::{ActiveRecording, HostPattern, RecordTicket};
 use crate::{lock, Engine};
 
 /// A new run that records into a new test record.
