@@ -98,6 +98,12 @@ pub struct ServeConfig {
     /// First X display number used for sessions.
     #[arg(long, env = "TAPEDECK_FIRST_DISPLAY", default_value_t = 100)]
     pub first_display: u32,
+    /// Seconds a shutdown (SIGTERM, SIGINT) may take to finalize recordings and end sessions;
+    /// past it the server exits anyway, its sessions' processes die with it, and the next
+    /// start recovers what was left unfinished.
+    #[arg(long, env = "TAPEDECK_SHUTDOWN_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub shutdown_secs: u64,
     /// Chromium binary.
     #[arg(long, env = "TAPEDECK_CHROMIUM", default_value = "/usr/bin/chromium")]
     pub chromium: PathBuf,

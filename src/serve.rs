@@ -185,17 +185,46 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         proxy_listen = %config.proxy_listen,
         "tapedeck ready: native API at /v1, Kernel at /kernel, GBOX at /gbox, FAST at /fast"
     );
-    axum::serve(listener, tapedeck_api::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
-    let _ = stop_proxy.send(());
-    match proxy.await {
-        Ok(Err(e)) => tracing::error!(error = %e, "recording proxy failed"),
-        Err(e) => tracing::error!(error = %e, "recording proxy task failed"),
-        Ok(Ok(())) => {}
+    let (signalled, mut deadline_starts) = tokio::sync::watch::channel(false);
+    let graceful = async {
+        axum::serve(listener, tapedeck_api::router(state))
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                let _ = signalled.send(true);
+            })
+            .await?;
+        let _ = stop_proxy.send(());
+        match proxy.await {
+            Ok(Err(e)) => tracing::error!(error = %e, "recording proxy failed"),
+            Err(e) => tracing::error!(error = %e, "recording proxy task failed"),
+            Ok(Ok(())) => {}
+        }
+        engine.shutdown().await;
+        anyhow::Ok(())
+    };
+    let shutdown_deadline = std::time::Duration::from_secs(config.shutdown_secs);
+    tokio::select! {
+        finished = graceful => {
+            finished?;
+            tracing::info!("stopped");
+        }
+        _ = async {
+            let _ = deadline_starts.wait_for(|signalled| *signalled).await;
+            tokio::time::sleep(shutdown_deadline).await;
+        } => {
+            // A stalled encoder, a database or bucket that does not answer: the sessions'
+            // processes die with the server, and the next start recovers their recordings.
+            tracing::warn!(
+                shutdown_secs = config.shutdown_secs,
+                "shutdown deadline passed; exiting without finishing, the next start recovers the rest"
+            );
+            // Browsers and displays die with the server (their parent-death signal); encoders
+            // would not, since they are meant to finish a segment on their own.
+            engine.kill_encoders();
+            // Not a return: dropping the runtime would wait for blocking tasks that may be stuck.
+            std::process::exit(0);
+        }
     }
-    engine.shutdown().await;
-    tracing::info!("stopped");
     Ok(())
 }
 

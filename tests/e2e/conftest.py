@@ -169,6 +169,46 @@ class QuietServer(http.server.ThreadingHTTPServer):
         pass
 
 
+class Proc:
+    """One process as /proc shows it to root."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        root = Path(f"/proc/{pid}")
+        self.cmdline = (root / "cmdline").read_bytes().split(b"\0")[:-1]
+        self.args = [a.decode(errors="replace") for a in self.cmdline]
+        # Chromium's helpers rewrite their argv into one string, so flags are looked up in this.
+        self.text = " ".join(self.args)
+        self.exe = os.readlink(root / "exe")
+        status = dict(line.split(":", 1) for line in (root / "status").read_text().splitlines())
+        self.uid = int(status["Uid"].split()[0])
+        self.seccomp = int(status["Seccomp"].strip())
+        self.pid_ns = os.readlink(root / "ns/pid")
+
+    def environ(self) -> dict:
+        raw = Path(f"/proc/{self.pid}/environ").read_bytes().split(b"\0")
+        return dict(e.decode(errors="replace").split("=", 1) for e in raw if b"=" in e)
+
+    @property
+    def root(self) -> Path:
+        """The process's own view of the filesystem (its mount namespace)."""
+        return Path(f"/proc/{self.pid}/root")
+
+
+def processes(containing: str) -> list:
+    """Every live process whose command line mentions `containing`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if containing.encode() in (entry / "cmdline").read_bytes():
+                found.append(Proc(int(entry.name)))
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return found
+
+
 class EchoApp:
     """A loopback app that answers every GET with the path it was asked for, and with the
     headers it received when `with_headers` (which a replay does not send alike, so a test run

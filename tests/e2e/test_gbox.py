@@ -181,6 +181,14 @@ def test_gbox_bad_input_uses_gbox_errors(sdk, server):
     assert err.value.body["statusCode"] == 400 and "duration" in err.value.body["message"]
     with pytest.raises(BadRequestError):
         box.action.tap(x=5000, y=10)
+    # Numbers past any screen are the client's mistake, told at once (not a 500 to retry).
+    for scroll in ({"scrollX": 0, "scrollY": 1e300}, {"scrollX": -50000, "scrollY": 0},
+                   {"x": 1e300, "y": 10, "scrollX": 0, "scrollY": 100}):
+        started = time.monotonic()
+        with pytest.raises(BadRequestError) as err:
+            sdk.client.post(f"/boxes/{box.data.id}/actions/scroll", body=scroll, cast_to=object)
+        assert err.value.body["statusCode"] == 400 and time.monotonic() - started < 5, err.value.body
+    assert "scroll executed" in box.action.scroll(scroll_x=0, scroll_y=300, x=100, y=100).message
     with pytest.raises(NotFoundError) as missing:
         sdk.get("no-such-box")
     assert missing.value.body == {"statusCode": 404, "message": missing.value.body["message"], "error": "Not Found"}

@@ -2,10 +2,12 @@
 ffmpeg closes the segment in flight, so at most the last keepalive interval (1 s) of an unchanged
 screen is missing."""
 
+import os
+import signal
 import time
 from datetime import datetime, timezone
 
-from conftest import Server, ffprobe
+from conftest import Server, ffprobe, processes, wait_until
 
 
 def test_kernel_replay_survives_server_kill9(tmp_path):
@@ -70,5 +72,37 @@ def test_restart_deletes_segments_a_crash_left_beside_a_finished_video(tmp_path)
         assert not (recordings / stopped["id"]).exists()
         assert (recordings / f"{stopped['id']}.mp4").stat().st_size == stopped["size_bytes"]
         assert stranger.read_bytes() == b"segment bytes"
+    finally:
+        server.stop()
+
+
+def test_sigterm_exits_by_its_deadline_though_the_encoder_is_stalled_and_leaves_no_process(tmp_path):
+    """A stalled encoder would hold a graceful stop forever: the shutdown deadline ends the
+    server anyway, no session process outlives it, and the next start finalizes the replay."""
+    server = Server(tmp_path / "deadline", first_display=147, extra_args=["--shutdown-secs", "5"]).start()
+    try:
+        kernel = server.kernel_client()
+        browser = kernel.browsers.create(viewport={"width": 1280, "height": 720})
+        replay = kernel.browsers.replays.start(browser.session_id)
+        [encoder] = [p for p in processes(f"/spool/{replay.replay_id}/") if p.exe.endswith("/ffmpeg")]
+        time.sleep(3)
+        os.kill(encoder.pid, signal.SIGSTOP)
+        asked = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        server.proc.wait(timeout=30)
+        took = time.monotonic() - asked
+        assert 5 <= took < 9, (took, server.log()[-2000:])
+        assert "shutdown deadline passed" in server.log()
+        # The browser, the display and the encoder died with the server.
+        wait_until(lambda: not processes(browser.session_id) and not processes(f"/spool/{replay.replay_id}/"),
+                   10, "the session's processes to end with the server")
+
+        # The next start finalizes what the stop could not. On this quiet page the encoder had
+        # not closed a segment yet, and its kill cost the one in flight: whether anything plays
+        # depends on segment length (issue 11 §4), not on the shutdown.
+        server.start()
+        native = server.native("GET", f"/recordings/{replay.replay_id}").json()
+        assert native["state"] in ("interrupted", "failed") and native["finished_at"], native
+        assert kernel.browsers.retrieve(browser.session_id, include_deleted=True).deleted_at is not None
     finally:
         server.stop()

@@ -10,7 +10,7 @@ from gbox_sdk import GboxSDK
 from gbox_sdk._exceptions import BadRequestError as GboxBadRequest
 from kernel import BadRequestError as KernelBadRequest
 
-from conftest import API_KEY, Server, node, wait_until
+from conftest import API_KEY, Server, node, processes, wait_until
 
 CHROMIUM = "/usr/lib/chromium/chromium"
 SECRET_ENV = {
@@ -19,46 +19,6 @@ SECRET_ENV = {
     "DATABASE_URL": "postgres://tapedeck:db-password-must-not-leak@db/tapedeck",
     "TAPEDECK_EXTRA_SECRET": "tapedeck-secret-must-not-leak",
 }
-
-
-class Proc:
-    """One process as /proc shows it to root."""
-
-    def __init__(self, pid: int):
-        self.pid = pid
-        root = Path(f"/proc/{pid}")
-        self.cmdline = (root / "cmdline").read_bytes().split(b"\0")[:-1]
-        self.args = [a.decode(errors="replace") for a in self.cmdline]
-        # Chromium's helpers rewrite their argv into one string, so flags are looked up in this.
-        self.text = " ".join(self.args)
-        self.exe = os.readlink(root / "exe")
-        status = dict(line.split(":", 1) for line in (root / "status").read_text().splitlines())
-        self.uid = int(status["Uid"].split()[0])
-        self.seccomp = int(status["Seccomp"].strip())
-        self.pid_ns = os.readlink(root / "ns/pid")
-
-    def environ(self) -> dict:
-        raw = Path(f"/proc/{self.pid}/environ").read_bytes().split(b"\0")
-        return dict(e.decode(errors="replace").split("=", 1) for e in raw if b"=" in e)
-
-    @property
-    def root(self) -> Path:
-        """The process's own view of the filesystem (its mount namespace)."""
-        return Path(f"/proc/{self.pid}/root")
-
-
-def processes(containing: str) -> list:
-    """Every live process whose command line mentions `containing`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if containing.encode() in (entry / "cmdline").read_bytes():
-                found.append(Proc(int(entry.name)))
-        except (FileNotFoundError, ProcessLookupError, PermissionError):
-            continue
-    return found
 
 
 def chromium_of(session_id: str) -> tuple:

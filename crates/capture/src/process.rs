@@ -133,10 +133,7 @@ impl ProcessGroup {
 
     /// SIGKILLs the whole group; the leader's own exit status may already be collected.
     fn kill_group_now(&self) {
-        if let Some(pid) = self.pid {
-            // ESRCH when the group is already gone is harmless.
-            let _ = rustix::process::kill_process_group(pid, Signal::KILL);
-        }
+        kill_group(self.pid());
     }
 }
 
@@ -146,6 +143,14 @@ impl Drop for ProcessGroup {
         if !self.reaped {
             self.kill_group_now();
         }
+    }
+}
+
+/// SIGKILLs the process group `pgid` (a [`ProcessGroup`]'s pid) at once, for an owner that
+/// cannot wait: a server past its shutdown deadline. A group already gone is no error.
+pub fn kill_group(pgid: i32) {
+    if let Some(pgid) = Pid::from_raw(pgid) {
+        let _ = rustix::process::kill_process_group(pgid, Signal::KILL);
     }
 }
 

@@ -11,6 +11,10 @@ use tapedeck_store::StorageKey;
 use crate::layout::session_object_key;
 use crate::Engine;
 
+/// Most wheel clicks one scroll turns either way; each is one xdotool click, and Chromium
+/// scrolls about 100 pixels per click.
+pub const MAX_WHEEL_CLICKS: i64 = 100;
+
 impl Engine {
     /// Runs `action` with the session's display, holding it so actions on one session run one
     /// at a time, and counts as activity.
@@ -95,7 +99,10 @@ impl Engine {
             .await
     }
 
-    /// Scrolls at (`x`, `y`) by wheel clicks.
+    /// Scrolls at screen point (`x`, `y`) by `dx` and `dy` wheel clicks (negative: left, up).
+    ///
+    /// Errors: [`EngineError::InvalidInput`] for a point off the screen or more than
+    /// [`MAX_WHEEL_CLICKS`] clicks either way.
     pub async fn scroll(
         &self,
         session_id: &str,
@@ -104,6 +111,13 @@ impl Engine {
         dx: i64,
         dy: i64,
     ) -> Result<(), EngineError> {
+        check_point(&self.live_session(session_id)?.session.spec.viewport, x, y)?;
+        if dx.abs() > MAX_WHEEL_CLICKS || dy.abs() > MAX_WHEEL_CLICKS {
+            return Err(EngineError::InvalidInput(format!(
+                "scroll of ({dx}, {dy}) wheel clicks is out of range: at most {MAX_WHEEL_CLICKS} \
+                 each way"
+            )));
+        }
         self.on_display(session_id, async |d| input::scroll(d, x, y, dx, dy).await)
             .await
     }

@@ -26,6 +26,7 @@ use tapedeck_store::{BlobStore, Metadata, Presigner};
 use tapedeck_upstream::UpstreamClient;
 use tokio::sync::Semaphore;
 
+pub use actions::MAX_WHEEL_CLICKS;
 pub use api_keys::{IssuedKey, NewKey, API_KEY_LEN};
 pub use config::EngineConfig;
 pub use counters::EngineCounters;
@@ -106,15 +107,22 @@ impl Engine {
         &self.inner.blobs
     }
 
-    /// Ends every recording (finalizing it) and every session; for server shutdown.
+    /// Ends every recording (finalizing it) and every session, all at once; for server
+    /// shutdown, which bounds how long this may take.
     pub async fn shutdown(&self) {
         self.close_warm_pool().await;
         let ids = self.live_session_ids();
         tracing::info!(sessions = ids.len(), "shutting down sessions");
-        for id in ids {
-            if let Err(e) = self.end_session(&id).await {
-                tracing::warn!(session = %id, error = %e, "shutdown: could not end session");
-            }
+        let endings = ids.into_iter().map(|id| {
+            let engine = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = engine.end_session(&id).await {
+                    tracing::warn!(session = %id, error = %e, "shutdown: could not end session");
+                }
+            })
+        });
+        for ending in endings.collect::<Vec<_>>() {
+            let _ = ending.await;
         }
     }
 }

@@ -34,9 +34,14 @@ impl Engine {
                 };
                 if expired || crashed {
                     tracing::info!(session = %id, expired, crashed, "ending session");
-                    if let Err(e) = self.end_session(id).await {
-                        tracing::warn!(session = %id, error = %e, "could not end session");
-                    }
+                    // Each on its own task: one slow teardown holds up neither the others nor
+                    // the next round (the session leaves the live set as its teardown starts).
+                    let (engine, id) = (self.clone(), id.clone());
+                    tokio::spawn(async move {
+                        if let Err(e) = engine.end_session(&id).await {
+                            tracing::warn!(session = %id, error = %e, "could not end session");
+                        }
+                    });
                 }
             }
         }

@@ -40,6 +40,8 @@ pub(crate) struct LiveRecording {
     segment_secs: u32,
     /// True for a rewind ring.
     ring: bool,
+    /// The encoder's process group, for a shutdown that cannot wait for it.
+    encoder_pgid: i32,
     /// Taken by the first stop; later stops find `None` and only wait.
     stop_tx: Mutex<Option<oneshot::Sender<StopReason>>>,
     done: watch::Receiver<StopOutcome>,
@@ -145,6 +147,7 @@ impl Engine {
             recording.id.clone(),
             Arc::new(LiveRecording {
                 session_id: session.id.clone(),
+                encoder_pgid: recorder.pid(),
                 segment_secs,
                 ring: ring_segments.is_some(),
                 stop_tx: Mutex::new(Some(stop_tx)),
@@ -359,6 +362,15 @@ impl Engine {
         match self.inner.blobs.bucket_url(key, ttl).await? {
             Some(url) => Ok((url, OffsetDateTime::now_utc() + ttl)),
             None => Ok(self.inner.presigner.url(key, ttl)),
+        }
+    }
+
+    /// Kills every encoder still running, at once: for a shutdown past its deadline. Encoders
+    /// outlive the server on purpose (they finish their segment when their input closes), so a
+    /// stalled one would otherwise be left behind; the next start recovers their recordings.
+    pub fn kill_encoders(&self) {
+        for live in lock(&self.inner.recordings).values() {
+            tapedeck_capture::process::kill_group(live.encoder_pgid);
         }
     }
 
