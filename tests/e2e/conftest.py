@@ -21,6 +21,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = ROOT / "target" / "release" / "tapedeck"
+# Debian's Chromium, which sessions run.
+CHROMIUM = "/usr/lib/chromium/chromium"
 E2E = Path(__file__).resolve().parent
 API_KEY = "e2e-test-key-0123456789"
 
@@ -207,6 +209,15 @@ def processes(containing: str) -> list:
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return found
+
+
+def chromium_of(session_id: str) -> tuple:
+    """The session's main Chromium process and all its Chromium processes, found by the
+    session's profile (`--user-data-dir=…/<id>/profile`) on their command lines."""
+    procs = [p for p in processes(f"/{session_id}/profile") if p.exe == CHROMIUM]
+    main = [p for p in procs if "--type=" not in p.text]
+    assert len(main) == 1, [p.args[:3] for p in procs]
+    return main[0], procs
 
 
 class EchoApp:

@@ -1,13 +1,16 @@
 """GBOX's boxes, UI actions, recording, rewind and storage, driven by the unmodified `gbox-sdk`."""
 
+import os
+import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from gbox_sdk import GboxSDK
 from gbox_sdk._exceptions import BadRequestError, NotFoundError
 
-from conftest import API_KEY, expires, ffprobe, frame_rgb, mean_rgb, node
+from conftest import API_KEY, chromium_of, expires, ffprobe, frame_rgb, mean_rgb, node, processes, wait_until
 
 
 @pytest.fixture
@@ -194,3 +197,41 @@ def test_gbox_bad_input_uses_gbox_errors(sdk, server):
     assert missing.value.body == {"statusCode": 404, "message": missing.value.body["message"], "error": "Not Found"}
     unauthorized = httpx.get(f"{server.url}/gbox/boxes", headers={"Authorization": "Bearer nope"})
     assert unauthorized.status_code == 401 and unauthorized.json()["error"] == "Unauthorized"
+
+
+def test_a_stopped_browser_times_out_its_own_actions_only_and_its_box_still_ends_at_once(sdk, server):
+    stuck, other = sdk.create(type="linux"), sdk.create(type="linux")
+    main, _ = chromium_of(stuck.data.id)
+    os.kill(main.pid, signal.SIGSTOP)
+    try:
+        def tap_by_description():
+            # Raw, so the SDK's retries of a 5xx do not multiply the wait.
+            return httpx.post(f"{server.url}/gbox/boxes/{stuck.data.id}/actions/tap",
+                              headers={"Authorization": f"Bearer {API_KEY}"},
+                              json={"target": "the search box"}, timeout=120)
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            asked = time.monotonic()
+            pending = pool.submit(tap_by_description)
+            # Meanwhile the other box is as quick as ever, and so is the stuck box's screen.
+            before = time.monotonic()
+            assert "executed" in other.action.tap(x=200, y=200).message
+            assert stuck.action.screenshot().uri.startswith("data:image/png;base64,")
+            assert time.monotonic() - before < 10
+            answer = pending.result()
+        took = time.monotonic() - asked
+        assert answer.status_code == 504, answer.text
+        body = answer.json()
+        assert body["statusCode"] == 504 and body["error"] == "Gateway Timeout"
+        assert "did not answer within 15 s" in body["message"], body
+        assert 14 <= took < 30, took
+
+        ending = time.monotonic()
+        stuck.terminate()
+        assert time.monotonic() - ending < 5
+        wait_until(lambda: not processes(f"/{stuck.data.id}/profile"), 10, "the stopped browser to be gone")
+    finally:
+        try:
+            os.kill(main.pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass

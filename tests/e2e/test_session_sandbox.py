@@ -10,24 +10,14 @@ from gbox_sdk import GboxSDK
 from gbox_sdk._exceptions import BadRequestError as GboxBadRequest
 from kernel import BadRequestError as KernelBadRequest
 
-from conftest import API_KEY, Server, node, processes, wait_until
+from conftest import API_KEY, Server, chromium_of, node, processes, wait_until
 
-CHROMIUM = "/usr/lib/chromium/chromium"
 SECRET_ENV = {
     "AWS_SECRET_ACCESS_KEY": "aws-secret-must-not-leak",
     "AWS_ACCESS_KEY_ID": "aws-id-must-not-leak",
     "DATABASE_URL": "postgres://tapedeck:db-password-must-not-leak@db/tapedeck",
     "TAPEDECK_EXTRA_SECRET": "tapedeck-secret-must-not-leak",
 }
-
-
-def chromium_of(session_id: str) -> tuple:
-    """The session's main Chromium process and all its Chromium processes, found by the
-    session's profile (`--user-data-dir=…/<id>/profile`) on their command lines."""
-    procs = [p for p in processes(f"/{session_id}/profile") if p.exe == CHROMIUM]
-    main = [p for p in procs if "--type=" not in p.text]
-    assert len(main) == 1, [p.args[:3] for p in procs]
-    return main[0], procs
 
 
 def xvfb_of(display: str) -> list:

@@ -1,6 +1,7 @@
 //! A minimal browser-level CDP client: one WebSocket, calls answered by id, events skipped.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -10,6 +11,22 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::CaptureError;
 
+/// Longest wait for the browser: to connect, and for each call's answer. A stuck or stopped
+/// browser fails the call that needs it, never anything else.
+pub const CDP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Runs `call` against the browser within [`CDP_TIMEOUT`].
+async fn bounded<T>(
+    call: impl std::future::Future<Output = Result<T, CaptureError>>,
+) -> Result<T, CaptureError> {
+    tokio::time::timeout(CDP_TIMEOUT, call)
+        .await
+        .unwrap_or(Err(CaptureError::TimedOut {
+            program: "the browser (CDP)",
+            secs: CDP_TIMEOUT.as_secs(),
+        }))
+}
+
 /// A browser-level CDP connection.
 pub struct CdpClient {
     ws: WebSocketStream<TcpStream>,
@@ -18,17 +35,35 @@ pub struct CdpClient {
 
 impl CdpClient {
     /// Connects to the browser's DevTools WebSocket at `addr` + `path`.
+    ///
+    /// Errors: [`CaptureError::TimedOut`] past [`CDP_TIMEOUT`], [`CaptureError::Cdp`] when the
+    /// handshake fails.
     pub async fn connect(addr: SocketAddr, path: &str) -> Result<Self, CaptureError> {
-        let stream = TcpStream::connect(addr).await?;
-        let url = format!("ws://{addr}{path}");
-        let (ws, _) = tokio_tungstenite::client_async(url, stream)
-            .await
-            .map_err(|e| CaptureError::Cdp(e.to_string()))?;
-        Ok(Self { ws, next_id: 1 })
+        bounded(async {
+            let stream = TcpStream::connect(addr).await?;
+            let url = format!("ws://{addr}{path}");
+            let (ws, _) = tokio_tungstenite::client_async(url, stream)
+                .await
+                .map_err(|e| CaptureError::Cdp(e.to_string()))?;
+            Ok(Self { ws, next_id: 1 })
+        })
+        .await
     }
 
     /// Sends `method` (to a flattened target `session` when given) and returns its result.
+    ///
+    /// Errors: [`CaptureError::TimedOut`] when no answer comes within [`CDP_TIMEOUT`],
+    /// [`CaptureError::Cdp`] for an error answer or a closed connection.
     pub async fn call(
+        &mut self,
+        method: &str,
+        params: Value,
+        session: Option<&str>,
+    ) -> Result<Value, CaptureError> {
+        bounded(self.exchange(method, params, session)).await
+    }
+
+    async fn exchange(
         &mut self,
         method: &str,
         params: Value,

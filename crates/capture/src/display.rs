@@ -115,6 +115,12 @@ impl Display {
         &self.sandbox
     }
 
+    /// The X server's process group id, for stopping it without owning it
+    /// ([`crate::process::kill_group`]).
+    pub fn pgid(&self) -> i32 {
+        self.process.pid()
+    }
+
     /// The display number N of `:N`.
     pub fn number(&self) -> u32 {
         self.number

@@ -115,6 +115,8 @@ impl ProcessGroup {
                 break;
             }
             self.signal(signal);
+            // A stopped process (SIGSTOP, a debugger) cannot act on TERM until it runs again.
+            self.signal(Signal::CONT);
             if let Ok(Ok(done)) = tokio::time::timeout(wait, self.child.wait()).await {
                 self.reaped = true;
                 status = Some(done);

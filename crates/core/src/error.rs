@@ -33,6 +33,10 @@ pub enum EngineError {
     /// A stored key or signed URL was refused: tampered, expired or outside the store's root.
     #[error("{0}")]
     Forbidden(String),
+    /// A session's browser or desktop did not answer within its bound (a stuck or stopped
+    /// process); the call was abandoned and nothing else waits on it.
+    #[error("{0}")]
+    TimedOut(String),
     /// The server failed: a process would not start, storage failed. Details are in the log.
     #[error("internal error: {0}")]
     Internal(String),

@@ -2,7 +2,7 @@
 //! description through the browser's accessibility tree.
 
 use tapedeck_capture::input;
-use tapedeck_capture::{element, screenshot, Display};
+use tapedeck_capture::{element, screenshot, CaptureError, Display};
 use tapedeck_core::ui::{KeyPressing, LocatedElement, MouseButton, TypingMode};
 use tapedeck_core::{EngineError, Viewport};
 
@@ -21,7 +21,7 @@ impl Engine {
     async fn on_display<T>(
         &self,
         session_id: &str,
-        action: impl AsyncFnOnce(&Display) -> Result<T, tapedeck_capture::CaptureError>,
+        action: impl AsyncFnOnce(&Display) -> Result<T, CaptureError>,
     ) -> Result<T, EngineError> {
         let live = self.live_session(session_id)?;
         self.touch_session(session_id);
@@ -29,7 +29,7 @@ impl Engine {
         let display = display
             .as_ref()
             .ok_or_else(|| EngineError::conflict("the session is ending"))?;
-        action(display).await.map_err(EngineError::internal)
+        action(display).await.map_err(action_error)
     }
 
     /// Clicks at screen point (`x`, `y`).
@@ -152,7 +152,18 @@ impl Engine {
         self.touch_session(session_id);
         element::find_by_description(live.devtools, &live.browser_ws_path, description)
             .await
-            .map_err(EngineError::internal)
+            .map_err(action_error)
+    }
+}
+
+/// A failed action as the client hears it: a tool or the browser that did not answer in time
+/// is the session's state ([`EngineError::TimedOut`]); anything else is the server's failure.
+fn action_error(e: CaptureError) -> EngineError {
+    match e {
+        CaptureError::TimedOut { program, secs } => EngineError::TimedOut(format!(
+            "{program} did not answer within {secs} s; the action was abandoned"
+        )),
+        other => EngineError::internal(other),
     }
 }
 

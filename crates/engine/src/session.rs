@@ -18,6 +18,9 @@ use crate::endpoints::EndpointClaim;
 use crate::launch::{stop_session_processes, LaunchOptions, StartedSession};
 use crate::{lock, Engine};
 
+/// How long a teardown waits for an action in progress to release the display.
+const DISPLAY_WAIT: Duration = Duration::from_secs(3);
+
 /// The running sessions, by id.
 pub(crate) type LiveSessions = HashMap<String, Arc<LiveSession>>;
 
@@ -28,6 +31,8 @@ pub(crate) struct LiveSession {
     pub(crate) browser: tokio::sync::Mutex<Option<Browser>>,
     pub(crate) devtools: SocketAddr,
     pub(crate) browser_ws_path: String,
+    /// The X server's process group, to stop it under an action stuck on it.
+    display_pgid: i32,
     pub(crate) activity: Activity,
     _display_lease: DisplayLease,
     _slot: OwnedSemaphorePermit,
@@ -133,6 +138,7 @@ impl Engine {
             ..
         } = started;
         let live = Arc::new(LiveSession {
+            display_pgid: display.pgid(),
             devtools: browser.devtools_addr(),
             browser_ws_path: browser.browser_ws_path().to_owned(),
             session: session.clone(),
@@ -272,7 +278,16 @@ impl Engine {
         }
         if let Some(live) = live {
             let browser = live.browser.lock().await.take();
-            let display = live.display.lock().await.take();
+            let display = match tokio::time::timeout(DISPLAY_WAIT, live.display.lock()).await {
+                Ok(mut display) => display.take(),
+                Err(_) => {
+                    // An action is stuck on the display (or on a stopped X server): stopping
+                    // the X server under it fails the action at once and frees the display.
+                    tracing::warn!(session = %session_id, "an action holds the display; stopping the X server under it");
+                    tapedeck_capture::process::kill_group(live.display_pgid);
+                    live.display.lock().await.take()
+                }
+            };
             stop_session_processes(browser, display, &self.inner.config.session_dir(session_id))
                 .await;
         }
