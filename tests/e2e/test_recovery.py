@@ -3,9 +3,13 @@ ffmpeg closes the segment in flight, so at most the last keepalive interval (1 s
 screen is missing."""
 
 import os
+import shutil
 import signal
 import time
 from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
 
 from conftest import Server, ffprobe, processes, wait_until
 
@@ -104,5 +108,48 @@ def test_sigterm_exits_by_its_deadline_though_the_encoder_is_stalled_and_leaves_
         native = server.native("GET", f"/recordings/{replay.replay_id}").json()
         assert native["state"] in ("interrupted", "failed") and native["finished_at"], native
         assert kernel.browsers.retrieve(browser.session_id, include_deleted=True).deleted_at is not None
+    finally:
+        server.stop()
+
+
+def test_a_start_after_a_crash_recovers_each_recording_on_its_own_and_names_each_problem(tmp_path):
+    """One recording's spool holds a corrupt segment, another's video is gone altogether: the
+    server starts all the same, /healthz says how recovery went, and each recording says what
+    happened to it. The first keeps the video it has."""
+    server = Server(tmp_path / "damaged", first_display=148).start()
+    try:
+        sessions = [server.native("POST", "/sessions", json={}).json() for _ in range(2)]
+        damaged, gone = [server.native("POST", f"/sessions/{s['id']}/recordings", json={}).json()
+                         for s in sessions]
+        spools = {}
+        for recording in (damaged, gone):
+            [encoder] = [p for p in processes(f"/spool/{recording['id']}/") if p.exe.endswith("/ffmpeg")]
+            spools[recording["id"]] = next(Path(a).parent for a in encoder.args if a.endswith("index.m3u8"))
+        time.sleep(3)
+        server.kill9()
+        # The encoders close their segment in flight as their input closes, then exit.
+        wait_until(lambda: not any(processes(f"/spool/{r['id']}/") for r in (damaged, gone)), 20,
+                   "the orphaned encoders to finish")
+
+        spool = spools[damaged["id"]]
+        (spool / "seg_09999.m4s").write_bytes(b"not a fragmented MP4 segment" * 100)
+        with open(spool / "index.m3u8", "a") as playlist:
+            playlist.write("#EXTINF:2.000000,\nseg_09999.m4s\n")
+        shutil.rmtree(spools[gone["id"]])
+        shutil.rmtree(server.data_dir / "data" / "blobs" / "recordings" / gone["id"], ignore_errors=True)
+
+        server.start()
+        health = httpx.get(f"{server.url}/healthz").json()
+        assert health == {"status": "ready", "recovery": {"recordings": 2, "recovered": 2, "failed": 1}}, health
+
+        kept = server.native("GET", f"/recordings/{damaged['id']}").json()
+        assert kept["state"] == "interrupted" and "unreadable segment" in kept["problem"], kept
+        url = server.native("GET", f"/recordings/{damaged['id']}/download-url").json()["url"]
+        video = tmp_path / "kept.mp4"
+        video.write_bytes(httpx.get(url).content)
+        assert ffprobe(video)["duration"] >= 1.5
+
+        lost = server.native("GET", f"/recordings/{gone['id']}").json()
+        assert lost["state"] == "failed" and lost["problem"] == "no video was captured", lost
     finally:
         server.stop()

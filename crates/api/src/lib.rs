@@ -42,7 +42,7 @@ impl ApiState {
 /// The whole HTTP surface: `/healthz`, `/files`, `/v1`, `/kernel`, `/gbox` and `/fast`.
 pub fn router(state: ApiState) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(common::health::healthz))
         .merge(common::files::router())
         .nest("/v1", native::router(state.clone()))
         .nest("/kernel", kernel::router(state.clone()))

@@ -147,6 +147,9 @@ pub struct Recording {
     pub size_bytes: Option<u64>,
     /// Duration of the MP4 in milliseconds, once finalized.
     pub duration_ms: Option<u64>,
+    /// What went wrong, for people: why it failed, or what its recovery left out.
+    #[serde(default)]
+    pub problem: Option<String>,
 }
 
 impl Recording {

@@ -31,6 +31,7 @@ pub use api_keys::{IssuedKey, NewKey, API_KEY_LEN};
 pub use config::EngineConfig;
 pub use counters::EngineCounters;
 pub use recording::{Artifact, RecordingKind, RecordingRequest};
+pub use recovery::RecoveryProgress;
 pub use session::{CdpEndpoint, SessionLabels};
 pub use tapedeck_capture::Sandbox;
 pub use tapedeck_core::EngineError;
@@ -61,6 +62,7 @@ struct Inner {
     own_endpoints: endpoints::OwnEndpoints,
     counters: counters::Counters,
     key_checks: api_keys::KeyChecks,
+    recovery: recovery::Recovery,
 }
 
 impl Engine {
@@ -88,6 +90,7 @@ impl Engine {
                 own_endpoints: endpoints::OwnEndpoints::default(),
                 counters: counters::Counters::default(),
                 key_checks: api_keys::KeyChecks::default(),
+                recovery: recovery::Recovery::default(),
             }),
         }
     }

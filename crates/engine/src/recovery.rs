@@ -1,19 +1,60 @@
 //! Start-up recovery: what a crashed or killed server left in flight.
+//!
+//! Sessions and test runs are closed before the server listens (quick, and names and runs must
+//! be free); recordings are recovered afterwards, in the background, each on its own: one that
+//! cannot be recovered is marked `failed` with its problem, and the rest go on.
 
+use std::path::Path;
 use std::time::Duration;
 
-use tapedeck_core::{EngineError, RecordingState, StopReason};
+use tapedeck_capture::fmp4;
+use tapedeck_capture::recorder::read_playlist;
+use tapedeck_core::{EngineError, Recording, RecordingState, StopReason};
+use tapedeck_store::StorageKey;
 use time::OffsetDateTime;
+use tokio::sync::watch;
 
+use crate::layout::parts_prefix;
 use crate::recording::{finalize, sweep_leftover_parts};
 use crate::Engine;
 
 /// How long to wait for a recorder that outlived the old server to flush its last segment.
 const ORPHAN_GRACE: Duration = Duration::from_secs(15);
 
+/// How far start-up recovery has come; `/healthz` reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecoveryProgress {
+    /// True once every recording left in flight has been dealt with.
+    pub done: bool,
+    /// Recordings the previous server left in flight.
+    pub recordings: usize,
+    /// Of those, how many are finalized so far (playable or not).
+    pub recovered: usize,
+    /// Of those, how many could not be recovered and are marked `failed`.
+    pub failed: usize,
+}
+
+/// The engine's recovery state: progress, published to whoever watches it.
+pub(crate) struct Recovery {
+    progress: watch::Sender<RecoveryProgress>,
+}
+
+impl Default for Recovery {
+    fn default() -> Self {
+        Self {
+            progress: watch::channel(RecoveryProgress::default()).0,
+        }
+    }
+}
+
 impl Engine {
-    /// Closes sessions whose processes died with the previous server, and finalizes every
-    /// recording left `recording` or `stopping` from the segments on disk, as `interrupted`.
+    /// Closes sessions whose processes died with the previous server and interrupts its FAST
+    /// runs, then recovers every recording left `recording` or `stopping` in the background
+    /// (see [`Engine::recovery_progress`]): finalized from what was persisted, as
+    /// `interrupted`.
+    ///
+    /// Errors: metadata failures of the first part only; a recording that cannot be recovered
+    /// is marked `failed` with its problem, and never keeps the server down.
     pub async fn recover(&self) -> Result<(), EngineError> {
         let now = OffsetDateTime::now_utc();
         let closed = self.inner.meta.close_stale_sessions(now).await?;
@@ -26,40 +67,131 @@ impl Engine {
                 "recovering after an unclean stop"
             );
         }
-        for mut recording in in_flight {
-            let spool_dir = self.config().spool_dir(&recording.id);
-            wait_for_orphan_recorder(&spool_dir).await;
-            recording.stop_reason.get_or_insert(StopReason::Recovered);
-            let recovered = finalize(
-                self,
-                &mut recording,
-                RecordingState::Interrupted,
-                None,
-                None,
-            )
-            .await?;
-            if recovered.finished_at.is_none() {
-                let duration = Duration::from_millis(recovered.duration_ms.unwrap_or_default());
-                recording.finished_at = Some(recovered.started_at + duration);
-                self.inner.meta.update_recording(&recording).await?;
-            }
-            tracing::info!(recording = %recording.id, state = recording.state.as_str(), "recording recovered");
-        }
-        // Listing a large bucket takes a while; serving need not wait for it.
-        let engine = self.clone();
-        tokio::spawn(async move {
-            match sweep_leftover_parts(&engine).await {
-                Ok(0) => {}
-                Ok(parts) => {
-                    tracing::info!(
-                        parts,
-                        "deleted segments that finalized recordings left behind"
-                    )
-                }
-                Err(e) => tracing::warn!(error = %e, "could not look for leftover segments"),
-            }
+        self.inner.recovery.progress.send_replace(RecoveryProgress {
+            recordings: in_flight.len(),
+            ..RecoveryProgress::default()
         });
+        tokio::spawn(self.clone().recover_recordings(in_flight));
         Ok(())
+    }
+
+    /// How far start-up recovery has come.
+    pub fn recovery_progress(&self) -> RecoveryProgress {
+        *self.inner.recovery.progress.borrow()
+    }
+
+    /// Waits until start-up recovery is done.
+    pub async fn recovered(&self) {
+        let mut progress = self.inner.recovery.progress.subscribe();
+        let _ = progress.wait_for(|p| p.done).await;
+    }
+
+    async fn recover_recordings(self, in_flight: Vec<Recording>) {
+        for recording in in_flight {
+            let id = recording.id.clone();
+            let outcome = self.recover_recording(recording.clone()).await;
+            let failed = match outcome {
+                Ok(recovered) => recovered.state == RecordingState::Failed,
+                Err(e) => {
+                    tracing::error!(recording = %id, error = %e, "could not recover a recording");
+                    self.mark_unrecoverable(recording).await;
+                    true
+                }
+            };
+            self.inner.recovery.progress.send_modify(|p| {
+                p.recovered += 1;
+                p.failed += usize::from(failed);
+            });
+        }
+        self.inner.recovery.progress.send_modify(|p| p.done = true);
+        // Listing a large bucket takes a while; nothing waits for it.
+        match sweep_leftover_parts(&self).await {
+            Ok(0) => {}
+            Ok(parts) => {
+                tracing::info!(
+                    parts,
+                    "deleted segments that finalized recordings left behind"
+                )
+            }
+            Err(e) => tracing::warn!(error = %e, "could not look for leftover segments"),
+        }
+    }
+
+    async fn recover_recording(&self, mut recording: Recording) -> Result<Recording, EngineError> {
+        let spool_dir = self.config().spool_dir(&recording.id);
+        wait_for_orphan_recorder(&spool_dir).await;
+        let left_out = self.set_aside_unreadable(&recording.id, &spool_dir).await;
+        recording.stop_reason.get_or_insert(StopReason::Recovered);
+        let mut recovered = finalize(
+            self,
+            &mut recording,
+            RecordingState::Interrupted,
+            None,
+            None,
+        )
+        .await?;
+        if recovered.finished_at.is_none() || left_out > 0 {
+            let duration = Duration::from_millis(recovered.duration_ms.unwrap_or_default());
+            recovered
+                .finished_at
+                .get_or_insert(recovered.started_at + duration);
+            if left_out > 0 && recovered.problem.is_none() {
+                recovered.problem = Some(format!(
+                    "{left_out} unreadable segment(s) left out after a crash"
+                ));
+            }
+            self.inner.meta.update_recording(&recovered).await?;
+        }
+        tracing::info!(recording = %recovered.id, state = recovered.state.as_str(), "recording recovered");
+        Ok(recovered)
+    }
+
+    /// Marks a recording whose recovery failed as `failed`, for good: its video may still be
+    /// in its parts, which stay where they are.
+    async fn mark_unrecoverable(&self, mut recording: Recording) {
+        recording.state = RecordingState::Failed;
+        recording.stop_reason.get_or_insert(StopReason::Recovered);
+        recording
+            .finished_at
+            .get_or_insert_with(OffsetDateTime::now_utc);
+        recording.problem = Some("recovery after a crash failed; the server log has why".into());
+        if let Err(e) = self.inner.meta.update_recording(&recording).await {
+            tracing::error!(recording = %recording.id, error = %e, "could not mark a recording failed");
+        }
+    }
+
+    /// Renames segments in the spool that are not readable fragmented MP4 (a crash mid-write,
+    /// a damaged disk) out of the playlist's way, so the rest of the video is kept; returns how
+    /// many. Without a readable `init.mp4`, segments cannot be checked and are all kept.
+    async fn set_aside_unreadable(&self, recording_id: &str, spool_dir: &Path) -> usize {
+        let playlist = read_playlist(spool_dir).await;
+        let init = match tokio::fs::read(spool_dir.join("init.mp4")).await {
+            Ok(init) => Some(init),
+            Err(_) => {
+                match StorageKey::for_path(&format!("{}/init.mp4", parts_prefix(recording_id))) {
+                    Ok(key) => self.blobs().get(&key).await.ok().map(|b| b.to_vec()),
+                    Err(_) => None,
+                }
+            }
+        };
+        let Some(time) = init.as_deref().and_then(fmp4::track_time) else {
+            return 0;
+        };
+        let mut set_aside = 0;
+        for segment in &playlist.segments {
+            let path = spool_dir.join(&segment.file);
+            let Ok(bytes) = tokio::fs::read(&path).await else {
+                continue;
+            };
+            if fmp4::segment_span(&bytes, time).is_none() {
+                tracing::warn!(recording = %recording_id, segment = %segment.file, "unreadable segment left out");
+                let aside = path.with_extension("unreadable");
+                if tokio::fs::rename(&path, &aside).await.is_ok() {
+                    set_aside += 1;
+                }
+            }
+        }
+        set_aside
     }
 }
 

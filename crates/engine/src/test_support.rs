@@ -101,6 +101,7 @@ pub(crate) async fn recording_row(
         storage_key: None,
         size_bytes: None,
         duration_ms: None,
+        problem: None,
     };
     engine
         .inner

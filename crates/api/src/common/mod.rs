@@ -5,6 +5,7 @@ pub mod body;
 pub mod cdp_relay;
 pub mod error;
 pub mod files;
+pub mod health;
 pub mod request_id;
 pub mod timestamp;
 pub mod token;

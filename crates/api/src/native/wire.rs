@@ -163,6 +163,8 @@ pub struct RecordingJson {
     pub size_bytes: Option<u64>,
     /// MP4 duration in milliseconds.
     pub duration_ms: Option<u64>,
+    /// What went wrong, for people: why it failed, or what its recovery left out.
+    pub problem: Option<String>,
 }
 
 impl From<Recording> for RecordingJson {
@@ -178,6 +180,7 @@ impl From<Recording> for RecordingJson {
             storage_key: r.storage_key,
             size_bytes: r.size_bytes,
             duration_ms: r.duration_ms,
+            problem: r.problem,
         }
     }
 }

@@ -75,6 +75,7 @@ pub(crate) async fn finalize(
     } else {
         tracing::warn!(recording = %recording.id, "no video was captured");
         recording.state = RecordingState::Failed;
+        recording.problem = Some("no video was captured".into());
     }
     engine.inner.meta.update_recording(recording).await?;
     if let Err(e) = tokio::fs::remove_dir_all(&spool_dir).await {

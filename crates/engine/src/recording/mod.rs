@@ -108,6 +108,7 @@ impl Engine {
             storage_key: None,
             size_bytes: None,
             duration_ms: None,
+            problem: None,
         };
         let segment_secs = match request.ring_secs {
             Some(_) => RING_SEGMENT_SECS,

@@ -302,6 +302,7 @@ async fn recovery_finalizes_a_recording_a_crash_cut_short_as_interrupted() {
     // What a killed server leaves: closed segments in the spool, no recorder running.
     spool_closed_segments(&engine.config().spool_dir(&recording.id), 4);
     engine.recover().await.unwrap();
+    engine.recovered().await;
     let recovered = engine.get_recording(PROJECT, &recording.id).await.unwrap();
     assert_eq!(recovered.state, RecordingState::Interrupted);
     assert_eq!(recovered.stop_reason, Some(StopReason::Recovered));

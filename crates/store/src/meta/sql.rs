@@ -166,6 +166,7 @@ fn recording_from_row(row: &AnyRow) -> Result<Recording, StoreError> {
             .try_get::<Option<i64>, _>("duration_ms")?
             .map(non_negative)
             .transpose()?,
+        problem: row.try_get("problem")?,
     })
 }
 
@@ -274,8 +275,8 @@ impl Metadata for SqlMetadata {
         sqlx::query(
             "INSERT INTO recordings (id, session_id, state, stop_reason, framerate,
                 max_duration_secs, max_bytes, started_at, finished_at, storage_key, size_bytes,
-                duration_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                duration_ms, problem)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&r.id)
         .bind(&r.session_id)
@@ -289,6 +290,7 @@ impl Metadata for SqlMetadata {
         .bind(&r.storage_key)
         .bind(r.size_bytes.map(|v| v as i64))
         .bind(r.duration_ms.map(|v| v as i64))
+        .bind(&r.problem)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -297,8 +299,8 @@ impl Metadata for SqlMetadata {
     async fn update_recording(&self, r: &Recording) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE recordings SET state = $1, stop_reason = $2, finished_at = $3, storage_key = $4,
-                size_bytes = $5, duration_ms = $6
-             WHERE id = $7",
+                size_bytes = $5, duration_ms = $6, problem = $7
+             WHERE id = $8",
         )
         .bind(r.state.as_str())
         .bind(r.stop_reason.map(StopReason::as_str))
@@ -306,6 +308,7 @@ impl Metadata for SqlMetadata {
         .bind(&r.storage_key)
         .bind(r.size_bytes.map(|v| v as i64))
         .bind(r.duration_ms.map(|v| v as i64))
+        .bind(&r.problem)
         .bind(&r.id)
         .execute(&self.pool)
         .await?;
@@ -511,6 +514,7 @@ mod tests {
             storage_key: None,
             size_bytes: None,
             duration_ms: None,
+            problem: None,
         };
         db.insert_recording(&rec).await.unwrap();
         assert_eq!(db.in_flight_recordings().await.unwrap().len(), 1);
@@ -520,8 +524,10 @@ mod tests {
         rec.storage_key = Some("storage://tapedeck/recordings/r1.mp4".into());
         rec.size_bytes = Some(1234);
         rec.duration_ms = Some(5000);
+        rec.problem = Some("1 unreadable segment was left out".into());
         db.update_recording(&rec).await.unwrap();
         let back = db.get_recording("r1").await.unwrap().unwrap();
+        assert_eq!(back.problem, rec.problem);
         assert_eq!(back.state, RecordingState::Finished);
         assert_eq!(back.size_bytes, Some(1234));
         assert!(db.in_flight_recordings().await.unwrap().is_empty());
