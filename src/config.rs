@@ -98,6 +98,11 @@ pub struct ServeConfig {
     /// First X display number used for sessions.
     #[arg(long, env = "TAPEDECK_FIRST_DISPLAY", default_value_t = 100)]
     pub first_display: u32,
+    /// Days after which recordings that ended and test records are deleted, with their
+    /// videos and baselines (checked hourly); without it nothing is deleted by age.
+    #[arg(long, env = "TAPEDECK_RETENTION_DAYS",
+          value_parser = clap::value_parser!(u64).range(1..=36500))]
+    pub retention_days: Option<u64>,
     /// Seconds a shutdown (SIGTERM, SIGINT) may take to finalize recordings and end sessions;
     /// past it the server exits anyway, its sessions' processes die with it, and the next
     /// start recovers what was left unfinished.

@@ -149,6 +149,14 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     tokio::spawn(engine.clone().reap_sessions());
     tokio::spawn(engine.clone().run_traffic_writer());
+    if let Some(days) = config.retention_days {
+        tracing::info!(
+            days,
+            "deleting recordings and test records older than the retention period"
+        );
+        let keep = std::time::Duration::from_secs(days * 24 * 3600);
+        tokio::spawn(engine.clone().enforce_retention(keep));
+    }
     let proxy_ca_der: Arc<[u8]> = ca.cert_der.clone().into();
     keep_private(data_dir).context("restricting the data dir to the server's user")?;
     // Bound before the proxy starts: the proxy refuses the API's address as a target.

@@ -367,6 +367,25 @@ def test_fast_keeps_every_baseline_of_a_full_speed_load_stopped_the_moment_it_en
     assert again["baseline_count"] == stopped["baseline_count"]
 
 
+def test_fast_a_deleted_test_record_takes_its_baselines_and_runs_with_it(fast, apps):
+    plain, _ = apps
+    run = create_run(fast)
+    with proxied(fast) as client:
+        assert client.get(f"http://127.0.0.1:{plain.port}/to-delete").status_code == 200
+    record = run["test_record_id"]
+    refused = fast.native("DELETE", f"/test-records/{record}")
+    assert refused.status_code == 409 and "still recording" in refused.json()["message"]
+    assert stop_run(fast, run["id"])["baseline_count"] == 1
+
+    assert fast.native("DELETE", f"/test-records/{record}").status_code == 204
+    assert fast.native("GET", f"/test-records/{record}").status_code == 404
+    assert fast.native("GET", f"/test-records/{record}/har").status_code == 404
+    gone = fast.fast("GET", f"/test_run/{run['id']}")
+    assert gone.status_code == 404 and gone.json()["body"]["id"]["error"] == "not_found"
+    copy = fast.fast("POST", "/test_run", json={"name": "copy", "test_record_id": record})
+    assert copy.status_code == 404
+
+
 def test_fast_bad_input_uses_the_envelope(fast):
     missing = fast.fast("GET", "/test_run/999999")
     assert missing.status_code == 404 and missing.json()["status"] == 404

@@ -10,6 +10,7 @@ def test_openapi_document_lists_the_native_routes(server):
                  "/v1/recordings/{id}", "/v1/recordings/{id}/stop", "/v1/recordings/{id}/download-url",
                  "/v1/test-records/{id}", "/v1/test-records/{id}/har", "/v1/proxy/ca.der"):
         assert path in doc["paths"], path
+    assert "delete" in doc["paths"]["/v1/recordings/{id}"] and "delete" in doc["paths"]["/v1/test-records/{id}"]
     # Every documented route about one thing is served: a missing thing, not a missing route.
     for path, operations in doc["paths"].items():
         if "{id}" not in path:
@@ -39,6 +40,23 @@ def test_native_session_and_recording_lifecycle(server):
     assert after["size_bytes"] > 0 and after["duration_ms"] > 0
     gone = server.native("GET", f"/sessions/{session['id']}").json()
     assert gone["state"] == "deleted" and gone["deleted_at"]
+
+
+def test_a_deleted_recording_takes_its_video_and_its_presigned_urls_with_it(server):
+    session = server.native("POST", "/sessions", json={}).json()
+    rec = server.native("POST", f"/sessions/{session['id']}/recordings", json={}).json()
+    refused = server.native("DELETE", f"/recordings/{rec['id']}")
+    assert refused.status_code == 409 and "stop it" in refused.json()["message"]
+    server.native("POST", f"/recordings/{rec['id']}/stop")
+    url = server.native("GET", f"/recordings/{rec['id']}/download-url").json()["url"]
+    assert httpx.get(url).status_code == 200
+    server.native("DELETE", f"/sessions/{session['id']}")
+
+    assert server.native("DELETE", f"/recordings/{rec['id']}").status_code == 204
+    assert httpx.get(url).status_code == 404
+    assert server.native("GET", f"/recordings/{rec['id']}").status_code == 404
+    assert server.native("GET", f"/sessions/{session['id']}/recordings").json()["items"] == []
+    assert server.native("DELETE", f"/recordings/{rec['id']}").status_code == 404
 
 
 def test_native_errors(server):

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import Server, expires, ffprobe, free_port
+from conftest import API_KEY, Server, expires, ffprobe, free_port, wait_until
 from test_fast import App, create_run, har, proxied, stop_run
 
 S3_KEY, S3_SECRET, BUCKET = "tapedeck-e2e", "tapedeck-e2e-secret-0123", "recordings"
@@ -34,7 +34,8 @@ def as_postgres_user(args: list) -> list:
 
 @pytest.fixture(scope="module")
 def postgres():
-    """A throwaway cluster on a free port; yields a function that creates a fresh database."""
+    """A throwaway cluster on a free port; yields a function that creates a fresh database (with
+    `.stop()` and `.start()` for the whole cluster)."""
     # Not under pytest's tmp dir: that is private to root, and the cluster runs as `postgres`.
     root = Path(tempfile.mkdtemp(prefix="tapedeck-pg-"))
     if os.geteuid() == 0:
@@ -43,10 +44,22 @@ def postgres():
     data = root / "data"
     subprocess.run(as_postgres_user([postgres_bin("initdb"), "-D", str(data), "-U", "tapedeck",
                                      "--auth=trust", "--no-sync"]), check=True, capture_output=True)
-    subprocess.run(as_postgres_user([
-        postgres_bin("pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "start", "-o",
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
-    ]), check=True, capture_output=True)
+
+    def start():
+        running = subprocess.run(as_postgres_user([postgres_bin("pg_ctl"), "-D", str(data), "status"]),
+                                 capture_output=True)
+        if running.returncode == 0:
+            return
+        subprocess.run(as_postgres_user([
+            postgres_bin("pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "start", "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+        ]), check=True, capture_output=True)
+
+    def stop():
+        subprocess.run(as_postgres_user([postgres_bin("pg_ctl"), "-D", str(data), "-m", "fast", "stop"]),
+                       capture_output=True)
+
+    start()
     names = iter(range(1000))
 
     def database() -> str:
@@ -55,9 +68,10 @@ def postgres():
                        check=True, capture_output=True)
         return f"postgres://tapedeck@127.0.0.1:{port}/{name}"
 
+    # Tests that take the database away and bring it back.
+    database.stop, database.start = stop, start
     yield database
-    subprocess.run(as_postgres_user([postgres_bin("pg_ctl"), "-D", str(data), "-m", "fast", "stop"]),
-                   capture_output=True)
+    stop()
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -202,4 +216,33 @@ def test_fast_baselines_on_postgres(tmp_path, postgres, s3):
         assert json.loads(entries[1]["response"]["content"]["text"])["body"] == body.decode()
     finally:
         app.stop()
+        server.stop()
+
+
+def test_a_database_outage_answers_503_with_retry_after_in_every_dialect_and_heals(tmp_path, postgres, s3):
+    _, s3_env, _ = s3
+    server = scale_server(tmp_path, postgres(), s3_env, first_display=196).start()
+    try:
+        postgres.stop()
+        bearer = {"Authorization": f"Bearer {API_KEY}"}
+        asked = time.monotonic()
+        answers = {
+            "native": httpx.get(f"{server.url}/v1/sessions", headers=bearer, timeout=30),
+            "kernel": httpx.get(f"{server.url}/kernel/browsers", headers=bearer, timeout=30),
+            "gbox": httpx.get(f"{server.url}/gbox/boxes", headers=bearer, timeout=30),
+            "fast": httpx.get(f"{server.url}/fast/v1/test_run/1", headers={"X-WallarmAPI-Token": API_KEY},
+                              timeout=30),
+        }
+        # Each within the database wait (5 s, or at once from the key cache), never a hang.
+        assert time.monotonic() - asked < 4 * 7
+        for dialect, answer in answers.items():
+            assert answer.status_code == 503 and answer.headers["retry-after"] == "5", (dialect, answer.text)
+            # FAST's envelope names the error, the others say it in words too.
+            said = "unavailable" if dialect == "fast" else "database is not answering"
+            assert said in answer.text and "request id" not in answer.text, (dialect, answer.text)
+        postgres.start()
+        wait_until(lambda: httpx.get(f"{server.url}/v1/sessions", headers=bearer).status_code == 200, 30,
+                   "the server to answer again once the database is back")
+    finally:
+        postgres.start()
         server.stop()

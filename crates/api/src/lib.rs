@@ -52,6 +52,9 @@ pub fn router(state: ApiState) -> Router {
             tower_http::trace::TraceLayer::new_for_http()
                 .make_span_with(common::request_id::span_for::<axum::body::Body>),
         )
+        .layer(axum::middleware::map_response(
+            common::error::retry_after_unavailable,
+        ))
         .layer(axum::middleware::from_fn(common::request_id::assign))
         .with_state(state)
 }

@@ -33,6 +33,10 @@ pub enum EngineError {
     /// A stored key or signed URL was refused: tampered, expired or outside the store's root.
     #[error("{0}")]
     Forbidden(String),
+    /// A service the server depends on (the metadata database) is not answering; the same
+    /// request should succeed once it is back.
+    #[error("{0}")]
+    Unavailable(String),
     /// A session's browser or desktop did not answer within its bound (a stuck or stopped
     /// process); the call was abandoned and nothing else waits on it.
     #[error("{0}")]

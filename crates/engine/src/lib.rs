@@ -15,6 +15,7 @@ mod pool;
 mod reaper;
 mod recording;
 mod recovery;
+mod retention;
 mod session;
 #[cfg(test)]
 mod test_support;

@@ -33,7 +33,28 @@ impl From<StoreError> for EngineError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::InvalidKey(msg) => EngineError::Forbidden(msg),
+            StoreError::Database(e) if is_outage(&e) => {
+                tracing::warn!(error = %e, "the metadata database is not answering");
+                EngineError::Unavailable(
+                    "the metadata database is not answering; try again shortly".into(),
+                )
+            }
             other => EngineError::internal(other),
         }
     }
+}
+
+/// True for failures of reaching the database (down, restarting, unreachable), as opposed to
+/// a query it refused.
+fn is_outage(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+    ) || matches!(e, sqlx::Error::Database(db) if db.code().is_some_and(|code| {
+        // PostgreSQL's admin shutdown, crash shutdown and cannot-connect-now.
+        matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+    }))
 }

@@ -4,7 +4,8 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::Query;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::Response;
 use serde::Serialize;
 use tapedeck_engine::EngineError;
 use thiserror::Error;
@@ -63,6 +64,9 @@ impl CommonError {
             }
             Self::Engine(EngineError::Forbidden(_)) => (StatusCode::FORBIDDEN, "forbidden"),
             Self::Engine(EngineError::TimedOut(_)) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+            Self::Engine(EngineError::Unavailable(_)) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
             Self::Engine(EngineError::Internal(_)) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
             }
@@ -90,7 +94,8 @@ impl CommonError {
         let failed = self.status_and_code().0.is_server_error()
             && !matches!(
                 self,
-                Self::NotServed(_) | Self::Engine(EngineError::TimedOut(_))
+                Self::NotServed(_)
+                    | Self::Engine(EngineError::TimedOut(_) | EngineError::Unavailable(_))
             );
         let message = if failed {
             let request_id = request_id::current().unwrap_or_else(|| "-".into());
@@ -106,6 +111,21 @@ impl CommonError {
             message,
         }
     }
+}
+
+/// Seconds a client is told to wait before retrying a 503.
+const RETRY_AFTER_SECS: u32 = 5;
+
+/// Response layer: every 503 (a database outage, capacity, recovery) says when to try again,
+/// whichever dialect answered; the Kernel and GBOX SDKs retry a 503.
+pub async fn retry_after_unavailable(mut response: Response) -> Response {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .entry(header::RETRY_AFTER)
+            .or_insert(HeaderValue::from(RETRY_AFTER_SECS));
+    }
+    response
 }
 
 /// Unwraps an optional-rejection query extractor into a [`CommonError::Query`].

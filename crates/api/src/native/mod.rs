@@ -35,13 +35,19 @@ pub fn router(state: ApiState) -> Router<ApiState> {
             "/sessions/{id}/recordings",
             post(recordings::start).get(recordings::list),
         )
-        .route("/recordings/{id}", get(recordings::retrieve))
+        .route(
+            "/recordings/{id}",
+            get(recordings::retrieve).delete(recordings::delete),
+        )
         .route("/recordings/{id}/stop", post(recordings::stop))
         .route(
             "/recordings/{id}/download-url",
             get(recordings::download_url),
         )
-        .route("/test-records/{id}", get(records::retrieve))
+        .route(
+            "/test-records/{id}",
+            get(records::retrieve).delete(records::delete),
+        )
         .route("/test-records/{id}/har", get(records::export_har))
         .route("/proxy/ca.der", get(proxy_ca::ca_certificate))
         .route("/metrics", get(metrics::metrics))

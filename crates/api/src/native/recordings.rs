@@ -83,6 +83,19 @@ pub async fn retrieve(
     ))
 }
 
+/// Delete a recording: its MP4 and its metadata. Its presigned URLs answer 404 from then on.
+#[utoipa::path(delete, path = "/v1/recordings/{id}",
+    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody),
+              (status = 409, description = "still recording; stop it first", body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, NativeError> {
+    state.engine.delete_recording(caller.project(), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Stop a recording; answers once the MP4 is downloadable. Idempotent.
 #[utoipa::path(post, path = "/v1/recordings/{id}/stop",
     responses((status = 200, body = RecordingJson), (status = 404, body = ErrorBody)))]

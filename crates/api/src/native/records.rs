@@ -3,6 +3,7 @@
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use axum::Json;
@@ -79,4 +80,21 @@ pub async fn export_har(
         Json(har::document(&record, &baselines, secrets)),
     )
         .into_response())
+}
+
+/// Delete a test record with its baselines and test runs.
+#[utoipa::path(delete, path = "/v1/test-records/{id}", params(("id" = i64, Path)),
+    responses((status = 204, description = "deleted"), (status = 404, body = ErrorBody),
+              (status = 409, description = "a test run still records into it", body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, NativeError> {
+    let id = record_id(&id)?;
+    state
+        .engine
+        .delete_test_record(caller.project(), id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -130,6 +130,13 @@ impl Engine {
             .map(|a| a.ticket.test_run_id)
     }
 
+    /// True while any project's run records into `test_record_id`.
+    pub(crate) fn is_recording_into(&self, test_record_id: i64) -> bool {
+        lock(&self.inner.traffic.active)
+            .values()
+            .any(|a| a.ticket.test_record_id == test_record_id)
+    }
+
     /// One of `project`'s test runs (those of its test records) by id.
     ///
     /// Errors: `NotFound` when `project` has no such run, whether or not another has.

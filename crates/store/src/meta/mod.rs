@@ -66,4 +66,13 @@ pub trait Metadata: TrafficMetadata + ApiKeyMetadata + Send + Sync {
     async fn list_recordings(&self, session_id: &str) -> Result<Vec<Recording>, StoreError>;
     /// Recordings left `recording` or `stopping`: what a restart must recover.
     async fn in_flight_recordings(&self) -> Result<Vec<Recording>, StoreError>;
+    /// Deletes a recording's row; its blobs are the caller's to delete first.
+    async fn delete_recording(&self, id: &str) -> Result<(), StoreError>;
+    /// Up to `limit` recordings that ended before `before` (finalized, failed or discarded),
+    /// oldest first: what retention deletes.
+    async fn ended_recordings(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Recording>, StoreError>;
 }

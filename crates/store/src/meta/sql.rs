@@ -23,6 +23,9 @@ use crate::StoreError;
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// Longest wait for a database connection.
+const DATABASE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Backend {
@@ -68,6 +71,8 @@ impl SqlMetadata {
         sqlx::any::install_default_drivers();
         let options: AnyConnectOptions = database_url.parse()?;
         let pool = AnyPoolOptions::new()
+            // A database that does not answer fails a request in seconds (503), never hangs it.
+            .acquire_timeout(DATABASE_WAIT)
             .max_connections(match backend {
                 Backend::Sqlite => 4,
                 Backend::Postgres => 10,
@@ -340,6 +345,31 @@ impl Metadata for SqlMetadata {
         .await?;
         rows.iter().map(recording_from_row).collect()
     }
+
+    async fn delete_recording(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM recordings WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn ended_recordings(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Recording>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM recordings
+             WHERE state NOT IN ('recording', 'stopping') AND finished_at < $1
+             ORDER BY finished_at LIMIT $2",
+        )
+        .bind(micros(before))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(recording_from_row).collect()
+    }
 }
 
 #[cfg(test)]
@@ -532,5 +562,12 @@ mod tests {
         assert_eq!(back.size_bytes, Some(1234));
         assert!(db.in_flight_recordings().await.unwrap().is_empty());
         assert_eq!(db.list_recordings("s1").await.unwrap().len(), 1);
+
+        let finished = rec.finished_at.unwrap();
+        let later = finished + time::Duration::seconds(1);
+        assert!(db.ended_recordings(finished, 10).await.unwrap().is_empty());
+        assert_eq!(db.ended_recordings(later, 10).await.unwrap(), vec![back]);
+        db.delete_recording("r1").await.unwrap();
+        assert!(db.get_recording("r1").await.unwrap().is_none());
     }
 }

@@ -208,6 +208,37 @@ impl TrafficMetadata for SqlMetadata {
             .await?;
         Ok(count(row.try_get("n")?))
     }
+
+    async fn delete_test_record(&self, id: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for table in ["baselines", "test_runs"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE test_record_id = $1"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("DELETE FROM test_records WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn test_records_before(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<i64>, StoreError> {
+        let ids = sqlx::query_scalar(
+            "SELECT id FROM test_records WHERE created_at < $1 ORDER BY created_at, id LIMIT $2",
+        )
+        .bind(micros(before))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(ids)
+    }
 }
 
 #[cfg(test)]
@@ -291,6 +322,21 @@ mod tests {
         assert!(baselines[0].id > 0 && baselines[1].id > baselines[0].id);
         assert_eq!(db.list_baselines(record.id).await.unwrap(), baselines);
         assert_eq!(db.count_baselines(record.id).await.unwrap(), 2);
+
+        let later = record.created_at + time::Duration::seconds(1);
+        assert!(db
+            .test_records_before(record.created_at, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            db.test_records_before(later, 10).await.unwrap(),
+            vec![record.id]
+        );
+        db.delete_test_record(record.id).await.unwrap();
+        assert!(db.get_test_record(record.id).await.unwrap().is_none());
+        assert!(db.get_test_run(stored.id).await.unwrap().is_none());
+        assert_eq!(db.count_baselines(record.id).await.unwrap(), 0);
     }
 
     /// A database written by a release with BOOLEAN flag columns keeps its rows and ids.

@@ -33,4 +33,13 @@ pub trait TrafficMetadata: Send + Sync {
     async fn list_baselines(&self, test_record_id: i64) -> Result<Vec<Baseline>, StoreError>;
     /// How many baselines a record holds.
     async fn count_baselines(&self, test_record_id: i64) -> Result<u64, StoreError>;
+    /// Deletes a test record with its baselines and test runs, in one transaction.
+    async fn delete_test_record(&self, id: i64) -> Result<(), StoreError>;
+    /// Ids of up to `limit` test records created before `before`, oldest first: what
+    /// retention deletes (the caller skips one still recording).
+    async fn test_records_before(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<i64>, StoreError>;
 }
