@@ -2,6 +2,8 @@
 
 import httpx
 
+from conftest import API_KEY, processes, wait_until
+
 
 def test_openapi_document_lists_the_native_routes(server):
     doc = httpx.get(f"{server.url}/v1/openapi.json").json()
@@ -64,3 +66,32 @@ def test_native_errors(server):
     assert server.native("GET", "/recordings/nope").status_code == 404
     assert httpx.get(f"{server.url}/v1/sessions").status_code == 401
     assert server.native("GET", "/recordings/x/download-url", params={"expires_in_secs": 0}).status_code == 400
+
+
+def test_a_client_that_hangs_up_mid_create_or_mid_delete_leaves_no_ghost(server):
+    """Create and delete run to completion whatever the client does: a session either has a
+    running row and its processes, or neither."""
+    bearer = {"Authorization": f"Bearer {API_KEY}"}
+
+    def running() -> set:
+        return {s["id"] for s in server.native("GET", "/sessions", params={"limit": 100}).json()["items"]}
+
+    before = running()
+    try:
+        httpx.post(f"{server.url}/v1/sessions", headers=bearer, json={}, timeout=0.2)
+        raise AssertionError("the create answered within 0.2 s; the hang-up was not tested")
+    except httpx.TimeoutException:
+        pass
+    # The create finishes by itself: one new running session, with its browser.
+    wait_until(lambda: len(running() - before) == 1, 30, "the abandoned create to finish")
+    [session] = running() - before
+    assert processes(f"/{session}/profile"), "a running session without its browser"
+
+    try:
+        httpx.delete(f"{server.url}/v1/sessions/{session}", headers=bearer, timeout=0.05)
+    except httpx.TimeoutException:
+        pass
+    # The delete finishes by itself: no row left running, and no process left behind.
+    wait_until(lambda: session not in running(), 30, "the abandoned delete to finish")
+    wait_until(lambda: not processes(f"/{session}/profile"), 10, "the browser to be gone")
+    assert server.native("GET", f"/sessions/{session}").json()["state"] == "deleted"

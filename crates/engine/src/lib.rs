@@ -131,6 +131,18 @@ impl Engine {
     }
 }
 
+/// Runs `work` on its own task and waits for it, so that it runs to completion (or fails and
+/// rolls back) even when the caller's future is dropped: a client that disconnects mid-create
+/// or mid-delete leaves neither a row without processes nor processes without a row.
+async fn to_completion<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, EngineError>> + Send + 'static,
+) -> Result<T, EngineError> {
+    use tracing::Instrument as _;
+    tokio::spawn(work.in_current_span())
+        .await
+        .map_err(|e| EngineError::Internal(format!("an engine task failed: {e}")))?
+}
+
 /// Locks a std mutex, ignoring poisoning: the maps hold plain data that stays consistent.
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())

@@ -16,7 +16,7 @@ use crate::counters::Counters;
 use crate::displays::DisplayLease;
 use crate::endpoints::EndpointClaim;
 use crate::launch::{stop_session_processes, LaunchOptions, StartedSession};
-use crate::{lock, Engine};
+use crate::{lock, to_completion, Engine};
 
 /// How long a teardown waits for an action in progress to release the display.
 const DISPLAY_WAIT: Duration = Duration::from_secs(3);
@@ -106,6 +106,11 @@ impl Engine {
         project: &str,
         spec: SessionSpec,
     ) -> Result<Session, EngineError> {
+        let (engine, project) = (self.clone(), project.to_owned());
+        to_completion(async move { engine.start_session(&project, spec).await }).await
+    }
+
+    async fn start_session(&self, project: &str, spec: SessionSpec) -> Result<Session, EngineError> {
         spec.validate()?;
         let inner = &self.inner;
         if let Some(name) = &spec.name {
@@ -260,7 +265,8 @@ impl Engine {
     /// Errors: `NotFound` when `project` has no such running session.
     pub async fn delete_session(&self, project: &str, id_or_name: &str) -> Result<(), EngineError> {
         let session = self.get_session(project, id_or_name, false).await?;
-        self.end_session(&session.id).await
+        let engine = self.clone();
+        to_completion(async move { engine.end_session(&session.id).await }).await
     }
 
     /// Ends the session `session_id`, whoever owns it (the reaper, shutdown): its recordings are

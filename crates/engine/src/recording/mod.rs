@@ -25,7 +25,7 @@ pub(crate) use parts::sweep_leftover_parts;
 pub(crate) use supervisor::PID_FILE;
 
 use crate::counters::Counters;
-use crate::{lock, Engine};
+use crate::{lock, to_completion, Engine};
 
 /// The recordings being captured on this node, by id.
 pub(crate) type LiveRecordings = HashMap<String, Arc<LiveRecording>>;
@@ -88,6 +88,21 @@ impl Engine {
     /// in `project`, `Conflict` when the session is ending.
     #[tracing::instrument(skip(self))]
     pub async fn start_recording(
+        &self,
+        project: &str,
+        session_id_or_name: &str,
+        request: RecordingRequest,
+    ) -> Result<Recording, EngineError> {
+        let (engine, project, session) = (
+            self.clone(),
+            project.to_owned(),
+            session_id_or_name.to_owned(),
+        );
+        to_completion(async move { engine.begin_recording(&project, &session, request).await })
+            .await
+    }
+
+    async fn begin_recording(
         &self,
         project: &str,
         session_id_or_name: &str,
@@ -206,7 +221,8 @@ impl Engine {
         reason: StopReason,
     ) -> Result<Recording, EngineError> {
         self.get_recording(project, recording_id).await?;
-        self.finish_recording(recording_id, reason).await
+        let (engine, id) = (self.clone(), recording_id.to_owned());
+        to_completion(async move { engine.finish_recording(&id, reason).await }).await
     }
 
     /// Stops a recording, whoever owns it, and returns it once its MP4 is downloadable.
