@@ -121,6 +121,11 @@ pub struct ServeConfig {
     /// Largest recording in MiB; a recording that reaches it stops by itself.
     #[arg(long, env = "TAPEDECK_MAX_RECORDING_MIB", default_value_t = 500)]
     pub max_recording_mib: u64,
+    /// Free space (MiB) on the spool's and local blob store's disks below which no recording
+    /// starts and recordings in flight stop with reason `disk_full`.
+    #[arg(long, env = "TAPEDECK_MIN_FREE_DISK_MIB", default_value_t = 512,
+          value_parser = clap::value_parser!(u64).range(0..=1_048_576))]
+    pub min_free_disk_mib: u64,
     /// x264 constant rate factor of recordings: 0 (lossless) to 51; lower is sharper and larger.
     #[arg(long, env = "TAPEDECK_VIDEO_CRF", default_value_t = 28,
           value_parser = clap::value_parser!(u8).range(0..=51))]

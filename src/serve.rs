@@ -116,6 +116,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         first_display: config.first_display,
         max_recording_secs: config.max_recording_secs,
         max_recording_bytes: config.max_recording_mib * 1024 * 1024,
+        min_free_disk_bytes: config.min_free_disk_mib * 1024 * 1024,
         video_crf: config.video_crf,
         warm_pool: config.warm_pool.min(config.max_sessions),
         warm_viewport: config.warm_viewport,

@@ -21,6 +21,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = ROOT / "target" / "release" / "tapedeck"
+# Where a root server keeps what its sessions write (`--sandbox-dir`'s default's parent); a test
+# server's own sandbox dir must lie below it, where the session user can reach it.
+SANDBOX_ROOT = Path("/var/lib/tapedeck-sessions")
 # Debian's Chromium, which sessions run.
 CHROMIUM = "/usr/lib/chromium/chromium"
 E2E = Path(__file__).resolve().parent

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import API_KEY, E2E, EchoApp, Server, wait_until
+from conftest import API_KEY, E2E, SANDBOX_ROOT, EchoApp, Server, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +24,6 @@ def echo_app():
     app.httpd.shutdown()
 
 
-# Where a root server keeps what its sessions write (`--sandbox-dir`'s default's parent).
-SANDBOX_ROOT = Path("/var/lib/tapedeck-sessions")
 
 
 @pytest.fixture(scope="module")

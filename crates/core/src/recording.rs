@@ -75,6 +75,8 @@ pub enum StopReason {
     Recovered,
     /// A newer recording of the same session replaced it.
     Replaced,
+    /// The disk it records to fell below the server's free-space floor.
+    DiskFull,
 }
 
 impl StopReason {
@@ -88,6 +90,7 @@ impl StopReason {
             Self::RecorderExited => "recorder_exited",
             Self::Recovered => "recovered",
             Self::Replaced => "replaced",
+            Self::DiskFull => "disk_full",
         }
     }
 
@@ -101,6 +104,7 @@ impl StopReason {
             "recorder_exited" => Self::RecorderExited,
             "recovered" => Self::Recovered,
             "replaced" => Self::Replaced,
+            "disk_full" => Self::DiskFull,
             _ => return None,
         })
     }

@@ -34,6 +34,9 @@ pub struct EngineConfig {
     pub video_crf: u8,
     /// Largest recording, in bytes; a recording that reaches it stops by itself.
     pub max_recording_bytes: u64,
+    /// Free space, in bytes, below which no recording starts and the ones in flight stop
+    /// (`disk_full`), on the spool's and a local blob store's filesystems.
+    pub min_free_disk_bytes: u64,
     /// Idle sessions kept started ahead of demand (`--warm-pool`); 0 turns the pool off.
     pub warm_pool: usize,
     /// The viewport of pooled sessions; only creates asking for it use the pool.
@@ -56,6 +59,7 @@ impl EngineConfig {
             default_framerate: 10,
             max_recording_secs: 4 * 3600,
             max_recording_bytes: 500 * 1024 * 1024,
+            min_free_disk_bytes: 512 * 1024 * 1024,
             video_crf: 28,
             warm_pool: 0,
             warm_viewport: Viewport {

@@ -7,6 +7,7 @@ mod actions;
 pub mod api_keys;
 mod config;
 mod counters;
+mod disk;
 mod displays;
 mod endpoints;
 mod launch;

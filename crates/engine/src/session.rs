@@ -110,7 +110,11 @@ impl Engine {
         to_completion(async move { engine.start_session(&project, spec).await }).await
     }
 
-    async fn start_session(&self, project: &str, spec: SessionSpec) -> Result<Session, EngineError> {
+    async fn start_session(
+        &self,
+        project: &str,
+        spec: SessionSpec,
+    ) -> Result<Session, EngineError> {
         spec.validate()?;
         let inner = &self.inner;
         if let Some(name) = &spec.name {

@@ -137,6 +137,11 @@ impl BlobStore {
         Ok(Some(url.to_string()))
     }
 
+    /// The local directory the store keeps its objects in; `None` for a bucket.
+    pub fn local_root(&self) -> Option<&FsPath> {
+        self.local_root.as_deref()
+    }
+
     /// The file behind `key` when the store is a local directory.
     pub fn local_path(&self, key: &StorageKey) -> Option<PathBuf> {
         // Keys are validated to plain segments, so the join cannot leave the root.

@@ -89,14 +89,9 @@ impl CommonError {
     /// A server failure is logged with its details and the request's id, and its message names
     /// only that id: internal text (paths, SQL, a child's stderr) never reaches a client.
     pub fn body(&self) -> ErrorBody {
-        // A route that is not served is the client's choice, and a session that does not
-        // answer is the session's state, not a failure of the server: both say what happened.
-        let failed = self.status_and_code().0.is_server_error()
-            && !matches!(
-                self,
-                Self::NotServed(_)
-                    | Self::Engine(EngineError::TimedOut(_) | EngineError::Unavailable(_))
-            );
+        // Only a failure of the server itself hides its text: a route that is not served, a
+        // full server, a session or database that does not answer all say what happened.
+        let failed = matches!(self, Self::Engine(EngineError::Internal(_)));
         let message = if failed {
             let request_id = request_id::current().unwrap_or_else(|| "-".into());
             tracing::error!(%request_id, error = %self, "request failed");

@@ -110,6 +110,7 @@ impl Engine {
     ) -> Result<Recording, EngineError> {
         let config = &self.inner.config;
         let limits = self.limits_for(request)?;
+        self.ensure_disk_room()?;
         let session = self.get_session(project, session_id_or_name, false).await?;
         let live_session = self.live_session(&session.id)?;
         let mut recording = Recording {

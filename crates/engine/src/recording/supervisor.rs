@@ -114,6 +114,10 @@ async fn run(
                 if stored.bytes >= limits.max_bytes {
                     break StopReason::MaxSize;
                 }
+                if engine.disk_below_floor().is_some() {
+                    tracing::warn!("the recording disk is below its free-space floor; stopping");
+                    break StopReason::DiskFull;
+                }
                 if recorder.has_exited() {
                     break StopReason::RecorderExited;
                 }
