@@ -37,7 +37,7 @@ pub use recovery::RecoveryProgress;
 pub use session::{CdpEndpoint, SessionLabels};
 pub use tapedeck_capture::Sandbox;
 pub use tapedeck_core::EngineError;
-pub use traffic::{CopyRequest, CreateRequest, HostPattern};
+pub use traffic::{BaselinePages, CopyRequest, CreateRequest, HostPattern};
 
 use displays::DisplayNumbers;
 use recording::LiveRecordings;

@@ -11,6 +11,7 @@ mod proxy_ca;
 mod recordings;
 mod records;
 mod sessions;
+mod streamed;
 mod wire;
 
 use axum::middleware;

@@ -6,11 +6,11 @@ use axum::http::header;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
-use axum::Json;
-use serde_json::{json, Value};
+use serde_json::json;
 use tapedeck_engine::EngineError;
 
 use super::har::{self, Secrets};
+use super::streamed::{open_array, streamed_json};
 use super::wire::ExportQuery;
 use super::NativeError;
 use crate::common::auth::Caller;
@@ -43,19 +43,25 @@ pub async fn retrieve(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     q: Result<Query<ExportQuery>, QueryRejection>,
-) -> Result<Json<Value>, NativeError> {
+) -> Result<Response, NativeError> {
     let secrets = secrets(q)?;
     let id = record_id(&id)?;
     let record = state.engine.get_test_record(caller.project(), id).await?;
-    let baselines = state.engine.list_baselines(caller.project(), id).await?;
-    Ok(Json(json!({
+    let head = json!({
         "id": record.id,
         "name": record.name,
         "created_at": rfc3339(record.created_at),
         "recording": state.engine.recording_run_of(caller.project(), id).is_some(),
-        "baseline_count": baselines.len(),
-        "baselines": baselines.iter().map(|b| har::entry(b, secrets)).collect::<Vec<_>>(),
-    })))
+        "baseline_count": state.engine.count_baselines(id).await?,
+    });
+    let prefix = open_array(&head, "baselines").map_err(EngineError::internal)?;
+    let body = streamed_json(
+        prefix,
+        "]}",
+        state.engine.baseline_pages(&record),
+        move |b| serde_json::to_vec(&har::entry(b, secrets)),
+    );
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// The record as a HAR 1.2 file.
@@ -73,11 +79,20 @@ pub async fn export_har(
     let secrets = secrets(q)?;
     let id = record_id(&id)?;
     let record = state.engine.get_test_record(caller.project(), id).await?;
-    let baselines = state.engine.list_baselines(caller.project(), id).await?;
+    let log = open_array(&har::log_head(&record), "entries").map_err(EngineError::internal)?;
+    let body = streamed_json(
+        format!("{{\"log\":{log}"),
+        "]}}",
+        state.engine.baseline_pages(&record),
+        move |b| serde_json::to_vec(&har::entry(b, secrets)),
+    );
     let disposition = format!("attachment; filename=\"test-record-{id}.har\"");
     Ok((
-        [(header::CONTENT_DISPOSITION, disposition)],
-        Json(har::document(&record, &baselines, secrets)),
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
     )
         .into_response())
 }

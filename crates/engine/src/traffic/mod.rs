@@ -5,6 +5,7 @@
 mod hosts;
 #[cfg(test)]
 mod inactivity_tests;
+mod pages;
 mod runs;
 mod sink;
 mod testing;
@@ -18,6 +19,7 @@ use tapedeck_core::Baseline;
 use tokio::sync::{mpsc, oneshot};
 
 pub use hosts::HostPattern;
+pub use pages::BaselinePages;
 pub use runs::{CopyRequest, CreateRequest};
 
 use crate::{lock, Engine};

@@ -2,9 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use tapedeck_core::{
-    Baseline, ConflictReason, EngineError, TestRecord, TestRun, TestRunSpec, TestRunState,
-};
+use tapedeck_core::{ConflictReason, EngineError, TestRecord, TestRun, TestRunSpec, TestRunState};
 use time::OffsetDateTime;
 
 use super::{ActiveRecording, HostPattern, RecordTicket};
@@ -167,18 +165,6 @@ impl Engine {
             .await?
             .filter(|record| record.project == project)
             .ok_or_else(|| EngineError::not_found("test record", id.to_string()))
-    }
-
-    /// The baselines of one of `project`'s test records, oldest first.
-    ///
-    /// Errors: `NotFound` when `project` has no such record.
-    pub async fn list_baselines(
-        &self,
-        project: &str,
-        test_record_id: i64,
-    ) -> Result<Vec<Baseline>, EngineError> {
-        self.get_test_record(project, test_record_id).await?;
-        Ok(self.inner.meta.list_baselines(test_record_id).await?)
     }
 
     /// How many baselines a record holds.

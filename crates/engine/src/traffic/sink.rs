@@ -283,10 +283,15 @@ mod tests {
         assert_eq!(stored, EXCHANGES as u64);
         outliving.submit(baseline(run.test_record_id, "/after-the-stop"));
         engine.flush_traffic().await;
-        let stored = engine
-            .list_baselines(DEFAULT_PROJECT, run.test_record_id)
+        let record = engine
+            .get_test_record(DEFAULT_PROJECT, run.test_record_id)
             .await
-            .expect("list");
+            .expect("record");
+        let mut pages = engine.baseline_pages(&record);
+        let mut stored = Vec::new();
+        while let Some(page) = pages.next_page().await.expect("page") {
+            stored.extend(page);
+        }
         assert_eq!(stored.len(), EXCHANGES);
         assert!(stored
             .iter()

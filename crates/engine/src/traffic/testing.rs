@@ -2,10 +2,12 @@
 //! `target` override) and passes when the answer matches the recording.
 
 use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 
 use tapedeck_core::{Baseline, TestRun, TestRunState};
 use time::OffsetDateTime;
 
+use super::BaselinePages;
 use crate::Engine;
 
 /// Headers that describe one hop, not the request; the client sets its own.
@@ -29,33 +31,49 @@ impl Engine {
     /// Replays the run's record and ends it `passed` or `failed`; stops early if it is
     /// interrupted meanwhile.
     pub(super) async fn replay_test_run(self, mut run: TestRun) {
-        let baselines = match self.inner.meta.list_baselines(run.test_record_id).await {
-            Ok(baselines) => baselines,
+        // Waiting counts what is left to look at; excluded and duplicate baselines leave it
+        // without being replayed.
+        run.waiting_count = match self.count_baselines(run.test_record_id).await {
+            Ok(count) => count,
             Err(e) => {
-                tracing::error!(test_run = run.id, error = %e, "could not load baselines");
+                tracing::error!(test_run = run.id, error = %e, "could not count baselines");
                 return;
             }
         };
-        let to_replay = select(&run, baselines);
-        run.waiting_count = to_replay.len() as u64;
-        for baseline in to_replay {
-            match self.run_by_id(run.id).await {
-                Ok(current) if current.state == TestRunState::Running => {}
-                _ => return,
-            }
-            match self.replay_one(&run, &baseline).await {
-                Ok(()) => run.passed_count += 1,
-                Err(reason) => {
-                    tracing::info!(test_run = run.id, baseline = baseline.id, %reason, "baseline failed");
-                    run.failed_count += 1;
-                    run.failures.push((baseline.id, reason));
+        let mut pages = BaselinePages::new(self.clone(), run.test_record_id);
+        let mut seen = HashSet::new();
+        loop {
+            let page = match pages.next_page().await {
+                Ok(Some(page)) => page,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(test_run = run.id, error = %e, "could not load baselines");
+                    return;
+                }
+            };
+            for baseline in page {
+                run.waiting_count = run.waiting_count.saturating_sub(1);
+                if !is_replayed(&run, &baseline, &mut seen) {
+                    continue;
+                }
+                match self.run_by_id(run.id).await {
+                    Ok(current) if current.state == TestRunState::Running => {}
+                    _ => return,
+                }
+                match self.replay_one(&run, &baseline).await {
+                    Ok(()) => run.passed_count += 1,
+                    Err(reason) => {
+                        tracing::info!(test_run = run.id, baseline = baseline.id, %reason, "baseline failed");
+                        run.failed_count += 1;
+                        run.failures.push((baseline.id, reason));
+                    }
+                }
+                if let Err(e) = self.inner.meta.update_test_run(&run).await {
+                    tracing::warn!(test_run = run.id, error = %e, "could not save progress");
                 }
             }
-            run.waiting_count -= 1;
-            if let Err(e) = self.inner.meta.update_test_run(&run).await {
-                tracing::warn!(test_run = run.id, error = %e, "could not save progress");
-            }
         }
+        run.waiting_count = 0;
         // Only a run that is still running ends here; an interrupted one keeps its state.
         if let Ok(current) = self.run_by_id(run.id).await {
             if current.state == TestRunState::Running {
@@ -116,31 +134,33 @@ impl Engine {
     }
 }
 
-/// The baselines a run replays: not those with excluded extensions, and only the first of
+/// Whether a run replays `baseline`: not with an excluded extension, and only the first of
 /// identical ones when `skip_duplicated_baselines` is set (docs/fast.md, "Testing phase").
-fn select(run: &TestRun, baselines: Vec<Baseline>) -> Vec<Baseline> {
-    let excluded: Vec<String> = run
-        .spec
-        .file_extensions_to_exclude
-        .split('|')
-        .map(|e| e.trim().trim_start_matches('.').to_ascii_lowercase())
-        .filter(|e| !e.is_empty())
-        .collect();
-    let mut seen = HashSet::new();
-    baselines
-        .into_iter()
-        .filter(|b| {
-            let path = b.url.split(['?', '#']).next().unwrap_or_default();
-            let extension = path
-                .rsplit_once('.')
-                .map(|(_, ext)| ext.to_ascii_lowercase());
-            !extension.is_some_and(|ext| !ext.contains('/') && excluded.contains(&ext))
-        })
-        .filter(|b| {
-            !run.spec.skip_duplicated_baselines
-                || seen.insert((b.method.clone(), b.url.clone(), b.request_body.clone()))
-        })
-        .collect()
+/// `seen` holds a hash of each replayed (method, URL, body), so a record of any size costs
+/// eight bytes a baseline here.
+fn is_replayed(run: &TestRun, baseline: &Baseline, seen: &mut HashSet<u64>) -> bool {
+    let path = baseline.url.split(['?', '#']).next().unwrap_or_default();
+    let extension = path
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase());
+    let excluded = extension.is_some_and(|ext| {
+        !ext.contains('/')
+            && run
+                .spec
+                .file_extensions_to_exclude
+                .split('|')
+                .map(|e| e.trim().trim_start_matches('.'))
+                .any(|e| !e.is_empty() && e.eq_ignore_ascii_case(&ext))
+    });
+    if excluded {
+        return false;
+    }
+    if !run.spec.skip_duplicated_baselines {
+        return true;
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (&baseline.method, &baseline.url, &baseline.request_body).hash(&mut hasher);
+    seen.insert(hasher.finish())
 }
 
 /// `url` with its scheme, host and port replaced by `target`'s (FAST's TEST_RUN_URI).
@@ -158,6 +178,55 @@ fn retarget(url: &str, target: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn baseline(method: &str, url: &str, body: &[u8]) -> Baseline {
+        Baseline {
+            id: 0,
+            test_record_id: 1,
+            started_at: OffsetDateTime::UNIX_EPOCH,
+            duration_ms: 1,
+            method: method.into(),
+            url: url.into(),
+            request_headers: Vec::new(),
+            request_body: body.to_vec(),
+            request_truncated: false,
+            status: 200,
+            response_headers: Vec::new(),
+            response_body: Vec::new(),
+            response_truncated: false,
+        }
+    }
+
+    #[test]
+    fn excluded_extensions_and_repeats_are_not_replayed() {
+        let mut run = TestRun {
+            id: 1,
+            test_record_id: 1,
+            spec: tapedeck_core::TestRunSpec {
+                file_extensions_to_exclude: "jpg| .PNG".into(),
+                skip_duplicated_baselines: true,
+                ..Default::default()
+            },
+            state: TestRunState::Running,
+            recording: false,
+            passed_count: 0,
+            failed_count: 0,
+            waiting_count: 0,
+            failures: Vec::new(),
+            start_time: OffsetDateTime::UNIX_EPOCH,
+            end_time: None,
+        };
+        let mut seen = HashSet::new();
+        let mut replayed = |run: &TestRun, b: Baseline| is_replayed(run, &b, &mut seen);
+        assert!(!replayed(&run, baseline("GET", "http://a/x.jpg?v=1", b"")));
+        assert!(!replayed(&run, baseline("GET", "http://a/logo.png", b"")));
+        assert!(replayed(&run, baseline("GET", "http://a/v1.2/items", b"")));
+        assert!(replayed(&run, baseline("POST", "http://a/items", b"{}")));
+        assert!(!replayed(&run, baseline("POST", "http://a/items", b"{}")));
+        assert!(replayed(&run, baseline("POST", "http://a/items", b"{ }")));
+        run.spec.skip_duplicated_baselines = false;
+        assert!(replayed(&run, baseline("POST", "http://a/items", b"{}")));
+    }
 
     #[test]
     fn retargets_scheme_host_and_port_only() {

@@ -193,11 +193,20 @@ impl TrafficMetadata for SqlMetadata {
         Ok(())
     }
 
-    async fn list_baselines(&self, test_record_id: i64) -> Result<Vec<Baseline>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM baselines WHERE test_record_id = $1 ORDER BY id")
-            .bind(test_record_id)
-            .fetch_all(&self.pool)
-            .await?;
+    async fn baselines_after(
+        &self,
+        test_record_id: i64,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<Baseline>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM baselines WHERE test_record_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(test_record_id)
+        .bind(after_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(baseline_from_row).collect()
     }
 
@@ -320,7 +329,19 @@ mod tests {
         let mut baselines = [baseline(record.id, true), baseline(record.id, false)];
         db.insert_baselines(&mut baselines).await.unwrap();
         assert!(baselines[0].id > 0 && baselines[1].id > baselines[0].id);
-        assert_eq!(db.list_baselines(record.id).await.unwrap(), baselines);
+        assert_eq!(
+            db.baselines_after(record.id, 0, 10).await.unwrap(),
+            baselines
+        );
+        let second = db
+            .baselines_after(record.id, baselines[0].id, 10)
+            .await
+            .unwrap();
+        assert_eq!(second, baselines[1..]);
+        assert_eq!(
+            db.baselines_after(record.id, 0, 1).await.unwrap(),
+            baselines[..1]
+        );
         assert_eq!(db.count_baselines(record.id).await.unwrap(), 2);
 
         let later = record.created_at + time::Duration::seconds(1);

@@ -29,8 +29,14 @@ pub trait TrafficMetadata: Send + Sync {
     async fn running_test_runs(&self, project: Option<&str>) -> Result<Vec<TestRun>, StoreError>;
     /// Appends baselines, in one transaction, assigning their ids.
     async fn insert_baselines(&self, baselines: &mut [Baseline]) -> Result<(), StoreError>;
-    /// A record's baselines, in the order they were recorded.
-    async fn list_baselines(&self, test_record_id: i64) -> Result<Vec<Baseline>, StoreError>;
+    /// Up to `limit` of a record's baselines with ids above `after_id`, in the order they were
+    /// recorded: one page of a record, which may be far larger than memory.
+    async fn baselines_after(
+        &self,
+        test_record_id: i64,
+        after_id: i64,
+        limit: u32,
+    ) -> Result<Vec<Baseline>, StoreError>;
     /// How many baselines a record holds.
     async fn count_baselines(&self, test_record_id: i64) -> Result<u64, StoreError>;
     /// Deletes a test record with its baselines and test runs, in one transaction.

@@ -6,24 +6,16 @@
 
 use serde::Serialize;
 
-/// A HAR file: `{"log": …}`.
+/// A HAR file's `log` without its entries, which are streamed after it: who wrote it and which
+/// test record it holds. The file is `{"log": {…this…, "entries": [...]}}`.
 #[derive(Debug, Serialize)]
-pub struct Har {
-    /// The archive.
-    pub log: Log,
-}
-
-/// The archive: who wrote it, and one entry per exchange.
-#[derive(Debug, Serialize)]
-pub struct Log {
+pub struct LogHead {
     /// Always `1.2`.
     pub version: &'static str,
     /// The program that exported it.
     pub creator: Creator,
     /// Always empty: Tapedeck records exchanges, not page loads.
     pub pages: [(); 0],
-    /// The exchanges, oldest first.
-    pub entries: Vec<Entry>,
     /// Which test record this is.
     pub comment: String,
 }

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use tapedeck_core::{Baseline, TestRecord};
 
 use self::format::{
-    Cache, Content, Cookie, Creator, Entry, Har, Log, NameValue, PostData, Request, Response,
+    Cache, Content, Cookie, Creator, Entry, LogHead, NameValue, PostData, Request, Response,
     Timings,
 };
 use super::decoded::decoded_body;
@@ -215,19 +215,16 @@ pub fn entry(b: &Baseline, secrets: Secrets) -> Entry {
     }
 }
 
-/// The whole record as one HAR document.
-pub fn document(record: &TestRecord, baselines: &[Baseline], secrets: Secrets) -> Har {
-    Har {
-        log: Log {
-            version: "1.2",
-            creator: Creator {
-                name: "Tapedeck",
-                version: env!("CARGO_PKG_VERSION"),
-            },
-            pages: [],
-            entries: baselines.iter().map(|b| entry(b, secrets)).collect(),
-            comment: format!("test record {} ({})", record.id, record.name),
+/// The head of a record's HAR document; its entries are [`entry`] for each baseline.
+pub fn log_head(record: &TestRecord) -> LogHead {
+    LogHead {
+        version: "1.2",
+        creator: Creator {
+            name: "Tapedeck",
+            version: env!("CARGO_PKG_VERSION"),
         },
+        pages: [],
+        comment: format!("test record {} ({})", record.id, record.name),
     }
 }
 
