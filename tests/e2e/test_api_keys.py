@@ -61,6 +61,11 @@ def test_admin_keys_manage_keys_over_the_api_and_others_may_not(server):
 
     listing = server.native("GET", "/keys").json()["items"]
     assert alice["id"] in [k["id"] for k in listing]
+    # The admin cannot lock itself out over the API.
+    [admin] = [k for k in listing if k["admin"]]
+    own = server.native("DELETE", f"/keys/{admin['id']}")
+    assert own.status_code == 409 and "cannot revoke itself" in own.json()["message"], own.text
+    assert server.native("GET", "/keys").status_code == 200
     assert all("secret" not in k for k in listing)
     assert server.native("POST", "/keys", json={}).status_code == 400
 

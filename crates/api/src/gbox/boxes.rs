@@ -25,6 +25,8 @@ const MAX_EXPIRES: Duration = Duration::from_secs(24 * 60 * 60);
 /// Create's documented `timeout` default and maximum.
 const DEFAULT_CREATE_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_CREATE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Boxes read from the database at a time while listing.
+const LIST_BATCH: u32 = 500;
 /// A box's screen.
 const BOX_SCREEN: Viewport = Viewport {
     width: 1280,
@@ -144,37 +146,45 @@ pub async fn list(
             Some((key.to_owned(), v.clone()))
         })
         .collect();
-    // Linux boxes only: an `android` filter matches none.
-    let boxes = if kinds.is_empty() || kinds.iter().any(|k| k == "linux") {
-        state
-            .engine
-            .list_sessions(
-                caller.project(),
-                Some(SessionKind::LinuxBox),
-                true,
-                u32::MAX - 1,
-                0,
-            )
-            .await?
-            .items
-    } else {
-        Vec::new()
-    };
-    let matching: Vec<LinuxBox> = boxes
-        .into_iter()
-        .filter(|s| {
-            let box_labels = labels_of(s);
-            labels.iter().all(|(k, v)| box_labels.get(k) == Some(v))
-        })
-        .map(LinuxBox::from_session)
-        .filter(|b| statuses.is_empty() || statuses.iter().any(|s| s == b.status))
-        .collect();
-    let total = matching.len() as u64;
-    let data = matching
-        .into_iter()
-        .skip(((page - 1) * page_size) as usize)
-        .take(page_size as usize)
-        .collect();
+    // Linux boxes only: an `android` filter matches none. Boxes are read from the database a
+    // batch at a time and only the asked page is kept, so a project with years of boxes costs
+    // one batch of memory; `total` counts every match.
+    let mut data = Vec::new();
+    let mut total = 0u64;
+    let skip = (page - 1).saturating_mul(page_size);
+    if kinds.is_empty() || kinds.iter().any(|k| k == "linux") {
+        let mut offset = 0;
+        loop {
+            let batch = state
+                .engine
+                .list_sessions(
+                    caller.project(),
+                    Some(SessionKind::LinuxBox),
+                    true,
+                    LIST_BATCH,
+                    offset,
+                )
+                .await?;
+            offset += batch.items.len() as u64;
+            for session in batch.items {
+                let box_labels = labels_of(&session);
+                if !labels.iter().all(|(k, v)| box_labels.get(k) == Some(v)) {
+                    continue;
+                }
+                let linux_box = LinuxBox::from_session(session);
+                if !statuses.is_empty() && !statuses.iter().any(|s| s == linux_box.status) {
+                    continue;
+                }
+                if total >= skip && data.len() < page_size as usize {
+                    data.push(linux_box);
+                }
+                total += 1;
+            }
+            if !batch.has_more {
+                break;
+            }
+        }
+    }
     Ok(Json(BoxPage {
         data,
         page,

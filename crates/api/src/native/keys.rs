@@ -129,16 +129,24 @@ pub async fn list(
     }))
 }
 
-/// Revoke a key (admin keys only); every node refuses it within a second.
+/// Revoke a key (admin keys only); every node refuses it within a second. A key cannot revoke
+/// itself here, so an admin cannot lock itself out by mistake; `tapedeck keys revoke` can.
 #[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys",
     responses((status = 204), (status = 404, body = ErrorBody),
-              (status = 403, description = "not an admin key", body = ErrorBody)))]
+              (status = 403, description = "not an admin key", body = ErrorBody),
+              (status = 409, description = "the key making the request", body = ErrorBody)))]
 pub async fn revoke(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, NativeError> {
     require_admin(&caller)?;
+    if caller.0.id == id {
+        return Err(EngineError::conflict(
+            "a key cannot revoke itself; use another admin key, or `tapedeck keys revoke` on the server",
+        )
+        .into());
+    }
     state.engine.revoke_api_key(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
