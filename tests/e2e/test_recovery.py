@@ -10,8 +10,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+import pytest
 
-from conftest import Server, ffprobe, processes, wait_until
+from conftest import Server, chromium_of, ffprobe, processes, wait_until
 
 
 def test_kernel_replay_survives_server_kill9(tmp_path):
@@ -153,3 +154,23 @@ def test_a_start_after_a_crash_recovers_each_recording_on_its_own_and_names_each
         assert lost["state"] == "failed" and lost["problem"] == "no video was captured", lost
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("victim", ["chromium", "Xvfb"])
+def test_a_killed_browser_or_display_ends_its_session_and_its_recording_still_plays(server, tmp_path, victim):
+    session = server.native("POST", "/sessions", json={}).json()
+    recording = server.native("POST", f"/sessions/{session['id']}/recordings", json={}).json()
+    time.sleep(3)
+    browser, _ = chromium_of(session["id"])
+    display = browser.environ()["DISPLAY"]
+    [xvfb] = [p for p in processes(display) if p.exe.endswith("/Xvfb") and display in p.args]
+    os.kill((browser if victim == "chromium" else xvfb).pid, signal.SIGKILL)
+    wait_until(lambda: server.native("GET", f"/sessions/{session['id']}").json()["state"] == "deleted", 15,
+               f"the session to end after its {victim} died")
+    ended = server.native("GET", f"/recordings/{recording['id']}").json()
+    assert ended["state"] == "finished" and ended["stop_reason"] == "session_ended", ended
+    video = tmp_path / f"after-{victim}.mp4"
+    video.write_bytes(httpx.get(server.native("GET", f"/recordings/{recording['id']}/download-url")
+                                .json()["url"]).content)
+    assert ffprobe(video)["duration"] >= 2
+    wait_until(lambda: not processes(f"/{session['id']}/profile"), 10, "the session's processes to be gone")
