@@ -17,6 +17,8 @@ use crate::{lock, Engine};
 pub const API_KEY_LEN: usize = 40;
 /// How long a key check is remembered; a revocation takes effect within this.
 const CHECK_TTL: Duration = Duration::from_secs(1);
+/// How long a remembered check is still taken while the database does not answer.
+const OUTAGE_GRACE: Duration = Duration::from_secs(300);
 /// Most remembered checks; past it the memory starts over, so guessing cannot grow it.
 const MAX_REMEMBERED: usize = 10_000;
 
@@ -54,14 +56,22 @@ impl Engine {
     /// Errors: metadata failures only.
     pub async fn authenticate(&self, presented: &str) -> Result<Option<ApiKeyRecord>, EngineError> {
         let hash = secret_hash(presented.trim());
-        let remembered = lock(&self.inner.key_checks.0)
-            .get(&hash)
-            .filter(|(_, at)| at.elapsed() < CHECK_TTL)
-            .map(|(key, _)| key.clone());
+        let remembered = lock(&self.inner.key_checks.0).get(&hash).cloned();
         let key = match remembered {
-            Some(key) => key,
-            None => {
-                let key = self.inner.meta.api_key_by_hash(&hash).await?;
+            Some((key, at)) if at.elapsed() < CHECK_TTL => key,
+            _ => {
+                let key = match self.inner.meta.api_key_by_hash(&hash).await {
+                    Ok(key) => key,
+                    // With the database down nothing can be revoked either, so a key checked
+                    // within the last minutes is still taken: teardown and reads served from
+                    // memory keep working through an outage.
+                    Err(e) => match remembered {
+                        Some((key, at)) if at.elapsed() < OUTAGE_GRACE => {
+                            return Ok(key.filter(ApiKeyRecord::is_active))
+                        }
+                        _ => return Err(e.into()),
+                    },
+                };
                 let mut checks = lock(&self.inner.key_checks.0);
                 if checks.len() >= MAX_REMEMBERED {
                     checks.clear();

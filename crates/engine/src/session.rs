@@ -268,7 +268,14 @@ impl Engine {
     ///
     /// Errors: `NotFound` when `project` has no such running session.
     pub async fn delete_session(&self, project: &str, id_or_name: &str) -> Result<(), EngineError> {
-        let session = self.get_session(project, id_or_name, false).await?;
+        let session = match self.get_session(project, id_or_name, false).await {
+            // With the database down, a session running here is still found and ended: its
+            // processes go now, and its row is written once the database is back.
+            Err(EngineError::Unavailable(why)) => self
+                .running_here(project, id_or_name)
+                .ok_or(EngineError::Unavailable(why))?,
+            found => found?,
+        };
         let engine = self.clone();
         to_completion(async move { engine.end_session(&session.id).await }).await
     }
@@ -301,15 +308,49 @@ impl Engine {
             stop_session_processes(browser, display, &self.inner.config.session_dir(session_id))
                 .await;
         }
-        self.inner
+        let ended_at = OffsetDateTime::now_utc();
+        if let Err(e) = self
+            .inner
             .meta
-            .mark_session_deleted(session_id, OffsetDateTime::now_utc())
-            .await?;
+            .mark_session_deleted(session_id, ended_at)
+            .await
+        {
+            // The session is gone; only its row says otherwise. It is written once the database
+            // answers again (and a restart in between closes it anyway).
+            tracing::warn!(session = %session_id, error = %e, "session ended; its state will be written once the database answers");
+            tokio::spawn(
+                self.clone()
+                    .write_session_end(session_id.to_owned(), ended_at),
+            );
+        }
         Counters::bump(&self.inner.counters.sessions_deleted);
         tracing::info!(session = %session_id, "session deleted");
         // Its slot is free again (unless a CDP relay still holds it): the pool may refill.
         self.fill_warm_pool();
         Ok(())
+    }
+
+    /// Retries marking an ended session deleted until the database takes it.
+    async fn write_session_end(self, session_id: String, ended_at: OffsetDateTime) {
+        let mut wait = Duration::from_secs(1);
+        loop {
+            tokio::time::sleep(wait).await;
+            match self
+                .inner
+                .meta
+                .mark_session_deleted(&session_id, ended_at)
+                .await
+            {
+                Ok(()) => {
+                    tracing::info!(session = %session_id, "ended session's state written");
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!(session = %session_id, error = %e, "database still not answering")
+                }
+            }
+            wait = (wait * 2).min(Duration::from_secs(30));
+        }
     }
 
     /// The CDP endpoint of the running session `session_id`, for the WebSocket relay. It takes
@@ -327,6 +368,22 @@ impl Engine {
             path: live.browser_ws_path.clone(),
             guard: ConnectionGuard { session: live },
         })
+    }
+
+    /// One of `project`'s sessions running on this node, by id or name, from memory alone.
+    fn running_here(&self, project: &str, id_or_name: &str) -> Option<Session> {
+        let sessions = lock(&self.inner.sessions);
+        let mine = |live: &&Arc<LiveSession>| live.session.project == project;
+        sessions
+            .get(id_or_name)
+            .filter(mine)
+            .or_else(|| {
+                sessions
+                    .values()
+                    .filter(mine)
+                    .find(|live| live.session.spec.name.as_deref() == Some(id_or_name))
+            })
+            .map(|live| live.session.clone())
     }
 
     pub(crate) fn live_session(&self, id: &str) -> Result<Arc<LiveSession>, EngineError> {

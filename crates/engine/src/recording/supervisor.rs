@@ -21,6 +21,14 @@ use crate::Engine;
 
 /// How often closed segments are moved to the store and the limits checked.
 const POLL_EVERY: Duration = Duration::from_millis(500);
+/// Finalization attempts before a recording is marked `failed`.
+const FINALIZE_ATTEMPTS: u32 = 5;
+/// The wait before the first retry of a finalization; it doubles after each (1 + 2 + 4 + 8 s).
+const FIRST_FINALIZE_RETRY: Duration = if cfg!(test) {
+    Duration::from_millis(200)
+} else {
+    Duration::from_secs(1)
+};
 /// The spool file that names the recorder's pid, for recovery after a crash.
 pub(crate) const PID_FILE: &str = "ffmpeg.pid";
 
@@ -136,14 +144,50 @@ async fn run(
     let length_ms = recorder.stop().await;
     // A ring keeps only its newest segments, so its length comes from those.
     let length_ms = length_ms.filter(|_| ring_segments.is_none());
-    finalize(
-        engine,
-        &mut recording,
-        RecordingState::Finished,
-        assembly,
-        length_ms,
-    )
-    .await
+    finalize_with_retries(engine, recording, assembly, length_ms).await
+}
+
+/// Finalizes, retrying a failure (a bucket or database that hiccups) with a doubling wait;
+/// after [`FINALIZE_ATTEMPTS`] the recording is marked `failed` with its problem, so later
+/// stops and downloads say so instead of finding it `stopping` for ever. Its parts stay stored.
+async fn finalize_with_retries(
+    engine: &Engine,
+    mut recording: Recording,
+    mut assembly: Option<Assembly>,
+    length_ms: Option<u64>,
+) -> Result<Recording, EngineError> {
+    let mut wait = FIRST_FINALIZE_RETRY;
+    let mut attempt = 1;
+    loop {
+        let outcome = finalize(
+            engine,
+            &mut recording,
+            RecordingState::Finished,
+            assembly.take(),
+            length_ms,
+        )
+        .await;
+        match outcome {
+            Ok(finished) => return Ok(finished),
+            Err(e) if attempt < FINALIZE_ATTEMPTS => {
+                tracing::warn!(attempt, error = %e, retry_in_ms = wait.as_millis() as u64, "finalization failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+                attempt += 1;
+            }
+            Err(e) => {
+                recording.state = RecordingState::Failed;
+                recording.problem = Some(format!(
+                    "its video could not be finalized after {FINALIZE_ATTEMPTS} attempts; the \
+                     server log has why, and its segments are kept"
+                ));
+                if let Err(write) = engine.inner.meta.update_recording(&recording).await {
+                    tracing::error!(error = %write, "could not mark the recording failed");
+                }
+                return Err(e);
+            }
+        }
+    }
 }
 
 /// The segments a recording holds in the store, oldest first, and their total size.

@@ -130,6 +130,51 @@ async fn a_stopped_recording_is_every_segment_in_order_assembled_while_recording
 }
 
 #[tokio::test]
+async fn a_finalization_that_fails_is_retried_and_one_that_keeps_failing_is_marked_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path()).await;
+    // A directory where the MP4 goes: every write of the artifact fails until it is removed.
+    let blocked = |recording: &Recording| {
+        let key = recording_key(&recording.id).unwrap();
+        let path = engine.blobs().local_path(&key).unwrap();
+        std::fs::create_dir_all(&path).unwrap();
+        path
+    };
+
+    let recording = recording_row(&engine, RecordingState::Recording, UNLIMITED).await;
+    let path = blocked(&recording);
+    let recorder = FakeRecorder::new(engine.config().spool_dir(&recording.id), 2);
+    let (stop, done) = supervised(&engine, &recording, recorder, None);
+    wait_for_stored_parts(&engine, &recording.id, 3).await;
+    stop.send(StopReason::Requested).unwrap();
+    // The first attempts fail; the store comes back before the last.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    std::fs::remove_dir(&path).unwrap();
+    let finished = outcome(done).await;
+    assert_eq!(finished.state, RecordingState::Finished);
+    assert_eq!(
+        artifact_bytes(&engine, &finished).await,
+        fixture_video(FIXTURE_SEGMENTS.len())
+    );
+
+    let recording = recording_row(&engine, RecordingState::Recording, UNLIMITED).await;
+    blocked(&recording);
+    let recorder = FakeRecorder::new(engine.config().spool_dir(&recording.id), 2);
+    let (stop, mut done) = supervised(&engine, &recording, recorder, None);
+    stop.send(StopReason::Requested).unwrap();
+    let failed = done
+        .wait_for(Option::is_some)
+        .await
+        .unwrap()
+        .clone()
+        .unwrap();
+    assert!(failed.is_err());
+    let stored = engine.get_recording(PROJECT, &recording.id).await.unwrap();
+    assert_eq!(stored.state, RecordingState::Failed);
+    assert!(stored.problem.unwrap().contains("could not be finalized"));
+}
+
+#[tokio::test]
 async fn a_recording_reaching_its_size_limit_stops_by_itself() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(dir.path()).await;
