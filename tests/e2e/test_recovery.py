@@ -168,7 +168,9 @@ def test_a_killed_browser_or_display_ends_its_session_and_its_recording_still_pl
     wait_until(lambda: server.native("GET", f"/sessions/{session['id']}").json()["state"] == "deleted", 15,
                f"the session to end after its {victim} died")
     ended = server.native("GET", f"/recordings/{recording['id']}").json()
-    assert ended["state"] == "finished" and ended["stop_reason"] == "session_ended", ended
+    # Without its X server the recorder's grab fails too, and whichever notices first stops it.
+    reasons = ("session_ended",) if victim == "chromium" else ("session_ended", "recorder_exited")
+    assert ended["state"] == "finished" and ended["stop_reason"] in reasons, ended
     video = tmp_path / f"after-{victim}.mp4"
     video.write_bytes(httpx.get(server.native("GET", f"/recordings/{recording['id']}/download-url")
                                 .json()["url"]).content)
