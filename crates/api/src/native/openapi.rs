@@ -2,6 +2,7 @@
 
 use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{keys, metrics, proxy_ca, recordings, records, sessions, wire};
@@ -25,7 +26,8 @@ use crate::common::error::ErrorBody;
 )]
 struct NativeApi;
 
-/// Adds the bearer API-key scheme.
+/// Adds the bearer API-key scheme, and the answers every authenticated route may give: 401
+/// without a valid key, 503 (with `Retry-After`) while the metadata database does not answer.
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -35,6 +37,38 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        let error = || {
+            ResponseBuilder::new().content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                responses.entry("401".into()).or_insert_with(|| {
+                    error()
+                        .description("missing or invalid API key")
+                        .build()
+                        .into()
+                });
+                responses.entry("503".into()).or_insert_with(|| {
+                    error()
+                        .description("the database is not answering (or the server is full); retry after Retry-After")
+                        .build()
+                        .into()
+                });
+            }
+        }
     }
 }
 
