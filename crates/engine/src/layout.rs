@@ -13,6 +13,14 @@ pub(crate) fn parts_prefix(recording_id: &str) -> String {
     format!("recordings/{recording_id}/parts")
 }
 
+/// One of a recording's parts (`init.mp4` or a segment) by its spool file name.
+pub(crate) fn part_key(recording_id: &str, file: &str) -> Result<StorageKey, EngineError> {
+    Ok(StorageKey::for_path(&format!(
+        "{}/{file}",
+        parts_prefix(recording_id)
+    ))?)
+}
+
 /// A recording's final MP4.
 pub(crate) fn recording_key(recording_id: &str) -> Result<StorageKey, EngineError> {
     Ok(StorageKey::for_path(&format!(

@@ -10,11 +10,10 @@ use std::time::Duration;
 use tapedeck_capture::fmp4;
 use tapedeck_capture::recorder::read_playlist;
 use tapedeck_core::{EngineError, Recording, RecordingState, StopReason};
-use tapedeck_store::StorageKey;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
-use crate::layout::parts_prefix;
+use crate::layout::part_key;
 use crate::recording::{finalize, sweep_leftover_parts};
 use crate::Engine;
 
@@ -167,12 +166,10 @@ impl Engine {
         let playlist = read_playlist(spool_dir).await;
         let init = match tokio::fs::read(spool_dir.join("init.mp4")).await {
             Ok(init) => Some(init),
-            Err(_) => {
-                match StorageKey::for_path(&format!("{}/init.mp4", parts_prefix(recording_id))) {
-                    Ok(key) => self.blobs().get(&key).await.ok().map(|b| b.to_vec()),
-                    Err(_) => None,
-                }
-            }
+            Err(_) => match part_key(recording_id, "init.mp4") {
+                Ok(key) => self.blobs().get(&key).await.ok().map(|b| b.to_vec()),
+                Err(_) => None,
+            },
         };
         let Some(time) = init.as_deref().and_then(fmp4::track_time) else {
             return 0;

@@ -7,7 +7,7 @@ use tapedeck_capture::Playlist;
 use tapedeck_core::{EngineError, RecordingState};
 use tapedeck_store::{BlobStore, StorageKey};
 
-use crate::layout::parts_prefix;
+use crate::layout::{part_key, parts_prefix};
 use crate::Engine;
 
 /// A segment that now lives in the blob store.
@@ -33,7 +33,6 @@ pub(super) async fn persist_closed(
     spool_dir: &Path,
     playlist: &Playlist,
 ) -> Result<Vec<PersistedPart>, EngineError> {
-    let prefix = parts_prefix(recording_id);
     let files = playlist
         .init
         .iter()
@@ -45,7 +44,7 @@ pub(super) async fn persist_closed(
         if !tokio::fs::try_exists(&local).await.unwrap_or(false) {
             continue;
         }
-        let key = StorageKey::for_path(&format!("{prefix}/{file}"))?;
+        let key = part_key(recording_id, file)?;
         let bytes = blobs.put_file(&key, &local).await?;
         tokio::fs::remove_file(&local)
             .await
