@@ -51,10 +51,14 @@ def test_session_processes_are_unprivileged_with_chromiums_sandbox_and_no_server
             # Chromium's own sandbox is on: no --no-sandbox anywhere, and each renderer has a
             # seccomp-bpf filter and a PID namespace of its own.
             assert not any("--no-sandbox" in p.text for p in procs)
-            renderers = [p for p in procs if "--type=renderer" in p.text]
-            assert renderers
-            for renderer in renderers:
-                assert renderer.seccomp == 2 and renderer.pid_ns != main.pid_ns and renderer.uid != 0
+
+            def renderers_sandboxed(session_id=session_id, main=main) -> bool:
+                # Read afresh: a renderer that has just started installs its filter moments later.
+                renderers = [p for p in chromium_of(session_id)[1] if "--type=renderer" in p.text]
+                return bool(renderers) and all(
+                    r.seccomp == 2 and r.pid_ns != main.pid_ns and r.uid != 0 for r in renderers)
+
+            wait_until(renderers_sandboxed, 10, "every renderer to run in Chromium's sandbox")
             # Every process started for the session, bubblewrap's included, is unprivileged.
             everything = processes(f"/{session_id}/")
             assert everything and all(p.uid != 0 for p in everything), [(p.uid, p.args[:2]) for p in everything]
