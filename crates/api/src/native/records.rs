@@ -1,5 +1,6 @@
 //! `/v1/test-records/{id}`: a test record with its baselines, and its HAR export.
 
+use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -7,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use serde_json::json;
+use tapedeck_core::TestRecord;
 use tapedeck_engine::EngineError;
 
 use super::har::{self, Secrets};
@@ -21,6 +23,23 @@ use crate::ApiState;
 fn record_id(id: &str) -> Result<i64, NativeError> {
     id.parse()
         .map_err(|_| EngineError::not_found("test record", id).into())
+}
+
+/// `prefix`, the record's baselines as HAR entries streamed a page at a time, then `suffix`:
+/// the body of both the record view and the HAR export, which show baselines alike.
+fn entries_body(
+    state: &ApiState,
+    record: &TestRecord,
+    prefix: String,
+    suffix: &'static str,
+    secrets: Secrets,
+) -> Body {
+    streamed_json(
+        prefix,
+        suffix,
+        state.engine.baseline_pages(record),
+        move |b| serde_json::to_vec(&har::entry(b, secrets)),
+    )
 }
 
 /// Credentials are redacted unless the query says `redact=false`.
@@ -55,12 +74,7 @@ pub async fn retrieve(
         "baseline_count": state.engine.count_baselines(id).await?,
     });
     let prefix = open_array(&head, "baselines").map_err(EngineError::internal)?;
-    let body = streamed_json(
-        prefix,
-        "]}",
-        state.engine.baseline_pages(&record),
-        move |b| serde_json::to_vec(&har::entry(b, secrets)),
-    );
+    let body = entries_body(&state, &record, prefix, "]}", secrets);
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
@@ -80,12 +94,7 @@ pub async fn export_har(
     let id = record_id(&id)?;
     let record = state.engine.get_test_record(caller.project(), id).await?;
     let log = open_array(&har::log_head(&record), "entries").map_err(EngineError::internal)?;
-    let body = streamed_json(
-        format!("{{\"log\":{log}"),
-        "]}}",
-        state.engine.baseline_pages(&record),
-        move |b| serde_json::to_vec(&har::entry(b, secrets)),
-    );
+    let body = entries_body(&state, &record, format!("{{\"log\":{log}"), "]}}", secrets);
     let disposition = format!("attachment; filename=\"test-record-{id}.har\"");
     Ok((
         [
