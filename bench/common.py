@@ -59,17 +59,17 @@ def descendants(pid: int) -> list:
 
 
 def recorder_pid(recording_id: str, timeout: float = 10) -> int:
-    """The pid of the ffmpeg recording `recording_id` (it runs sandboxed, below bubblewrap, with
-    its spool directory on its command line)."""
-    needle = f"/spool/{recording_id}/".encode()
+    """The pid of the ffmpeg recording `recording_id` (it runs sandboxed, below bubblewrap, and
+    writes its log, on stderr, into the recording's spool directory)."""
+    needle = f"/spool/{recording_id}/ffmpeg.log"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for entry in Path("/proc").iterdir():
             try:
-                if (entry.name.isdigit() and needle in (entry / "cmdline").read_bytes()
+                if (entry.name.isdigit() and os.readlink(entry / "fd/2").endswith(needle)
                         and os.readlink(entry / "exe").endswith("/ffmpeg")):
                     return int(entry.name)
-            except (FileNotFoundError, ProcessLookupError):
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
                 continue
         time.sleep(0.05)
     raise RuntimeError(f"no ffmpeg for recording {recording_id}")

@@ -214,6 +214,28 @@ def processes(containing: str) -> list:
     return found
 
 
+def encoder_of(recording_id: str) -> Proc:
+    """The recording's ffmpeg. It has no spool on its command line (it writes to a pipe), but
+    its stderr is the spool's `ffmpeg.log`."""
+    needle = f"/spool/{recording_id}/ffmpeg.log"
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and os.readlink(entry / "fd/2").endswith(needle):
+                proc = Proc(int(entry.name))
+                if proc.exe.endswith("/ffmpeg"):
+                    found.append(proc)
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    assert len(found) == 1, (recording_id, [p.pid for p in found])
+    return found[0]
+
+
+def spool_of(encoder: Proc) -> Path:
+    """The spool directory the encoder's recording is written to."""
+    return Path(os.readlink(f"/proc/{encoder.pid}/fd/2")).parent
+
+
 def chromium_of(session_id: str) -> tuple:
     """The session's main Chromium process and all its Chromium processes, found by the
     session's profile (`--user-data-dir=…/<id>/profile`) on their command lines."""

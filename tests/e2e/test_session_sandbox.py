@@ -10,7 +10,7 @@ from gbox_sdk import GboxSDK
 from gbox_sdk._exceptions import BadRequestError as GboxBadRequest
 from kernel import BadRequestError as KernelBadRequest
 
-from conftest import API_KEY, Server, chromium_of, node, processes, wait_until
+from conftest import API_KEY, Server, chromium_of, encoder_of, node, processes, spool_of, wait_until
 
 SECRET_ENV = {
     "AWS_SECRET_ACCESS_KEY": "aws-secret-must-not-leak",
@@ -65,14 +65,14 @@ def test_session_processes_are_unprivileged_with_chromiums_sandbox_and_no_server
             xvfb = xvfb_of(env["DISPLAY"])
             assert len(xvfb) == 1 and xvfb[0].uid != 0 and leaked(xvfb[0].environ()) == []
 
-        # The recorder's ffmpeg too, with write access to its own spool only.
+        # The recorder's ffmpeg too, with no writable directory at all: it writes to a pipe, and
+        # the server writes the spool.
         replay = secret_server.kernel_client().browsers.replays.start(browser.session_id, framerate=5)
-        ffmpeg = [p for p in processes(f"/spool/{replay.replay_id}/") if p.exe.endswith("/ffmpeg")]
-        assert len(ffmpeg) == 1 and ffmpeg[0].uid != 0 and leaked(ffmpeg[0].environ()) == []
-        spool = next(Path(a).parent for a in ffmpeg[0].args if a.endswith("index.m3u8"))
-        assert (ffmpeg[0].root / str(spool).lstrip("/")).is_dir()
+        ffmpeg = encoder_of(replay.replay_id)
+        assert ffmpeg.uid != 0 and leaked(ffmpeg.environ()) == []
+        assert not (ffmpeg.root / str(spool_of(ffmpeg)).lstrip("/")).exists()
         data_dir = secret_server.data_dir / "data"
-        assert not (ffmpeg[0].root / str(data_dir).lstrip("/")).exists()
+        assert not (ffmpeg.root / str(data_dir).lstrip("/")).exists()
         secret_server.kernel_client().browsers.replays.stop(replay.replay_id, id_or_name=browser.session_id)
     finally:
         secret_server.kernel_client().browsers.delete_by_id(browser.session_id)

@@ -81,7 +81,6 @@ impl Browser {
             display: Some(display.name()),
             envs: options.envs.clone(),
             user_namespaces: true,
-            dies_with_server: true,
         };
         let mut cmd = display.sandbox().command(&options.binary, &confinement);
         cmd.args([
@@ -122,7 +121,7 @@ impl Browser {
                 Ok(())
             });
         }
-        let mut process = ProcessGroup::spawn("chromium", &mut cmd, Some(Signal::KILL))?;
+        let mut process = ProcessGroup::spawn("chromium", &mut cmd)?;
         let (port, browser_ws_path) = wait_for_devtools(&mut process, &profile_dir).await?;
         let display_number = display.number();
         // The session is handed out only once its window can take input.

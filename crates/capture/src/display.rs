@@ -49,7 +49,6 @@ impl Display {
     ) -> Result<Self, CaptureError> {
         let lock = DisplayLock::take(number)?;
         let confinement = Confinement {
-            dies_with_server: true,
             ..Confinement::default()
         };
         let mut cmd = sandbox.command("Xvfb", &confinement);
@@ -59,7 +58,7 @@ impl Display {
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null());
-        let mut process = ProcessGroup::spawn("Xvfb", &mut cmd, Some(Signal::KILL))?;
+        let mut process = ProcessGroup::spawn("Xvfb", &mut cmd)?;
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             if let Some(status) = process.try_exited() {

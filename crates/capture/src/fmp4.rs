@@ -1,10 +1,10 @@
 //! The timeline of fragmented-MP4 segments, read from their boxes: `init.mp4` gives the
 //! timescale, each segment's `tfdt` and `trun` give where its samples start and end.
 //!
-//! ffmpeg's HLS playlist cannot be trusted for this: for a variable-frame-rate stream it lists
-//! the last segment with the duration of its last frame only (10 ms for a segment of seconds).
 //! These are decode times, which are the presentation times of the recorder's streams (x264
-//! with `zerolatency` has no B-frames).
+//! with `zerolatency` has no B-frames). Every reader here takes outside bytes (a spool a crash
+//! cut short, an encoder's output) and answers `None` or stops at the first malformed box
+//! rather than misread or panic.
 
 /// What `init.mp4` says about the video track's time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,12 +13,28 @@ pub struct TrackTime {
     pub timescale: u32,
     /// Sample duration when a fragment does not give one (`trex`).
     pub default_sample_duration: u32,
+    /// Sample flags when a fragment does not give them (`trex`).
+    pub default_sample_flags: u32,
 }
+
+/// What a fragment's `moof` says about its first sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FragmentHead {
+    /// Its decode time, in timescale ticks (`tfdt`).
+    pub start: u64,
+    /// Whether it is a sync sample (a keyframe), where a segment may begin.
+    pub keyframe: bool,
+}
+
+/// `sample_is_non_sync_sample` in ISO/IEC 14496-12 sample flags.
+const NON_SYNC_SAMPLE: u32 = 0x0001_0000;
 
 /// One box: its four-character type and its payload.
 struct MediaBox<'a> {
     kind: [u8; 4],
     body: &'a [u8],
+    /// The whole box's length, header included.
+    size: usize,
 }
 
 /// The boxes laid end to end in `data`; stops at the first malformed one.
@@ -34,7 +50,7 @@ fn boxes(mut data: &[u8]) -> impl Iterator<Item = MediaBox<'_>> {
         let size = usize::try_from(size).ok()?;
         let body = data.get(header..size)?;
         data = &data[size..];
-        Some(MediaBox { kind, body })
+        Some(MediaBox { kind, body, size })
     })
 }
 
@@ -57,13 +73,11 @@ pub fn track_time(init: &[u8]) -> Option<TrackTime> {
     let mdhd = child(child(child(moov, b"trak")?, b"mdia")?, b"mdhd")?;
     // Version 1 has 64-bit creation and modification times before the timescale.
     let timescale = u32_at(mdhd, if mdhd.first()? == &1 { 20 } else { 12 })?;
-    let default_sample_duration = child(moov, b"mvex")
-        .and_then(|mvex| child(mvex, b"trex"))
-        .and_then(|trex| u32_at(trex, 12))
-        .unwrap_or(0);
+    let trex = child(moov, b"mvex").and_then(|mvex| child(mvex, b"trex"));
     (timescale > 0).then_some(TrackTime {
         timescale,
-        default_sample_duration,
+        default_sample_duration: trex.and_then(|t| u32_at(t, 12)).unwrap_or(0),
+        default_sample_flags: trex.and_then(|t| u32_at(t, 20)).unwrap_or(0),
     })
 }
 
@@ -72,7 +86,7 @@ pub fn segment_span(segment: &[u8], time: TrackTime) -> Option<(u64, u64)> {
     let mut span: Option<(u64, u64)> = None;
     for moof in boxes(segment).filter(|b| &b.kind == b"moof") {
         for traf in boxes(moof.body).filter(|b| &b.kind == b"traf") {
-            let (start, length) = fragment(traf.body, time)?;
+            let TrackFragment { start, length, .. } = track_fragment(traf.body, time)?;
             let (first, last) = span.unwrap_or((start, start));
             span = Some((first.min(start), last.max(start + length)));
         }
@@ -80,23 +94,69 @@ pub fn segment_span(segment: &[u8], time: TrackTime) -> Option<(u64, u64)> {
     span
 }
 
-/// A track fragment's decode time (`tfdt`) and the sum of its sample durations (`trun`).
-fn fragment(traf: &[u8], time: TrackTime) -> Option<(u64, u64)> {
+/// The decode time and keyframe flag of the first sample of a fragment, from its `moof` box
+/// (header included).
+pub fn fragment_head(moof: &[u8], time: TrackTime) -> Option<FragmentHead> {
+    let traf = child(child(moof, b"moof")?, b"traf")?;
+    let fragment = track_fragment(traf, time)?;
+    Some(FragmentHead {
+        start: fragment.start,
+        keyframe: fragment.first_sample_flags & NON_SYNC_SAMPLE == 0,
+    })
+}
+
+/// How many leading bytes of `data` are whole boxes ending in a whole fragment (`moof` then
+/// its `mdat`): what is worth keeping of a segment whose writing a crash cut short.
+pub fn whole_fragments_len(data: &[u8]) -> usize {
+    let mut at = 0;
+    let mut kept = 0;
+    for media_box in boxes(data) {
+        at += media_box.size;
+        if &media_box.kind == b"mdat" {
+            kept = at;
+        }
+    }
+    kept
+}
+
+/// What one track fragment says about its samples.
+struct TrackFragment {
+    /// Decode time of the first sample (`tfdt`).
+    start: u64,
+    /// The sum of the sample durations (`trun`).
+    length: u64,
+    /// The first sample's flags.
+    first_sample_flags: u32,
+}
+
+fn track_fragment(traf: &[u8], time: TrackTime) -> Option<TrackFragment> {
     let tfhd = child(traf, b"tfhd")?;
     let tfhd_flags = u32_at(tfhd, 0)? & 0x00ff_ffff;
-    // After version/flags and track_ID: optional base_data_offset (8), sample_description_index
-    // (4), then default_sample_duration (4).
+    // After version/flags and track_ID come the optional fields, in this order:
+    // base_data_offset (8), sample_description_index (4), default_sample_duration (4),
+    // default_sample_size (4), default_sample_flags (4).
     let mut at = 8;
-    if tfhd_flags & 0x01 != 0 {
-        at += 8;
-    }
-    if tfhd_flags & 0x02 != 0 {
-        at += 4;
-    }
-    let default_duration = if tfhd_flags & 0x08 != 0 {
-        u32_at(tfhd, at)?
-    } else {
-        time.default_sample_duration
+    let mut optional = |flag: u32, width: usize| {
+        let here = at;
+        if tfhd_flags & flag != 0 {
+            at += width;
+            Some(here)
+        } else {
+            None
+        }
+    };
+    optional(0x01, 8);
+    optional(0x02, 4);
+    let duration_at = optional(0x08, 4);
+    optional(0x10, 4);
+    let flags_at = optional(0x20, 4);
+    let default_duration = match duration_at {
+        Some(at) => u32_at(tfhd, at)?,
+        None => time.default_sample_duration,
+    };
+    let default_flags = match flags_at {
+        Some(at) => u32_at(tfhd, at)?,
+        None => time.default_sample_flags,
     };
 
     let tfdt = child(traf, b"tfdt")?;
@@ -107,6 +167,7 @@ fn fragment(traf: &[u8], time: TrackTime) -> Option<(u64, u64)> {
     };
 
     let mut length = 0u64;
+    let mut first_sample_flags = None;
     for trun in boxes(traf).filter(|b| &b.kind == b"trun") {
         let trun = trun.body;
         let flags = u32_at(trun, 0)? & 0x00ff_ffff;
@@ -116,22 +177,34 @@ fn fragment(traf: &[u8], time: TrackTime) -> Option<(u64, u64)> {
             at += 4; // data_offset
         }
         if flags & 0x04 != 0 {
-            at += 4; // first_sample_flags
+            first_sample_flags.get_or_insert(u32_at(trun, at)?);
+            at += 4;
         }
+        // Per sample: duration, size, flags, composition offset, each 4 bytes when present.
+        let present = |bit: u32| flags & bit != 0;
         let per_sample = [0x100, 0x200, 0x400, 0x800]
-            .iter()
-            .filter(|&&bit| flags & bit != 0)
+            .into_iter()
+            .filter(|&bit| present(bit))
             .count()
             * 4;
+        let flags_offset = if present(0x100) { 4 } else { 0 } + if present(0x200) { 4 } else { 0 };
         for sample in 0..count as usize {
-            length += u64::from(if flags & 0x100 != 0 {
-                u32_at(trun, at + sample * per_sample)?
+            let sample_at = at + sample * per_sample;
+            length += u64::from(if present(0x100) {
+                u32_at(trun, sample_at)?
             } else {
                 default_duration
             });
+            if sample == 0 && present(0x400) {
+                first_sample_flags.get_or_insert(u32_at(trun, sample_at + flags_offset)?);
+            }
         }
     }
-    Some((start, length))
+    Some(TrackFragment {
+        start,
+        length,
+        first_sample_flags: first_sample_flags.unwrap_or(default_flags),
+    })
 }
 
 /// Milliseconds from the start of the first segment to the end of the last one.
@@ -177,5 +250,31 @@ mod tests {
         let last = fixture("seg_00005.m4s");
         assert_eq!(span_ms(&init[..init.len() / 2], &last, &last), None);
         assert_eq!(span_ms(&init, &last[..last.len() / 2], &last), None);
+    }
+
+    #[test]
+    fn finds_the_keyframes_the_hls_muxer_cut_at() {
+        let init = fixture("init.mp4");
+        let time = track_time(&init).unwrap();
+        for name in ["seg_00000.m4s", "seg_00003.m4s"] {
+            let segment = fixture(name);
+            let moof_at = segment
+                .windows(4)
+                .position(|w| w == b"moof")
+                .expect("a moof")
+                - 4;
+            let head = fragment_head(&segment[moof_at..], time).expect("a head");
+            assert!(head.keyframe, "{name}");
+        }
+    }
+
+    #[test]
+    fn whole_fragments_stop_before_a_fragment_cut_short() {
+        let segment = fixture("seg_00002.m4s");
+        assert_eq!(whole_fragments_len(&segment), segment.len());
+        assert_eq!(whole_fragments_len(&segment[..segment.len() - 1]), 0);
+        let mut two = segment.clone();
+        two.extend_from_slice(&segment[..segment.len() - 10]);
+        assert_eq!(whole_fragments_len(&two), segment.len());
     }
 }

@@ -6,8 +6,9 @@
 //! into shared memory) only if something was. A grab identical to the previous frame is dropped
 //! too. Changed frames are converted to I420 here and go to ffmpeg as Matroska with the grab
 //! time, so the video's timeline stays true.
-//! An unchanged screen is re-sent every `keepalive` so that segments keep closing, and once more
-//! at stop, so the video lasts until the stop.
+//! An unchanged screen is re-sent every `keepalive`, since ffmpeg hands a frame over only once
+//! the next one arrives, and once more at stop, so the video lasts until the stop. The first
+//! frame is re-sent after [`FIRST_REPEAT`], so even a recording cut off at once has a frame.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -26,6 +27,10 @@ use crate::colour::I420Frame;
 use crate::matroska::MatroskaWriter;
 use crate::shared_memory::SharedImage;
 use crate::CaptureError;
+
+/// How soon the first frame is re-sent on an unchanged screen: ffmpeg writes a frame once the
+/// next one arrives, so until then the recording has no video at all.
+const FIRST_REPEAT: Duration = Duration::from_millis(200);
 
 /// What the grabber needs to know.
 #[derive(Debug, Clone)]
@@ -115,7 +120,8 @@ struct GrabLoop {
     frame: I420Frame,
     out: MatroskaWriter<BufWriter<File>>,
     started: Instant,
-    last_sent: Instant,
+    /// When an unchanged screen is re-sent next.
+    repeat_at: Instant,
     /// The timestamp of the frame last sent; none before the first.
     last_sent_ms: Option<u64>,
     stats: GrabStats,
@@ -190,7 +196,7 @@ impl GrabLoop {
             frame: I420Frame::new(options.width, options.height),
             out,
             started,
-            last_sent: started,
+            repeat_at: started,
             last_sent_ms: None,
             stats: GrabStats::default(),
         };
@@ -200,6 +206,7 @@ impl GrabLoop {
         capture.frame.fill_from_bgrx(capture.images[0].bytes())?;
         capture.send(started)?;
         capture.stats.changed += 1;
+        capture.repeat_at = started + FIRST_REPEAT;
         Ok(capture)
     }
 
@@ -227,7 +234,7 @@ impl GrabLoop {
                 }
                 self.stats.unchanged += 1;
             }
-            if now - self.last_sent >= self.keepalive {
+            if now >= self.repeat_at {
                 self.send(now)?;
                 self.stats.repeated += 1;
             }
@@ -286,7 +293,7 @@ impl GrabLoop {
             return Ok(());
         }
         self.out.write_frame(at_ms, self.frame.planes())?;
-        self.last_sent = at;
+        self.repeat_at = at + self.keepalive;
         self.last_sent_ms = Some(at_ms);
         Ok(())
     }

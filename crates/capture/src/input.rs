@@ -104,7 +104,6 @@ const XDOTOOL_TIMEOUT: Duration = Duration::from_secs(60);
 async fn xdotool(display: &Display, args: &[&str]) -> Result<(), CaptureError> {
     let confinement = Confinement {
         display: Some(display.name()),
-        dies_with_server: true,
         ..Confinement::default()
     };
     let mut cmd = display.sandbox().command("xdotool", &confinement);

@@ -2,9 +2,8 @@
 //! screen recorder (X damage grabber → ffmpeg) that writes fragmented-MP4 segments.
 //!
 //! Every child runs in a sandbox (bubblewrap, as the unprivileged session user; see [`sandbox`])
-//! and leads its own session and process group. Displays and browsers die with the server
-//! (`PR_SET_PDEATHSIG`), so a crashed server leaves no orphan browsers; a recorder's input pipe
-//! closes with the server, so its ffmpeg flushes the last segment and exits.
+//! and leads its own session and process group. Every child dies with the server
+//! (`PR_SET_PDEATHSIG`), so a crashed server leaves no orphan browsers or encoders.
 
 pub mod cdp;
 pub mod chromium;
@@ -16,17 +15,18 @@ pub mod fmp4;
 pub mod grabber;
 pub mod input;
 pub mod matroska;
-pub mod playlist;
 pub mod process;
 pub mod recorder;
 pub mod remux;
 pub mod sandbox;
 pub mod screenshot;
+pub mod segmenter;
 pub mod shared_memory;
+pub mod spool;
 
 pub use chromium::{Browser, BrowserOptions};
 pub use display::Display;
 pub use error::CaptureError;
-pub use playlist::{Playlist, Segment};
 pub use recorder::{RecorderOptions, ScreenRecorder};
 pub use sandbox::{Confinement, Mount, Sandbox, SessionUser};
+pub use spool::SegmentList;

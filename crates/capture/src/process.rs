@@ -25,26 +25,18 @@ pub struct ProcessGroup {
 impl ProcessGroup {
     /// Spawns `cmd` as the leader of a new session and process group.
     ///
-    /// `death_signal` is delivered to the child when the server dies, even by SIGKILL (SIGKILL for
-    /// displays and browsers). `None` leaves the child running: ffmpeg stops by itself when its
-    /// input pipe closes with the server, and a signal would abort it mid-segment.
-    /// The parent-death signal fires when the spawning *thread* exits, so this must be called
+    /// The child gets SIGKILL when the server dies, even by SIGKILL (`PR_SET_PDEATHSIG`).
+    /// That signal fires when the spawning *thread* exits, so this must be called
     /// from a runtime worker thread, never from a `spawn_blocking` thread that may be retired.
-    pub fn spawn(
-        program: &'static str,
-        cmd: &mut Command,
-        death_signal: Option<Signal>,
-    ) -> Result<Self, CaptureError> {
+    pub fn spawn(program: &'static str, cmd: &mut Command) -> Result<Self, CaptureError> {
         // SAFETY: the closure runs between fork and exec, where only async-signal-safe calls are
         // allowed; it makes raw setsid and prctl syscalls on the calling (child) process. It runs
         // after std has switched the child's uid (`Command::uid`), which would clear the
         // parent-death signal had it been set before.
         unsafe {
-            cmd.pre_exec(move || {
+            cmd.pre_exec(|| {
                 rustix::process::setsid()?;
-                if let Some(signal) = death_signal {
-                    rustix::process::set_parent_process_death_signal(Some(signal))?;
-                }
+                rustix::process::set_parent_process_death_signal(Some(Signal::KILL))?;
                 Ok(())
             });
         }
@@ -73,6 +65,11 @@ impl ProcessGroup {
         let flags = rustix::fs::fcntl_getfl(&fd).ok()?;
         rustix::fs::fcntl_setfl(&fd, flags - OFlags::NONBLOCK).ok()?;
         Some(std::fs::File::from(fd))
+    }
+
+    /// The child's piped stdout, once.
+    pub fn take_stdout(&mut self) -> Option<tokio::process::ChildStdout> {
+        self.child.stdout.take()
     }
 
     /// Sends `signal` to the child alone.

@@ -1,13 +1,16 @@
-//! The screen recorder: X damage grabber → ffmpeg (libx264) → fragmented MP4 segments (HLS/fMP4).
+//! The screen recorder: X damage grabber → ffmpeg (libx264) → fragmented MP4 → segment files.
 //!
 //! The [`Grabber`] sends only changed frames, with their grab times, to ffmpeg's stdin. ffmpeg
-//! writes `init.mp4`, then `seg_00000.m4s`, `seg_00001.m4s`… into a spool directory, and lists
-//! each one in `index.m3u8` once it is closed. `init.mp4` followed by the segments, byte for
-//! byte, is a valid fragmented MP4.
+//! writes a fragmented MP4 with one fragment per frame to its stdout, and the [`Segmenter`]
+//! cuts it into `init.mp4`, `seg_00000.m4s`, `seg_00001.m4s`… in the spool directory, writing
+//! each fragment as it arrives. `init.mp4` followed by the segments, byte for byte, is a valid
+//! fragmented MP4.
 //!
-//! Stopping closes ffmpeg's input, so ffmpeg flushes and closes its last segment. The same
-//! happens when the server dies: the pipe closes with it, and ffmpeg (which outlives it for that
-//! moment) finishes the segment in progress, so a crash loses no video.
+//! ffmpeg writes a frame's fragment once the next frame arrives (its duration is known then),
+//! and the grabber sends the screen at least every keepalive interval (1 s). So whatever ends
+//! the recording (a stop, ffmpeg killed, the server killed) the spool holds the video up to
+//! about a second before it: no keyframe spacing, however long on a still screen, widens that.
+//! ffmpeg runs without access to the spool; the server writes every file.
 
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -17,20 +20,20 @@ use std::time::Duration;
 use rustix::process::Signal;
 
 use crate::grabber::{GrabOptions, Grabber};
-use crate::playlist::Playlist;
 use crate::process::ProcessGroup;
-use crate::sandbox::{Confinement, Mount};
+use crate::sandbox::Confinement;
+use crate::segmenter::Segmenter;
+use crate::spool::SegmentList;
 use crate::{CaptureError, Display};
 
-/// Default segment length in seconds on a changing screen; also the longest a stop or crash of
-/// ffmpeg itself can lose there.
+/// Default segment length in seconds on a changing screen: the unit in which segments are
+/// persisted while recording.
 pub const DEFAULT_SEGMENT_SECS: u32 = 2;
-/// The playlist's file name in the spool directory.
-const PLAYLIST: &str = "index.m3u8";
-/// How long ffmpeg gets, once its input is closed, to close its last segment before SIGTERM.
+/// How long ffmpeg gets, once its input is closed, to write its last fragments before SIGTERM.
 const STOP_GRACE: Duration = Duration::from_secs(10);
 /// On a screen that changes rarely, a keyframe (and so a segment) comes at least this often.
-/// Keyframes are most of a static video's size, so they are spaced by frames, not only by time.
+/// Keyframes are most of a still video's size, so they are spaced by frames, not only by time;
+/// what a fault can lose does not depend on this (see the module comment).
 const MAX_KEYFRAME_SECS: u32 = 60;
 /// Pipe sizes to try, largest first. 8 MiB holds about five 720p I420 frames: when ffmpeg is
 /// briefly descheduled on a loaded machine, the grabber keeps its ticks instead of blocking on
@@ -55,26 +58,29 @@ pub struct RecorderOptions {
     pub crf: u8,
 }
 
-/// A running capture: the grabber thread feeding ffmpeg.
+/// A running capture: the grabber thread feeding ffmpeg, and the segmenter writing its output.
 pub struct ScreenRecorder {
     process: ProcessGroup,
     grabber: Grabber,
+    segmenter: Segmenter,
     spool_dir: PathBuf,
 }
 
 impl ScreenRecorder {
-    /// Starts capturing `display` into `options.spool_dir`. ffmpeg runs in the display's
-    /// sandbox and can write only the spool directory; the grabber runs in the server.
+    /// Starts capturing `display` into `options.spool_dir`, which is created for the server
+    /// alone (mode 0700). ffmpeg runs in the display's sandbox with no writable directory; the
+    /// grabber and the segmenter run in the server.
     pub async fn start(display: &Display, options: &RecorderOptions) -> Result<Self, CaptureError> {
         let sandbox = display.sandbox();
-        sandbox.prepare_dir(&options.spool_dir)?;
+        std::fs::create_dir_all(&options.spool_dir)?;
+        std::fs::set_permissions(
+            &options.spool_dir,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )?;
         let log = std::fs::File::create(options.spool_dir.join("ffmpeg.log"))?;
         // yuv420p needs even dimensions; drop an odd last row or column rather than pad.
         let (width, height) = (display.width() & !1, display.height() & !1);
         let confinement = Confinement {
-            mounts: vec![Mount::Writable(options.spool_dir.clone())],
-            // It outlives a crashed server to close its last segment (see the module comment).
-            dies_with_server: false,
             ..Confinement::default()
         };
         let mut cmd = sandbox.command(&options.ffmpeg, &confinement);
@@ -103,32 +109,29 @@ impl ScreenRecorder {
                 "bt709",
             ])
             .args(["-threads", "1", "-force_key_frames", &keyframes(options)])
+            // A fragment per frame (any duration ends a fragment), flushed as it is written,
+            // with no index at the end: the segmenter's input.
             .args([
                 "-f",
-                "hls",
-                "-hls_time",
-                &options.segment_secs.max(1).to_string(),
+                "mp4",
+                "-movflags",
+                "empty_moov+default_base_moof+skip_trailer",
             ])
-            .args([
-                "-hls_segment_type",
-                "fmp4",
-                "-hls_fmp4_init_filename",
-                "init.mp4",
-            ])
-            .args(["-hls_list_size", "0", "-hls_playlist_type", "event"])
-            .arg("-hls_segment_filename")
-            .arg(options.spool_dir.join("seg_%05d.m4s"))
-            .arg(options.spool_dir.join(PLAYLIST))
+            .args(["-frag_duration", "1", "-flush_packets", "1", "pipe:1"])
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(log);
-        // No death signal: on SIGINT ffmpeg aborts its pending read ("Immediate exit requested")
-        // and leaves the segment in progress empty. The pipe closing is its graceful stop.
-        let mut process = ProcessGroup::spawn("ffmpeg", &mut cmd, None)?;
+        // The pipe closing is ffmpeg's graceful stop; on a signal it would drop its last frames.
+        // With the server gone, nothing reads its output, so it dies with the server.
+        let mut process = ProcessGroup::spawn("ffmpeg", &mut cmd)?;
         let stdin = process
             .take_stdin()
             .ok_or_else(|| CaptureError::Grab("ffmpeg has no stdin".into()))?;
+        let stdout = process
+            .take_stdout()
+            .ok_or_else(|| CaptureError::Grab("ffmpeg has no stdout".into()))?;
         widen_pipe(&stdin);
+        let segmenter = Segmenter::start(stdout, options.spool_dir.clone(), options.segment_secs);
         let grab = GrabOptions {
             display_number: display.number(),
             width: u16::try_from(width)
@@ -172,6 +175,7 @@ impl ScreenRecorder {
         Ok(Self {
             process,
             grabber,
+            segmenter,
             spool_dir: options.spool_dir.clone(),
         })
     }
@@ -186,21 +190,23 @@ impl ScreenRecorder {
         self.process.pid()
     }
 
-    /// The closed segments so far.
-    pub async fn playlist(&self) -> Playlist {
-        read_playlist(&self.spool_dir).await
+    /// The init segment and the segments closed so far.
+    pub fn closed_segments(&self) -> SegmentList {
+        self.segmenter.closed()
     }
 
-    /// True once ffmpeg or the grabber has ended by itself.
+    /// True once ffmpeg, the grabber or the segmenter has ended by itself.
     pub fn has_exited(&mut self) -> bool {
-        self.process.try_exited().is_some() || self.grabber.has_ended()
+        self.process.try_exited().is_some()
+            || self.grabber.has_ended()
+            || self.segmenter.has_ended()
     }
 
     /// Stops capture: the grabber sends the screen once more, stamped now, and closes ffmpeg's
-    /// input; ffmpeg then closes its last segment and ends the playlist.
+    /// input; ffmpeg then writes its last fragments and exits, and the segmenter closes the
+    /// last segment.
     ///
-    /// Returns the video's length in ms when the grabber ran to the stop. (ffmpeg's playlist
-    /// under-counts its last segment: a frame's duration is unknown until the next one.)
+    /// Returns the video's length in ms when the grabber ran to the stop.
     pub async fn stop(mut self) -> Option<u64> {
         let length_ms = match self.grabber.stop().await {
             Ok(stats) => {
@@ -223,6 +229,10 @@ impl ScreenRecorder {
             self.process
                 .terminate(Signal::TERM, Duration::from_secs(2))
                 .await;
+        }
+        // ffmpeg is gone, so its output has ended; the segmenter only has files to close.
+        if let Err(e) = self.segmenter.finish().await {
+            tracing::warn!(error = %e, "the segmenter had stopped with an error");
         }
         length_ms
     }
@@ -248,8 +258,7 @@ fn x264_speed(framerate: u32) -> &'static [&'static str] {
 /// recording forces one once a segment's time has passed *and* a segment's worth of frames at
 /// the full rate have been encoded since the last, or after [`MAX_KEYFRAME_SECS`]: a busy
 /// screen gets segment-length keyframes, a static one (a clock: about one frame a second) one
-/// every 20 s at 10 fps and every 50 s at 25 fps. A stopped or crashed server still closes the
-/// segment in flight (see the module comment); only ffmpeg itself dying loses it.
+/// every 20 s at 10 fps and every 50 s at 25 fps.
 fn keyframes(options: &RecorderOptions) -> String {
     let secs = options.segment_secs.max(1);
     if options.strict_keyframes {
@@ -269,13 +278,5 @@ fn widen_pipe(pipe: &impl AsFd) {
         if rustix::pipe::fcntl_setpipe_size(pipe, bytes).is_ok() {
             return;
         }
-    }
-}
-
-/// Reads the playlist in `spool_dir`; an absent or unreadable one is an empty playlist.
-pub async fn read_playlist(spool_dir: &Path) -> Playlist {
-    match tokio::fs::read_to_string(spool_dir.join(PLAYLIST)).await {
-        Ok(text) => Playlist::parse(&text),
-        Err(_) => Playlist::default(),
     }
 }

@@ -24,7 +24,6 @@ pub async fn to_mp4_from_zero(
     let confinement = Confinement {
         mounts: vec![Mount::Writable(work.to_owned())],
         home: Some(work.to_owned()),
-        dies_with_server: true,
         ..Confinement::default()
     };
     let mut cmd = sandbox.command(ffmpeg, &confinement);

@@ -132,9 +132,6 @@ pub struct Confinement {
     /// It may create user namespaces. Chromium needs this for its own sandbox; every other
     /// program is refused them.
     pub user_namespaces: bool,
-    /// It is killed (SIGKILL) when the server dies. Off for the recorder's ffmpeg, which must
-    /// outlive the server long enough to close its last segment.
-    pub dies_with_server: bool,
 }
 
 /// How session processes are confined on this machine.
@@ -205,9 +202,8 @@ impl Sandbox {
         if !confinement.user_namespaces {
             cmd.arg("--disable-userns");
         }
-        if confinement.dies_with_server {
-            cmd.arg("--die-with-parent");
-        }
+        // Killed (SIGKILL) when the server dies.
+        cmd.arg("--die-with-parent");
         cmd.args(&self.system)
             .args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
         for mount in &confinement.mounts {
@@ -244,7 +240,6 @@ impl Sandbox {
             mounts: vec![Mount::Writable(scratch.to_owned())],
             home: Some(scratch.to_owned()),
             user_namespaces: true,
-            dies_with_server: true,
             ..Confinement::default()
         };
         let mut cmd = self.command("unshare", &confinement);
@@ -339,7 +334,6 @@ mod tests {
                 },
             ],
             home: Some("/state/sessions/s1".into()),
-            dies_with_server: true,
             ..Confinement::default()
         };
         let cmd = sandbox(None).command("/usr/bin/chromium", &confinement);
@@ -386,7 +380,7 @@ mod tests {
     }
 
     #[test]
-    fn chromium_may_build_its_own_sandbox_and_ffmpeg_may_outlive_the_server() {
+    fn chromium_may_build_its_own_sandbox() {
         let cmd = sandbox(None).command(
             "chromium",
             &Confinement {
@@ -396,7 +390,7 @@ mod tests {
         );
         let args = args(&cmd);
         assert!(!args.iter().any(|a| a == "--disable-userns"));
-        assert!(!args.iter().any(|a| a == "--die-with-parent"));
+        assert!(args.iter().any(|a| a == "--die-with-parent"));
     }
 
     #[test]

@@ -14,7 +14,6 @@ const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(15);
 pub async fn png(ffmpeg: &std::path::Path, display: &Display) -> Result<Vec<u8>, CaptureError> {
     let size = format!("{}x{}", display.width(), display.height());
     let confinement = Confinement {
-        dies_with_server: true,
         ..Confinement::default()
     };
     let mut cmd = display.sandbox().command(ffmpeg, &confinement);

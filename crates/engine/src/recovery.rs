@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use tapedeck_capture::fmp4;
-use tapedeck_capture::recorder::read_playlist;
+use tapedeck_capture::spool::{list_spool, INIT_FILE};
 use tapedeck_core::{EngineError, Recording, RecordingState, StopReason};
 use time::OffsetDateTime;
 use tokio::sync::watch;
@@ -16,9 +16,6 @@ use tokio::sync::watch;
 use crate::layout::part_key;
 use crate::recording::{finalize, sweep_leftover_parts};
 use crate::Engine;
-
-/// How long to wait for a recorder that outlived the old server to flush its last segment.
-const ORPHAN_GRACE: Duration = Duration::from_secs(15);
 
 /// How far start-up recovery has come; `/healthz` reports it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -118,7 +115,6 @@ impl Engine {
 
     async fn recover_recording(&self, mut recording: Recording) -> Result<Recording, EngineError> {
         let spool_dir = self.config().spool_dir(&recording.id);
-        wait_for_orphan_recorder(&spool_dir).await;
         let left_out = self.set_aside_unreadable(&recording.id, &spool_dir).await;
         recording.stop_reason.get_or_insert(StopReason::Recovered);
         let mut recovered = finalize(
@@ -159,14 +155,15 @@ impl Engine {
         }
     }
 
-    /// Renames segments in the spool that are not readable fragmented MP4 (a crash mid-write,
-    /// a damaged disk) out of the playlist's way, so the rest of the video is kept; returns how
-    /// many. Without a readable `init.mp4`, segments cannot be checked and are all kept.
+    /// Trims each segment in the spool to its whole fragments (a crash cut the last write
+    /// short) and renames those with none readable (a damaged disk) out of the way, so the rest
+    /// of the video is kept; returns how many were set aside. Without a readable `init.mp4`,
+    /// segments cannot be checked and are all kept.
     async fn set_aside_unreadable(&self, recording_id: &str, spool_dir: &Path) -> usize {
-        let playlist = read_playlist(spool_dir).await;
-        let init = match tokio::fs::read(spool_dir.join("init.mp4")).await {
+        let left = list_spool(spool_dir).await;
+        let init = match tokio::fs::read(spool_dir.join(INIT_FILE)).await {
             Ok(init) => Some(init),
-            Err(_) => match part_key(recording_id, "init.mp4") {
+            Err(_) => match part_key(recording_id, INIT_FILE) {
                 Ok(key) => self.blobs().get(&key).await.ok().map(|b| b.to_vec()),
                 Err(_) => None,
             },
@@ -175,13 +172,17 @@ impl Engine {
             return 0;
         };
         let mut set_aside = 0;
-        for segment in &playlist.segments {
-            let path = spool_dir.join(&segment.file);
+        for segment in &left.segments {
+            let path = spool_dir.join(segment);
             let Ok(bytes) = tokio::fs::read(&path).await else {
                 continue;
             };
-            if fmp4::segment_span(&bytes, time).is_none() {
-                tracing::warn!(recording = %recording_id, segment = %segment.file, "unreadable segment left out");
+            let whole = fmp4::whole_fragments_len(&bytes);
+            if whole > 0 && whole < bytes.len() && truncate(&path, whole).await {
+                tracing::info!(recording = %recording_id, segment = %segment, cut = bytes.len() - whole, "a fragment cut short was trimmed");
+            }
+            if fmp4::segment_span(&bytes[..whole], time).is_none() {
+                tracing::warn!(recording = %recording_id, segment = %segment, "unreadable segment left out");
                 let aside = path.with_extension("unreadable");
                 if tokio::fs::rename(&path, &aside).await.is_ok() {
                     set_aside += 1;
@@ -192,20 +193,17 @@ impl Engine {
     }
 }
 
-/// The old server's ffmpeg saw its input close when the server died and may still be closing its
-/// last segment.
-async fn wait_for_orphan_recorder(spool_dir: &std::path::Path) {
-    let pid_file = spool_dir.join(crate::recording::PID_FILE);
-    let Ok(text) = tokio::fs::read_to_string(&pid_file).await else {
-        return;
+/// Cuts the file at `path` to `len` bytes; false (logged) if that failed.
+async fn truncate(path: &Path, len: usize) -> bool {
+    let cut = async {
+        let file = tokio::fs::OpenOptions::new().write(true).open(path).await?;
+        file.set_len(len as u64).await
     };
-    let Ok(pid) = text.trim().parse::<i32>() else {
-        return;
-    };
-    // A zombie or a reused pid is possible; the wait is bounded, so either only costs time.
-    let alive = || tapedeck_capture::process::is_alive(pid);
-    let deadline = tokio::time::Instant::now() + ORPHAN_GRACE;
-    while alive() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    match cut.await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "could not trim a segment");
+            false
+        }
     }
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tapedeck_capture::Playlist;
+use tapedeck_capture::SegmentList;
 use tapedeck_core::{
     id, Recording, RecordingLimits, RecordingState, Session, SessionSpec, SessionState, Viewport,
 };
@@ -112,21 +112,18 @@ pub(crate) async fn recording_row(
     recording
 }
 
-/// Writes the fixture's init segment and its first `closed` segments into `spool_dir`, with a
-/// playlist listing them: what ffmpeg leaves behind after closing that many segments.
+/// Writes the fixture's init segment and its first `closed` segments into `spool_dir`: what
+/// the segmenter leaves behind after closing that many segments.
 pub(crate) fn spool_closed_segments(spool_dir: &Path, closed: usize) {
     std::fs::create_dir_all(spool_dir).expect("spool dir");
-    let mut playlist = String::from("#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n");
     std::fs::write(spool_dir.join("init.mp4"), fixture("init.mp4")).expect("init");
     for name in &FIXTURE_SEGMENTS[..closed] {
         std::fs::write(spool_dir.join(name), fixture(name)).expect("segment");
-        playlist.push_str(&format!("#EXTINF:1.0,\n{name}\n"));
     }
-    std::fs::write(spool_dir.join("index.m3u8"), playlist).expect("playlist");
 }
 
-/// A recorder that closes `per_poll` more fixture segments each time its playlist is read, and
-/// all of them at stop. It writes each file once, so a file the supervisor moved to the store
+/// A recorder that closes `per_poll` more fixture segments each time it is asked which are
+/// closed, and all of them at stop. It writes each file once, so a file the supervisor moved to the store
 /// stays moved, as with ffmpeg.
 pub(crate) struct FakeRecorder {
     spool_dir: PathBuf,
@@ -153,17 +150,12 @@ impl FakeRecorder {
         let wanted = wanted.min(FIXTURE_SEGMENTS.len());
         let before = self.closed.swap(wanted, Ordering::SeqCst);
         // Only newly closed files are written; earlier ones may already be in the store.
-        let mut playlist = String::from("#EXTM3U\n#EXT-X-MAP:URI=\"init.mp4\"\n");
-        for (i, name) in FIXTURE_SEGMENTS[..wanted].iter().enumerate() {
-            if i >= before {
-                std::fs::write(self.spool_dir.join(name), fixture(name)).expect("segment");
-            }
-            playlist.push_str(&format!("#EXTINF:1.0,\n{name}\n"));
+        for name in &FIXTURE_SEGMENTS[before.min(wanted)..wanted] {
+            std::fs::write(self.spool_dir.join(name), fixture(name)).expect("segment");
         }
         if before == 0 && wanted > 0 {
             std::fs::write(self.spool_dir.join("init.mp4"), fixture("init.mp4")).expect("init");
         }
-        std::fs::write(self.spool_dir.join("index.m3u8"), playlist).expect("playlist");
     }
 }
 
@@ -172,10 +164,17 @@ impl Recorder for FakeRecorder {
         &self.spool_dir
     }
 
-    async fn playlist(&self) -> Playlist {
+    fn closed_segments(&self) -> SegmentList {
         let closed = self.closed.load(std::sync::atomic::Ordering::SeqCst);
         self.close_up_to(closed + self.per_poll);
-        tapedeck_capture::recorder::read_playlist(&self.spool_dir).await
+        let closed = self.closed.load(std::sync::atomic::Ordering::SeqCst);
+        SegmentList {
+            init: (closed > 0).then(|| "init.mp4".to_owned()),
+            segments: FIXTURE_SEGMENTS[..closed]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
     }
 
     fn has_exited(&mut self) -> bool {

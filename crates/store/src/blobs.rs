@@ -163,23 +163,43 @@ impl BlobStore {
 
     /// Copies the local file `file` into the store under `key`; returns what it stored.
     ///
-    /// A symbolic link is refused, not followed: these files come from directories the session
-    /// user can write (a recorder's spool), and a link there could point at the server's own.
+    /// A symbolic link is refused, not followed: such files may come from directories the
+    /// session user can write (a rewind extract's work folder), and a link there could point
+    /// at the server's own.
     pub async fn put_file(
         &self,
         key: &StorageKey,
         file: &FsPath,
     ) -> Result<bytes::Bytes, StoreError> {
-        use tokio::io::AsyncReadExt as _;
-        let mut opened = tokio::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(file)
-            .await?;
-        let mut content = Vec::new();
-        opened.read_to_end(&mut content).await?;
-        let bytes = bytes::Bytes::from(content);
+        let bytes = read_regular_file(file).await?;
         self.put(key, bytes.clone()).await?;
+        Ok(bytes)
+    }
+
+    /// Moves the local file `file`, in a directory only the server writes (a recording's
+    /// spool), into the store under `key`, and returns its content.
+    ///
+    /// A local store on the same filesystem takes the file by a rename, so it is never written
+    /// twice; otherwise it is uploaded, then removed.
+    pub async fn move_file(
+        &self,
+        key: &StorageKey,
+        file: &FsPath,
+    ) -> Result<bytes::Bytes, StoreError> {
+        let bytes = read_regular_file(file).await?;
+        if let Some(dest) = self.local_path(key) {
+            if let Some(parent) = dest.parent() {
+                tokio::fs::create_dir_all(parent).await?;
+            }
+            match tokio::fs::rename(file, &dest).await {
+                Ok(()) => return Ok(bytes),
+                // Another filesystem: upload below.
+                Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.put(key, bytes.clone()).await?;
+        tokio::fs::remove_file(file).await?;
         Ok(bytes)
     }
 
@@ -297,6 +317,19 @@ impl BlobUpload {
     }
 }
 
+/// The content of the regular file `file`; a symbolic link is refused, not followed.
+async fn read_regular_file(file: &FsPath) -> Result<bytes::Bytes, StoreError> {
+    use tokio::io::AsyncReadExt as _;
+    let mut opened = tokio::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(file)
+        .await?;
+    let mut content = Vec::new();
+    opened.read_to_end(&mut content).await?;
+    Ok(bytes::Bytes::from(content))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,6 +349,25 @@ mod tests {
         for bad in ["videos", "s3://", "s3:///x", "s3://b/../x", "s3://b/a//c"] {
             assert!(parsed(bad).is_err(), "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_spool_file_moves_into_a_local_store_by_rename() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::local(&dir.path().join("blobs")).unwrap();
+        let segment = dir.path().join("seg_00000.m4s");
+        std::fs::write(&segment, "video").unwrap();
+        let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&segment).unwrap());
+        let key = StorageKey::for_path("rec/x/parts/seg_00000.m4s").unwrap();
+        assert_eq!(store.move_file(&key, &segment).await.unwrap(), "video");
+        assert!(!segment.exists());
+        let stored = store.local_path(&key).unwrap();
+        // The same file, not a copy of it.
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&stored).unwrap()),
+            inode
+        );
+        assert_eq!(store.get(&key).await.unwrap(), "video");
     }
 
     #[tokio::test]

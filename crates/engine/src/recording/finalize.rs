@@ -1,7 +1,7 @@
 //! Finalizing a recording whose recorder has exited: the order of steps that makes a crash at
 //! any point recoverable.
 
-use tapedeck_capture::recorder::read_playlist;
+use tapedeck_capture::spool::list_spool;
 use tapedeck_core::{EngineError, Recording, RecordingState};
 use tapedeck_store::{BlobStore, StorageKey};
 
@@ -45,8 +45,9 @@ pub(crate) async fn finalize(
 ) -> Result<Recording, EngineError> {
     let blobs = engine.blobs();
     let spool_dir = engine.config().spool_dir(&recording.id);
-    let playlist = read_playlist(&spool_dir).await;
-    let last = persist_closed(blobs, &recording.id, &spool_dir, &playlist).await;
+    // The recorder is gone: every file left in the spool is final.
+    let left = list_spool(&spool_dir).await;
+    let last = persist_closed(blobs, &recording.id, &spool_dir, &left).await;
     let assembly = keep_assembling(assembly, last.as_deref().ok()).await;
     last?;
 

@@ -22,7 +22,6 @@ use tokio::sync::{oneshot, watch};
 
 pub(crate) use finalize::finalize;
 pub(crate) use parts::sweep_leftover_parts;
-pub(crate) use supervisor::PID_FILE;
 
 use crate::counters::Counters;
 use crate::{lock, to_completion, Engine};
@@ -153,7 +152,6 @@ impl Engine {
         };
         // The clock starts once ffmpeg runs, so the video's length matches started..finished.
         recording.started_at = OffsetDateTime::now_utc();
-        supervisor::write_pid_file(&options.spool_dir, recorder.pid()).await;
         if let Err(e) = self.inner.meta.insert_recording(&recording).await {
             recorder.stop().await;
             return Err(e.into());

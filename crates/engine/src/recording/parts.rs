@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use tapedeck_capture::Playlist;
+use tapedeck_capture::SegmentList;
 use tapedeck_core::{EngineError, RecordingState};
 use tapedeck_store::{BlobStore, StorageKey};
 
@@ -22,22 +22,23 @@ pub(super) struct PersistedPart {
     pub bytes: bytes::Bytes,
 }
 
-/// Moves every closed segment listed in `playlist` from the spool into the blob store.
+/// Moves `init.mp4` and every segment in `closed` from the spool into the blob store.
 ///
-/// A segment's local file is removed only after its upload succeeded, so a file that is gone
-/// from the spool is already persisted: calling this again, even after a crash, is safe.
+/// A segment's local file leaves the spool only once it is stored (renamed into a local store,
+/// or removed after its upload), so a file gone from the spool is already persisted: calling
+/// this again, even after a crash, is safe.
 /// Returns what this call moved, in playback order.
 pub(super) async fn persist_closed(
     blobs: &BlobStore,
     recording_id: &str,
     spool_dir: &Path,
-    playlist: &Playlist,
+    closed: &SegmentList,
 ) -> Result<Vec<PersistedPart>, EngineError> {
-    let files = playlist
+    let files = closed
         .init
         .iter()
         .map(|f| (f, false))
-        .chain(playlist.segments.iter().map(|s| (&s.file, true)));
+        .chain(closed.segments.iter().map(|s| (s, true)));
     let mut moved = Vec::new();
     for (file, is_segment) in files {
         let local = spool_dir.join(file);
@@ -45,10 +46,7 @@ pub(super) async fn persist_closed(
             continue;
         }
         let key = part_key(recording_id, file)?;
-        let bytes = blobs.put_file(&key, &local).await?;
-        tokio::fs::remove_file(&local)
-            .await
-            .map_err(EngineError::internal)?;
+        let bytes = blobs.move_file(&key, &local).await?;
         moved.push(PersistedPart {
             key,
             size: bytes.len() as u64,

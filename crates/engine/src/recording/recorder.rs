@@ -7,14 +7,14 @@
 use std::future::Future;
 use std::path::Path;
 
-use tapedeck_capture::{Playlist, ScreenRecorder};
+use tapedeck_capture::{ScreenRecorder, SegmentList};
 
-/// A capture writing fMP4 segments and an HLS playlist into its spool directory.
+/// A capture writing fMP4 segments into its spool directory.
 pub(crate) trait Recorder: Send + 'static {
-    /// The spool directory its segments and playlist are written to.
+    /// The spool directory its segments are written to.
     fn spool_dir(&self) -> &Path;
-    /// The segments closed so far, as its playlist lists them.
-    fn playlist(&self) -> impl Future<Output = Playlist> + Send;
+    /// The init segment and the segments closed so far.
+    fn closed_segments(&self) -> SegmentList;
     /// True once it has ended by itself (a crash, or its input gone).
     fn has_exited(&mut self) -> bool;
     /// Stops it and waits until its last segment is closed; the video's length in
@@ -27,8 +27,8 @@ impl Recorder for ScreenRecorder {
         ScreenRecorder::spool_dir(self)
     }
 
-    fn playlist(&self) -> impl Future<Output = Playlist> + Send {
-        ScreenRecorder::playlist(self)
+    fn closed_segments(&self) -> SegmentList {
+        ScreenRecorder::closed_segments(self)
     }
 
     fn has_exited(&mut self) -> bool {

@@ -2,7 +2,6 @@
 //! and runs the single finalization that every stop waits for.
 
 use std::collections::VecDeque;
-use std::path::Path;
 use std::time::Duration;
 
 use tapedeck_core::{EngineError, Recording, RecordingState, StopReason};
@@ -29,29 +28,6 @@ const FIRST_FINALIZE_RETRY: Duration = if cfg!(test) {
 } else {
     Duration::from_secs(1)
 };
-/// The spool file that names the recorder's pid, for recovery after a crash.
-pub(crate) const PID_FILE: &str = "ffmpeg.pid";
-
-/// Records the recorder's pid beside its segments, so a restarted server can wait for it.
-///
-/// The spool belongs to the session user, whose ffmpeg is already running: the file is only
-/// ever created, so nothing it put there (a link elsewhere) is written through.
-pub(super) async fn write_pid_file(spool_dir: &Path, pid: i32) {
-    use tokio::io::AsyncWriteExt as _;
-    let created = tokio::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(spool_dir.join(PID_FILE))
-        .await;
-    let written = match created {
-        Ok(mut file) => file.write_all(pid.to_string().as_bytes()).await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = written {
-        tracing::warn!(error = %e, "could not write recorder pid file");
-    }
-}
-
 /// Runs a recording from capture to its finalized MP4, then publishes the outcome once.
 ///
 /// With `ring_segments`, only the newest that many segments are kept (GBOX rewind).
@@ -106,8 +82,8 @@ async fn run(
             requested = &mut stop_rx => break requested.unwrap_or(StopReason::SessionEnded),
             _ = tokio::time::sleep_until(deadline) => break StopReason::MaxDuration,
             _ = tick.tick() => {
-                let playlist = recorder.playlist().await;
-                match persist_closed(engine.blobs(), &recording.id, recorder.spool_dir(), &playlist).await {
+                let closed = recorder.closed_segments();
+                match persist_closed(engine.blobs(), &recording.id, recorder.spool_dir(), &closed).await {
                     Ok(moved) => {
                         assembly = keep_assembling(assembly.take(), Some(&moved)).await;
                         stored.add(engine, moved, ring_segments).await
@@ -144,15 +120,21 @@ async fn run(
     let length_ms = recorder.stop().await;
     // A ring keeps only its newest segments, so its length comes from those.
     let length_ms = length_ms.filter(|_| ring_segments.is_none());
-    finalize_with_retries(engine, recording, assembly, length_ms).await
+    // An encoder or display that died is a fault: the video ends there, not where it was asked.
+    let final_state = match reason {
+        StopReason::RecorderExited => RecordingState::Interrupted,
+        _ => RecordingState::Finished,
+    };
+    finalize_with_retries(engine, recording, final_state, assembly, length_ms).await
 }
 
-/// Finalizes, retrying a failure (a bucket or database that hiccups) with a doubling wait;
+/// Finalizes as `final_state`, retrying a failure (a bucket or database that hiccups) with a doubling wait;
 /// after [`FINALIZE_ATTEMPTS`] the recording is marked `failed` with its problem, so later
 /// stops and downloads say so instead of finding it `stopping` for ever. Its parts stay stored.
 async fn finalize_with_retries(
     engine: &Engine,
     mut recording: Recording,
+    final_state: RecordingState,
     mut assembly: Option<Assembly>,
     length_ms: Option<u64>,
 ) -> Result<Recording, EngineError> {
@@ -162,7 +144,7 @@ async fn finalize_with_retries(
         let outcome = finalize(
             engine,
             &mut recording,
-            RecordingState::Finished,
+            final_state,
             assembly.take(),
             length_ms,
         )

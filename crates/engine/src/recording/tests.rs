@@ -243,14 +243,14 @@ async fn persisting_again_after_a_crash_moves_nothing_twice() {
     let engine = engine(dir.path()).await;
     let spool = dir.path().join("spool/r1");
     spool_closed_segments(&spool, 3);
-    let playlist = tapedeck_capture::recorder::read_playlist(&spool).await;
-    let first = persist_closed(engine.blobs(), "r1", &spool, &playlist)
+    let listed = tapedeck_capture::spool::list_spool(&spool).await;
+    let first = persist_closed(engine.blobs(), "r1", &spool, &listed)
         .await
         .unwrap();
     assert_eq!(first.len(), 4);
     assert!(!first[0].is_segment && first[1..].iter().all(|p| p.is_segment));
-    // The playlist still lists them, but their files left the spool with their upload.
-    let again = persist_closed(engine.blobs(), "r1", &spool, &playlist)
+    // The list still names them, but their files left the spool with their upload.
+    let again = persist_closed(engine.blobs(), "r1", &spool, &listed)
         .await
         .unwrap();
     assert!(again.is_empty());
