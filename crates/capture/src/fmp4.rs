@@ -278,3 +278,58 @@ mod tests {
         assert_eq!(whole_fragments_len(&two), segment.len());
     }
 }
+
+/// Property tests on outside input (`scripts/fuzz` runs them longer): damaged spools and
+/// encoder output.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/vfr-segments/");
+        std::fs::read(format!("{dir}{name}")).expect("fixture")
+    }
+
+    /// A real segment with some bytes overwritten, cut at some length.
+    fn damaged(segment: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
+        let len = segment.len();
+        (
+            proptest::collection::vec((0..len, any::<u8>()), 0..8),
+            0..=len,
+        )
+            .prop_map(move |(writes, cut)| {
+                let mut bytes = segment.clone();
+                for (at, value) in writes {
+                    bytes[at] = value;
+                }
+                bytes.truncate(cut);
+                bytes
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn damaged_boxes_are_read_or_refused_never_misread_past_their_end(
+            segment in damaged(fixture("seg_00000.m4s")),
+            init in damaged(fixture("init.mp4")),
+        ) {
+            let time = track_time(&init);
+            let time = time.unwrap_or(TrackTime { timescale: 1000, default_sample_duration: 0, default_sample_flags: 0 });
+            let whole = whole_fragments_len(&segment);
+            prop_assert!(whole <= segment.len());
+            let _ = segment_span(&segment, time);
+            let _ = fragment_head(&segment, time);
+            let _ = span_ms(&init, &segment, &segment);
+        }
+
+        #[test]
+        fn arbitrary_bytes_are_never_a_whole_fragment_past_their_length(
+            bytes in proptest::collection::vec(any::<u8>(), 0..256),
+        ) {
+            prop_assert!(whole_fragments_len(&bytes) <= bytes.len());
+            let _ = track_time(&bytes);
+        }
+    }
+}

@@ -197,3 +197,22 @@ mod tests {
         assert_eq!(keysym(""), None);
     }
 }
+
+/// Property tests on outside input (`scripts/fuzz` runs them longer).
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn a_known_key_becomes_one_plain_keysym_and_nothing_else_passes(name in "\\PC{0,24}") {
+            if let Some(sym) = keysym(&name) {
+                // One xdotool argument: no option, separator, space or control character.
+                prop_assert!(!sym.is_empty() && !sym.starts_with('-'));
+                prop_assert!(sym.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{}", sym);
+            }
+        }
+    }
+}

@@ -342,3 +342,52 @@ mod tests {
         assert_eq!(closed, SegmentList::default());
     }
 }
+
+/// Property tests on outside input (`scripts/fuzz` runs them longer): an encoder's output,
+/// damaged or cut anywhere.
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn stream() -> Vec<u8> {
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/vfr-stream/stream.mp4"
+        ))
+        .expect("fixture")
+    }
+
+    proptest! {
+        #[test]
+        fn a_damaged_stream_ends_cleanly_and_writes_only_what_it_was_given(
+            writes in proptest::collection::vec((0..2362usize, any::<u8>()), 0..6),
+            cut in 0..=2362usize,
+        ) {
+            let mut input = stream();
+            for (at, value) in writes {
+                if let Some(byte) = input.get_mut(at) {
+                    *byte = value;
+                }
+            }
+            input.truncate(cut);
+            let dir = tempfile::tempdir().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let closed = runtime.block_on(async {
+                let segmenter = Segmenter::start(std::io::Cursor::new(input.clone()), dir.path().into(), 1);
+                while !segmenter.has_ended() {
+                    tokio::task::yield_now().await;
+                }
+                let closed = segmenter.closed();
+                let _ = segmenter.finish().await;
+                closed
+            });
+            let mut written = 0;
+            for name in closed.init.iter().chain(&closed.segments) {
+                written += std::fs::metadata(dir.path().join(name)).unwrap().len() as usize;
+            }
+            prop_assert!(written <= input.len());
+        }
+    }
+}

@@ -88,3 +88,28 @@ mod tests {
         assert!(duration_field("d", Some("0s"), default, max).is_err());
     }
 }
+
+/// Property tests on outside input (`scripts/fuzz` runs them longer).
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_text_parses_or_is_an_input_error(text in ".{0,40}") {
+            match parse_duration("timeout", &text) {
+                Ok(_) => prop_assert!(text.ends_with(['s', 'm', 'h'])),
+                Err(e) => prop_assert!(matches!(e, EngineError::InvalidInput(m) if m.contains("timeout"))),
+            }
+        }
+
+        #[test]
+        fn every_written_duration_reads_back(value in 0u64..1_000_000, unit in 0usize..4) {
+            let (suffix, millis) = [("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)][unit];
+            let parsed = parse_duration("d", &format!("{value}{suffix}")).unwrap();
+            prop_assert_eq!(parsed, Duration::from_millis(value * millis));
+        }
+    }
+}

@@ -46,7 +46,7 @@ pub struct NewKey {
     pub admin: bool,
 }
 
-/// Longest key name or project name.
+/// Longest key name or project name, in characters.
 const MAX_NAME_LEN: usize = 100;
 
 impl Engine {
@@ -111,7 +111,7 @@ impl Engine {
 pub async fn create(meta: &dyn Metadata, new: NewKey) -> Result<IssuedKey, EngineError> {
     let project = new.project.unwrap_or_else(|| DEFAULT_PROJECT.to_owned());
     for (field, value) in [("name", &new.name), ("project", &project)] {
-        if value.trim().is_empty() || value.len() > MAX_NAME_LEN {
+        if value.trim().is_empty() || value.chars().count() > MAX_NAME_LEN {
             return Err(EngineError::InvalidInput(format!(
                 "{field} must be 1 to {MAX_NAME_LEN} characters"
             )));

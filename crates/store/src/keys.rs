@@ -101,3 +101,34 @@ mod tests {
         }
     }
 }
+
+/// Property tests on outside input (`scripts/fuzz` runs them longer).
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn an_accepted_key_stays_inside_the_root_and_reads_back(
+            path in "[a-z0-9./_%\\-]{0,24}(/[a-z0-9./_-]{0,8}){0,4}",
+        ) {
+            let text = format!("{PREFIX}{path}");
+            if let Ok(key) = StorageKey::parse(&text) {
+                prop_assert!(!key.path().starts_with('/'));
+                prop_assert!(key.path().split('/').all(|s| !s.is_empty() && s != "." && s != ".."));
+                prop_assert_eq!(key.to_string(), text);
+                let object_path = key.object_path();
+                prop_assert_eq!(object_path.as_ref(), key.path());
+            }
+        }
+
+        #[test]
+        fn any_text_is_a_key_or_an_invalid_key_error(text in "\\PC{0,80}") {
+            if let Err(e) = StorageKey::parse(&text) {
+                prop_assert!(matches!(e, StoreError::InvalidKey(_)));
+            }
+        }
+    }
+}

@@ -169,3 +169,41 @@ mod tests {
         );
     }
 }
+
+/// Property tests on outside input (`scripts/fuzz` runs them longer).
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn only_the_signature_made_for_a_url_verifies_it(
+            path in "[a-z0-9_-]{1,12}(/[a-z0-9_-]{1,12}){0,3}\\.mp4",
+            expires in any::<i64>(),
+            forged in "\\PC{0,80}",
+        ) {
+            let presigner = Presigner::new(Signer::new(b"secret".to_vec()), "http://h");
+            let key = StorageKey::for_path(&path).unwrap();
+            let genuine = presigner.signer.sign(&Presigner::message(key.path(), expires));
+            let now = OffsetDateTime::UNIX_EPOCH;
+            prop_assert_eq!(
+                presigner.verify(&key, expires, &genuine, now).is_ok(),
+                now.unix_timestamp() <= expires
+            );
+            if forged != genuine {
+                prop_assert_eq!(
+                    presigner.verify(&key, expires, &forged, now),
+                    Err(PresignError::BadSignature)
+                );
+            }
+            // The same signature does not carry over to another expiry.
+            let later = expires.wrapping_add(1);
+            prop_assert_eq!(
+                presigner.verify(&key, later, &genuine, now),
+                Err(PresignError::BadSignature)
+            );
+        }
+    }
+}

@@ -86,3 +86,33 @@ mod tests {
         );
     }
 }
+
+/// Property tests on outside input (`scripts/fuzz` runs them longer).
+#[cfg(test)]
+mod fuzz {
+    use std::io::Write;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_body_under_any_coding_decodes_within_the_bound_or_stays_encoded(
+            coding in "(gzip|x-gzip|deflate|br|identity|zstd| |,){0,4}",
+            body in proptest::collection::vec(any::<u8>(), 0..512),
+        ) {
+            if let Some(decoded) = decoded_body(Some(&coding), &body) {
+                prop_assert!(decoded.len() as u64 <= MAX_DECODED_BYTES);
+            }
+        }
+
+        #[test]
+        fn a_gzipped_body_decodes_to_itself(body in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            encoder.write_all(&body).unwrap();
+            let gzipped = encoder.finish().unwrap();
+            prop_assert_eq!(decoded_body(Some("gzip"), &gzipped), Some(body));
+        }
+    }
+}

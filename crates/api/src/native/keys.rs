@@ -20,10 +20,12 @@ use crate::ApiState;
 /// A request for a new key.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CreateKey {
-    /// A name for people (`ci-pipeline`); 1 to 100 characters, required.
-    #[serde(default)]
+    /// A name for people (`ci-pipeline`); 1 to 100 characters, not all spaces.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
-    /// The project its work belongs to; `default` when absent.
+    /// The project its work belongs to, 1 to 100 characters, not all spaces; `default` when
+    /// absent.
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub project: Option<String>,
     /// Whether it may manage keys; false when absent.
     pub admin: Option<bool>,

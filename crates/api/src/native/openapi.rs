@@ -26,8 +26,9 @@ use crate::common::error::ErrorBody;
 )]
 struct NativeApi;
 
-/// Adds the bearer API-key scheme, and the answers every authenticated route may give: 401
-/// without a valid key, 503 (with `Retry-After`) while the metadata database does not answer.
+/// Adds the bearer API-key scheme, and the answers every authenticated route may give: 400 for
+/// a malformed query or body, 401 without a valid key, 404 for an id that names nothing the
+/// caller's project holds, 503 (with `Retry-After`) while the metadata database does not answer.
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -45,7 +46,8 @@ impl Modify for BearerAuth {
                     .build(),
             )
         };
-        for item in openapi.paths.paths.values_mut() {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let names_an_id = path.contains('{');
             let operations = [
                 &mut item.get,
                 &mut item.post,
@@ -55,6 +57,20 @@ impl Modify for BearerAuth {
             ];
             for operation in operations.into_iter().flatten() {
                 let responses = &mut operation.responses.responses;
+                responses.entry("400".into()).or_insert_with(|| {
+                    error()
+                        .description("a malformed or out-of-range query or body; the message says which field")
+                        .build()
+                        .into()
+                });
+                if names_an_id {
+                    responses.entry("404".into()).or_insert_with(|| {
+                        error()
+                            .description("no such id in the caller's project")
+                            .build()
+                            .into()
+                    });
+                }
                 responses.entry("401".into()).or_insert_with(|| {
                     error()
                         .description("missing or invalid API key")

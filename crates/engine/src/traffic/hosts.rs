@@ -68,3 +68,41 @@ mod tests {
         assert!(HostPattern::parse("(unclosed").is_err());
     }
 }
+
+/// Property tests on outside input (`scripts/fuzz` runs them longer).
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_pattern_compiles_or_is_an_input_error_and_then_matches_any_host(
+            pattern in "[a-z.*|()~\\\\\\[\\]{}+?^$-]{0,30}",
+            host in "\\PC{0,40}",
+        ) {
+            match HostPattern::parse(&pattern) {
+                Ok(compiled) => {
+                    compiled.matches(&host);
+                }
+                Err(e) => prop_assert!(matches!(e, EngineError::InvalidInput(_))),
+            }
+        }
+
+        #[test]
+        fn a_leading_dot_matches_the_domain_and_its_subdomains_only(
+            domain in "[a-z]{1,10}\\.[a-z]{2,5}",
+            sub in "[a-z0-9-]{1,10}",
+            other in "[a-z]{1,10}",
+        ) {
+            let pattern = HostPattern::parse(&format!(".{domain}")).unwrap();
+            prop_assert!(pattern.matches(&domain));
+            let subdomain = format!("{sub}.{domain}");
+            let uppercased = subdomain.to_ascii_uppercase();
+            prop_assert!(pattern.matches(&uppercased));
+            let lookalike = format!("{other}{domain}x");
+            prop_assert!(!pattern.matches(&lookalike));
+        }
+    }
+}
