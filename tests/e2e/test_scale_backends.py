@@ -80,30 +80,50 @@ def sql(url: str, query: str) -> str:
     return done.stdout.strip()
 
 
+class S3:
+    """s3s-fs on a free port with one bucket: unpacks as (bucket dir, env for it, endpoint), and
+    can be stopped and started again on the same port and files."""
+
+    def __init__(self, root: Path):
+        self.binary = shutil.which("s3s-fs") or str(Path.home() / ".cargo" / "bin" / "s3s-fs")
+        assert Path(self.binary).exists(), "s3s-fs is missing: run scripts/install-deps --test"
+        self.root = root
+        (root / BUCKET).mkdir()
+        self.endpoint = f"http://127.0.0.1:{free_port()}"
+        self.env = {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": S3_KEY,
+                    "AWS_SECRET_ACCESS_KEY": S3_SECRET, "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true"}
+        self.proc = None
+
+    def __iter__(self):
+        return iter((self.root / BUCKET, self.env, self.endpoint))
+
+    def start(self):
+        port = self.endpoint.rsplit(":", 1)[1]
+        self.proc = subprocess.Popen([self.binary, "--host", "127.0.0.1", "--port", port,
+                                      "--access-key", S3_KEY, "--secret-key", S3_SECRET, str(self.root)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def answers():
+            try:
+                httpx.get(self.endpoint, timeout=1)
+                return True
+            except httpx.HTTPError:
+                return False
+        wait_until(answers, 20, "s3s-fs to answer")
+        return self
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
-    """s3s-fs on a free port with one bucket; yields the bucket's directory and the env for it."""
-    binary = shutil.which("s3s-fs") or str(Path.home() / ".cargo" / "bin" / "s3s-fs")
-    assert Path(binary).exists(), "s3s-fs is missing: run scripts/install-deps --test"
-    root = tmp_path_factory.mktemp("s3")
-    (root / BUCKET).mkdir()
-    port = free_port()
-    proc = subprocess.Popen([binary, "--host", "127.0.0.1", "--port", str(port), "--access-key", S3_KEY,
-                             "--secret-key", S3_SECRET, str(root)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(endpoint, timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    env = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET,
-           "AWS_REGION": "us-east-1", "AWS_ALLOW_HTTP": "true"}
-    yield root / BUCKET, env, endpoint
-    proc.terminate()
-    proc.wait()
+    """A running s3s-fs (see `S3`)."""
+    bucket = S3(tmp_path_factory.mktemp("s3")).start()
+    yield bucket
+    if bucket.proc.poll() is None:
+        bucket.stop()
 
 
 def scale_server(tmp_path, database_url, s3_env, first_display, blob_url=f"s3://{BUCKET}"):
@@ -252,4 +272,38 @@ def test_a_database_outage_answers_503_with_retry_after_in_every_dialect_and_hea
                    "the ended session's row to be written")
     finally:
         postgres.start()
+        server.stop()
+
+
+def test_a_bucket_away_for_10_s_mid_recording_loses_no_segment(tmp_path, postgres, s3, pages):
+    """Segments wait in the spool while the bucket is away and are stored once it is back: the
+    video covers the whole recording."""
+    server = scale_server(tmp_path, postgres(), s3.env, first_display=192).start()
+    try:
+        session = server.native("POST", "/sessions", json={"start_url": f"{pages}/motion.html"}).json()
+        asked = time.monotonic()
+        recording = server.native("POST", f"/sessions/{session['id']}/recordings", json={"framerate": 10}).json()
+        answered = time.monotonic()
+        time.sleep(3)
+        s3.stop()
+        try:
+            time.sleep(10)
+            # The server still answers while its bucket is away.
+            assert server.native("GET", f"/recordings/{recording['id']}").json()["state"] == "recording"
+        finally:
+            s3.start()
+        time.sleep(3)
+        stop_asked = time.monotonic()
+        stopped = server.native("POST", f"/recordings/{recording['id']}/stop").json()
+        assert stopped["state"] == "finished" and stopped["stop_reason"] == "requested", stopped
+        video = tmp_path / "through-outage.mp4"
+        video.write_bytes(httpx.get(server.native("GET", f"/recordings/{recording['id']}/download-url")
+                                    .json()["url"]).content)
+        probe = ffprobe(video)
+        # The video spans start to stop: at least from the start's answer, at most from its ask.
+        assert stop_asked - answered - 1 <= probe["duration"] <= stop_asked - asked + 1, probe
+        assert abs(stopped["duration_ms"] / 1000 - probe["duration"]) <= 0.5, (stopped, probe)
+        # A page that changes at every frame, at 10 fps: no stretch of frames is missing.
+        assert probe["frames"] >= 5 * probe["duration"], probe
+    finally:
         server.stop()

@@ -209,12 +209,13 @@ impl BlobStore {
     pub async fn concat(&self, dest: &StorageKey, parts: &[StorageKey]) -> Result<u64, StoreError> {
         let mut upload = self.upload(dest).await?;
         for part in parts {
-            match self.get(part).await {
-                Ok(bytes) => upload.write(&bytes).await?,
-                Err(e) => {
-                    upload.abort().await;
-                    return Err(e);
-                }
+            let appended = match self.get(part).await {
+                Ok(bytes) => upload.write(&bytes).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = appended {
+                upload.abort().await;
+                return Err(e);
             }
         }
         upload.finish().await
@@ -303,8 +304,15 @@ impl BlobUpload {
         Ok(())
     }
 
-    /// Completes the object; returns its size.
-    pub async fn finish(self) -> Result<u64, StoreError> {
+    /// Completes the object; returns its size. On failure the upload is aborted, so a bucket
+    /// keeps no parts of an object that never appears.
+    pub async fn finish(mut self) -> Result<u64, StoreError> {
+        // A part that failed is reported here; `finish` would return it without aborting
+        // (it aborts only when the completion itself fails).
+        if let Err(e) = self.writer.wait_for_capacity(0).await {
+            self.abort().await;
+            return Err(e.into());
+        }
         self.writer.finish().await?;
         Ok(self.size)
     }
