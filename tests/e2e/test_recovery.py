@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import Server, chromium_of, encoder_of, ffprobe, processes, spool_of, wait_until
+from conftest import SANDBOX_ROOT, Server, chromium_of, encoder_of, ffprobe, processes, spool_of, wait_until
 
 
 def test_kernel_replay_survives_server_kill9(tmp_path):
@@ -23,6 +23,7 @@ def test_kernel_replay_survives_server_kill9(tmp_path):
         replay = kernel.browsers.replays.start(browser.session_id)
         time.sleep(8)
         server.kill9()
+        assert (SANDBOX_ROOT / "sessions" / browser.session_id).is_dir(), "a crash leaves the session's folder"
         # From the server's own start stamp (taken once ffmpeg runs) to the kill.
         recorded_for = (datetime.now(timezone.utc) - replay.started_at).total_seconds()
 
@@ -48,6 +49,9 @@ def test_kernel_replay_survives_server_kill9(tmp_path):
 
         # The killed session's browser is gone, and the session reads as deleted.
         assert kernel.browsers.retrieve(browser.session_id, include_deleted=True).deleted_at is not None
+        # Its home and profile, left in the sandbox dir that every root server shares, are swept.
+        wait_until(lambda: not (SANDBOX_ROOT / "sessions" / browser.session_id).exists(), 20,
+                   "the crashed session's folder to be swept")
     finally:
         server.stop()
 

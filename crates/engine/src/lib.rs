@@ -12,6 +12,7 @@ mod displays;
 mod endpoints;
 mod launch;
 mod layout;
+mod leftovers;
 mod pool;
 mod reaper;
 mod recording;

@@ -2,7 +2,8 @@
 //!
 //! Sessions and test runs are closed before the server listens (quick, and names and runs must
 //! be free); recordings are recovered afterwards, in the background, each on its own: one that
-//! cannot be recovered is marked `failed` with its problem, and the rest go on.
+//! cannot be recovered is marked `failed` with its problem, and the rest go on. Then the
+//! folders and stored parts the crash left behind are swept.
 
 use std::path::Path;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use time::OffsetDateTime;
 use tokio::sync::watch;
 
 use crate::layout::part_key;
+use crate::leftovers::sweep_leftover_folders;
 use crate::recording::{finalize, sweep_leftover_parts};
 use crate::Engine;
 
@@ -100,6 +102,14 @@ impl Engine {
             });
         }
         self.inner.recovery.progress.send_modify(|p| p.done = true);
+        // Spools of the recordings just recovered are gone; what is left is only garbage.
+        let folders = sweep_leftover_folders(&self).await;
+        if folders > 0 {
+            tracing::info!(
+                folders,
+                "removed session and spool folders a crash left behind"
+            );
+        }
         // Listing a large bucket takes a while; nothing waits for it.
         match sweep_leftover_parts(&self).await {
             Ok(0) => {}

@@ -41,6 +41,9 @@ pub trait Metadata: TrafficMetadata + ApiKeyMetadata + Send + Sync {
         id_or_name: &str,
         include_deleted: bool,
     ) -> Result<Option<Session>, StoreError>;
+    /// Finds a session by id in any project, deleted or not: for the server's own bookkeeping,
+    /// never for a client's request.
+    async fn get_session(&self, id: &str) -> Result<Option<Session>, StoreError>;
     /// `project`'s sessions oldest first, a page at a time; only those of `kind` when given.
     async fn list_sessions(
         &self,

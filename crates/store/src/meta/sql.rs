@@ -217,6 +217,14 @@ impl Metadata for SqlMetadata {
         row.as_ref().map(session_from_row).transpose()
     }
 
+    async fn get_session(&self, id: &str) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query("SELECT * FROM sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
     async fn list_sessions(
         &self,
         project: &str,
