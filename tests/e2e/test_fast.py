@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler
 import httpx
 import pytest
 
-from conftest import QuietServer, Server, wait_until
+from conftest import QuietServer, Server, free_port, wait_until
 
 
 class App:
@@ -257,8 +257,10 @@ def test_fast_copy_rules(fast, apps):
         client.get(f"http://127.0.0.1:{plain.port}/copy-me")
     refused = fast.fast("POST", "/test_run", json={"name": "copy", "test_record_id": recording["test_record_id"]})
     assert refused.status_code == 400
+    record = recording["test_record_id"]
     assert refused.json() == {"status": 400, "body": {"test_record_id": {
-        "error": "not_ready_for_cloning", "value": recording["test_record_id"]}}}
+        "error": "not_ready_for_cloning", "value": record,
+        "message": f"test record {record} is still recording; only a stopped, non-empty one can be copied"}}}
     stop_run(fast, recording["id"])
 
     empty = create_run(fast)
@@ -395,6 +397,51 @@ def test_fast_bad_input_uses_the_envelope(fast):
     nameless = fast.fast("POST", "/test_run", json={})
     assert nameless.json() == {"status": 400, "body": {"name": {"error": "required", "value": None}}}
     short = fast.fast("POST", "/test_run", json={"name": "x", "inactivity_timeout": 5})
-    assert short.json()["body"]["inactivity_timeout"]["error"] == "out_of_range"
+    assert short.json()["body"]["inactivity_timeout"] == {
+        "error": "out_of_range", "value": 5, "message": "inactivity_timeout must be in 300..=86400, got 5"}
     garbage = fast.fast("POST", "/test_run", content=b"{nope")
     assert garbage.status_code == 400 and garbage.json()["status"] == 400
+
+
+def test_fast_proxy_says_why_an_upstream_cannot_be_reached(fast, tmp_path):
+    """A typo'd host, a closed port and an untrusted certificate each answer with their cause
+    in words and in `Proxy-Status` (RFC 9209), never a bare 502."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", "app.key", "-out", "app.pem"], check=True, capture_output=True, cwd=tmp_path)
+    untrusted = App(tmp_path)
+    ca_der = fast.native("GET", "/proxy/ca.der").content
+    context = ssl.create_default_context(cadata=ssl.DER_cert_to_PEM_cert(ca_der))
+    try:
+        with proxied(fast, verify=context) as client:
+            answers = {
+                "dns_error": client.get("http://www.shop.invalid/cart"),
+                "connection_refused": client.get(f"http://127.0.0.1:{free_port()}/"),
+                "tls_certificate_error": client.get(f"https://localhost:{untrusted.port}/"),
+            }
+    finally:
+        untrusted.stop()
+    said = {"dns_error": "does not resolve", "connection_refused": "refused",
+            "tls_certificate_error": "--upstream-ca-file"}
+    for error_type, answer in answers.items():
+        assert answer.status_code == 502, (error_type, answer.status_code, answer.text)
+        assert answer.headers["proxy-status"].startswith(f"tapedeck; error={error_type}; details="), answer.headers
+        assert answer.text.startswith("Tapedeck's proxy: ") and said[error_type] in answer.text, answer.text
+
+
+def test_fast_a_run_that_recorded_nothing_is_interrupted_and_says_why(fast, apps):
+    """The quick start's old failure: traffic to a host the run does not record. The run does
+    not pass with nothing tested, and a copy of its empty record says why it cannot be made."""
+    plain, _ = apps
+    run = create_run(fast, allowed_hosts="only-this.example")
+    with proxied(fast) as client:
+        # Passed through to the app, not recorded.
+        assert client.get(f"http://127.0.0.1:{plain.port}/elsewhere").status_code == 200
+    stop_run(fast, run["id"])
+    final = wait_final(fast, run["id"])
+    assert final["state"] == "interrupted", final
+    assert "no baselines were recorded" in final["problem"] and "only-this.example" in final["problem"], final
+    copy = fast.fast("POST", "/test_run", json={"name": "copy", "test_record_id": run["test_record_id"]})
+    detail = copy.json()["body"]["test_record_id"]
+    assert copy.status_code == 400 and detail["error"] == "not_ready_for_cloning", copy.text
+    assert "has no baselines" in detail["message"], detail

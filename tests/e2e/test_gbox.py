@@ -85,6 +85,41 @@ def test_gbox_tap_target_presses_the_described_button(sdk, server, pages):
     assert err.value.body["statusCode"] == 400 and err.value.body["error"] == "Bad Request"
 
 
+def test_gbox_browser_opens_a_page_in_a_new_tab_lists_tabs_and_hands_out_a_cdp_url(sdk, server, pages):
+    box = sdk.create(type="linux")
+    page = f"{pages}/box.html"
+    tab = box.browser.open_tab(page)
+    # The answer comes once the page's DOM has loaded, and the new tab is in front.
+    assert tab.id and tab.title == "box" and tab.url == page and tab.active, tab
+    tabs = box.browser.list_tab_info().data
+    assert [t.id for t in tabs if t.active] == [tab.id], tabs
+    assert len(tabs) == 2 and {t.url for t in tabs} == {"about:blank", page}, tabs
+    # Actions find elements in the tab in front.
+    box.action.tap(target="login button")
+    assert page_value(server, box.data.id, "document.getElementById('pressed').textContent") == "Login"
+
+    # The CDP URL needs no API key: its token is the credential.
+    url = box.browser.cdp_url()
+    assert url.startswith("ws://") and f"/gbox/boxes/{box.data.id}/browser/cdp?jwt=" in url, url
+    assert node("eval", url, "20 + 22")["value"] == 42
+    assert sdk.client.v1.boxes.browser.open(box.data.id).cdp_url.startswith("ws://")
+    refused = httpx.get(url.replace("ws://", "http://").replace("jwt=", "jwt=x"), headers={"Connection": "Upgrade", "Upgrade": "websocket",
+                                                             "Sec-WebSocket-Version": "13",
+                                                             "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
+    assert refused.status_code == 401
+
+    # Pages a session may not show, and malformed lifetimes, are the client's mistakes.
+    for bad in ("file:///etc/passwd", "javascript:alert(1)", "chrome://settings"):
+        with pytest.raises(BadRequestError) as err:
+            box.browser.open_tab(bad)
+        assert "url must be an http or https URL" in err.value.body["message"]
+    with pytest.raises(BadRequestError):
+        sdk.client.v1.boxes.browser.cdp_url(box.data.id, expires_in="forever")
+    box.terminate()
+    with pytest.raises(NotFoundError):
+        box.browser.list_tab_info()
+
+
 def test_gbox_rewind_extracts_the_last_seconds(sdk, server, pages, scratch):
     box = sdk.create(type="linux")
     open_page(box, f"{pages}/box.html", server, "box")

@@ -27,9 +27,11 @@ def test_malformed_json_and_wrong_types_are_400(server):
 
 def test_replay_parameters_are_validated(kernel):
     browser = kernel.browsers.create(viewport={"width": 800, "height": 600})
-    with pytest.raises(BadRequestError) as err:
-        kernel.browsers.replays.start(browser.session_id, framerate=99)
-    assert "framerate" in err.value.body["message"]
+    # Too high and too low name the same range, Kernel's.
+    for fps in (99, 0):
+        with pytest.raises(BadRequestError) as err:
+            kernel.browsers.replays.start(browser.session_id, framerate=fps)
+        assert f"framerate must be in 1..=20, got {fps}" in err.value.body["message"]
     with pytest.raises(BadRequestError):
         kernel.browsers.replays.start(browser.session_id, max_duration_in_seconds=0)
     # Nothing was started by the refused calls.

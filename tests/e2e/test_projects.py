@@ -317,7 +317,8 @@ def test_each_project_records_its_own_proxy_traffic(server, projects, default, e
     for method, path in [("GET", "/test_run/{}"), ("POST", "/test_run/{}/action/stop"),
                          ("GET", "/test_run/{}/action/stop")]:
         answer = as_if_missing(lambda i: b.fast(method, path.format(i)), a_run["id"], NO_SUCH_NUMBER)
-        assert answer.json() == {"status": 404, "body": {"id": {"error": "not_found", "value": a_run["id"]}}}
+        assert answer.json() == {"status": 404, "body": {"id": {
+            "error": "not_found", "value": a_run["id"], "message": f"test run not found: {a_run['id']}"}}}
     as_if_missing(lambda i: default.fast("GET", f"/test_run/{i}"), a_run["id"], NO_SUCH_NUMBER)
     answer = as_if_missing(lambda i: b.fast("POST", f"/test_record/{i}/action/stop"), a_run["test_record_id"],
                            NO_SUCH_NUMBER, status=None)
@@ -344,7 +345,8 @@ def test_each_project_records_its_own_proxy_traffic(server, projects, default, e
     answer = as_if_missing(lambda i: b.fast("POST", "/test_run", json={"name": "copy of a", "test_record_id": i}),
                            a_run["test_record_id"], NO_SUCH_NUMBER)
     assert answer.json() == {"status": 404, "body": {"test_record_id": {
-        "error": "not_found", "value": a_run["test_record_id"]}}}
+        "error": "not_found", "value": a_run["test_record_id"],
+        "message": f"test record not found: {a_run['test_record_id']}"}}}
 
     # Each run replays its own baselines against the app, and passes.
     assert wait_final(a, a_run["id"])["state"] == "passed"

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use tapedeck_core::ui::LocatedElement;
 
 use crate::cdp::CdpClient;
+use crate::tabs;
 use crate::CaptureError;
 
 /// Roles a person acts on; they win over static text with the same name.
@@ -28,34 +29,17 @@ const INTERACTIVE_ROLES: &[&str] = &[
     "slider",
 ];
 
-/// Finds the element of the front page that best matches `description`, scrolled into view.
+/// Finds the element of the tab in front that best matches `description`, scrolled into view.
 pub async fn find_by_description(
     addr: SocketAddr,
     browser_path: &str,
     description: &str,
 ) -> Result<Option<LocatedElement>, CaptureError> {
     let mut cdp = CdpClient::connect(addr, browser_path).await?;
-    let targets = cdp.call("Target.getTargets", json!({}), None).await?;
-    let Some(page) = targets["targetInfos"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|t| t["type"] == "page")
-    else {
+    let Some(page) = tabs::front(&mut cdp).await? else {
         return Ok(None);
     };
-    let attached = cdp
-        .call(
-            "Target.attachToTarget",
-            json!({"targetId": page["targetId"], "flatten": true}),
-            None,
-        )
-        .await?;
-    let session = attached["sessionId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let session = Some(session.as_str());
+    let session = Some(page.session.as_str());
 
     let tree = cdp
         .call("Accessibility.getFullAXTree", json!({}), session)

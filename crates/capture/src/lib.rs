@@ -23,6 +23,7 @@ pub mod screenshot;
 pub mod segmenter;
 pub mod shared_memory;
 pub mod spool;
+pub mod tabs;
 
 pub use chromium::{Browser, BrowserOptions};
 pub use display::Display;

@@ -202,7 +202,7 @@ impl SessionSpec {
             }
         }
         if let Some(url) = &self.start_url {
-            if !is_allowed_start_url(url) {
+            if !is_allowed_page_url(url) {
                 return Err(InvalidInput(format!(
                     "start_url must be an http or https URL, about:blank or a data: URL, got {url:?}"
                 )));
@@ -212,10 +212,11 @@ impl SessionSpec {
     }
 }
 
-/// http(s), `about:blank` and `data:` URLs: pages from the network or carried in the URL. Local
+/// True for a page a session may show, at its start or in a new tab: http(s), `about:blank` and
+/// `data:` URLs, pages from the network or carried in the URL. Local
 /// files (`file:`), the browser's own pages (`chrome:`) and `javascript:` are refused, and so is
 /// anything starting with `-`, which Chromium would read as a flag.
-fn is_allowed_start_url(url: &str) -> bool {
+pub fn is_allowed_page_url(url: &str) -> bool {
     let Some((scheme, rest)) = url.split_once(':') else {
         return false;
     };
@@ -238,7 +239,7 @@ fn is_env_name(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_allowed_start_url, SessionSpec, Viewport};
+    use super::{is_allowed_page_url, SessionSpec, Viewport};
     use crate::EngineError;
 
     fn spec() -> SessionSpec {
@@ -254,7 +255,7 @@ mod tests {
             "about:blank",
             "data:text/html,<h1>hi</h1>",
         ] {
-            assert!(is_allowed_start_url(url), "{url}");
+            assert!(is_allowed_page_url(url), "{url}");
         }
     }
 
@@ -272,7 +273,7 @@ mod tests {
             "example.com",
             " file:///etc/passwd",
         ] {
-            assert!(!is_allowed_start_url(url), "{url}");
+            assert!(!is_allowed_page_url(url), "{url}");
         }
     }
 

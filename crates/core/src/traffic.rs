@@ -90,6 +90,9 @@ pub struct TestRun {
     pub waiting_count: u64,
     /// Why each failed baseline failed: `(baseline id, reason)`.
     pub failures: Vec<(i64, String)>,
+    /// Why it ended as it did when the state alone does not say (nothing was tested).
+    #[serde(default)]
+    pub problem: Option<String>,
     /// When it was created.
     #[serde(with = "time::serde::rfc3339")]
     pub start_time: OffsetDateTime,

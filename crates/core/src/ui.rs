@@ -42,3 +42,18 @@ pub struct LocatedElement {
     /// Screen y of its centre, in pixels.
     pub y: i64,
 }
+
+/// One tab of a session's browser.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrowserTab {
+    /// Its id (the CDP target id).
+    pub id: String,
+    /// Its title; empty before the page sets one.
+    pub title: String,
+    /// Its URL, after redirects.
+    pub url: String,
+    /// True for the tab in front, which the screen shows.
+    pub active: bool,
+    /// True until its page has fired `load` (`document.readyState` is not `complete`).
+    pub loading: bool,
+}

@@ -2,8 +2,9 @@
 //! description through the browser's accessibility tree.
 
 use tapedeck_capture::input;
-use tapedeck_capture::{element, screenshot, CaptureError, Display};
-use tapedeck_core::ui::{KeyPressing, LocatedElement, MouseButton, TypingMode};
+use tapedeck_capture::{element, screenshot, tabs, CaptureError, Display};
+use tapedeck_core::session::is_allowed_page_url;
+use tapedeck_core::ui::{BrowserTab, KeyPressing, LocatedElement, MouseButton, TypingMode};
 use tapedeck_core::{EngineError, Viewport};
 
 use tapedeck_store::StorageKey;
@@ -151,6 +152,36 @@ impl Engine {
         let live = self.live_session(session_id)?;
         self.touch_session(session_id);
         element::find_by_description(live.devtools, &live.browser_ws_path, description)
+            .await
+            .map_err(action_error)
+    }
+}
+
+impl Engine {
+    /// The tabs of the session's browser, in the browser's order (at most
+    /// [`tabs::MAX_TABS`]).
+    pub async fn browser_tabs(&self, session_id: &str) -> Result<Vec<BrowserTab>, EngineError> {
+        let live = self.live_session(session_id)?;
+        self.touch_session(session_id);
+        tabs::list(live.devtools, &live.browser_ws_path)
+            .await
+            .map_err(action_error)
+    }
+
+    /// Opens `url` in a new tab in front of the session's browser, and answers once its DOM
+    /// has loaded (or after 10 s, still loading).
+    ///
+    /// Errors: [`EngineError::InvalidInput`] for a URL that is not http(s), `about:blank` or
+    /// `data:`, the pages a session may show.
+    pub async fn open_tab(&self, session_id: &str, url: &str) -> Result<BrowserTab, EngineError> {
+        if !is_allowed_page_url(url) {
+            return Err(EngineError::InvalidInput(format!(
+                "url must be an http or https URL, about:blank or a data: URL, got {url:?}"
+            )));
+        }
+        let live = self.live_session(session_id)?;
+        self.touch_session(session_id);
+        tabs::open(live.devtools, &live.browser_ws_path, url)
             .await
             .map_err(action_error)
     }

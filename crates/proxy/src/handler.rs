@@ -13,11 +13,12 @@ use hudsucker::hyper::{Method, Request, Response, StatusCode, Uri};
 use hudsucker::{Body, HttpContext, HttpHandler, RequestOrResponse};
 use tapedeck_core::traffic::{RecordSlot, TrafficSink};
 use tapedeck_core::Baseline;
-use tapedeck_upstream::checked::{self, AddressPolicy, TargetError};
+use tapedeck_upstream::checked::{self, AddressPolicy};
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
 use crate::access::{self, Client, Denied};
+use crate::failure::UpstreamFailure;
 use crate::tee::{Captured, TeeBody};
 
 /// Headers that describe one hop (RFC 9110, 7.6.1), and the proxy's credentials: they are
@@ -96,7 +97,7 @@ impl RecordingHandler {
         checked::check(self.policy.as_ref(), host, port)
             .await
             .map(drop)
-            .map_err(|e| target_refusal(ctx, &e))
+            .map_err(|e| upstream_failure(ctx, &e))
     }
 }
 
@@ -117,19 +118,24 @@ fn auth_refusal(ctx: &HttpContext, denied: Denied) -> Response<Body> {
     response
 }
 
-/// 403 for a target that is Tapedeck's own, 502 for one that cannot be reached.
-fn target_refusal(ctx: &HttpContext, error: &TargetError) -> Response<Body> {
-    let status = match error {
-        TargetError::Refused { .. } => {
-            tracing::info!(client = %ctx.client_addr, %error, "proxy target refused");
-            StatusCode::FORBIDDEN
-        }
-        TargetError::Unresolved { .. } | TargetError::Connect { .. } => {
-            tracing::debug!(client = %ctx.client_addr, %error, "proxy target unreachable");
-            StatusCode::BAD_GATEWAY
-        }
-    };
-    text_response(status, &format!("Tapedeck's proxy: {error}\n"))
+/// The answer to a request that could not be forwarded (see [`UpstreamFailure`]).
+fn upstream_failure(
+    ctx: &HttpContext,
+    error: &(dyn std::error::Error + 'static),
+) -> Response<Body> {
+    let failure = UpstreamFailure::of(error);
+    if failure.status == StatusCode::FORBIDDEN {
+        tracing::info!(client = %ctx.client_addr, error = %failure.message, "proxy target refused");
+    } else {
+        tracing::info!(client = %ctx.client_addr, error = %failure.message, kind = failure.error_type, "proxy target unreachable");
+    }
+    let mut response = text_response(failure.status, &failure.body());
+    if let Ok(value) = header::HeaderValue::from_str(&failure.proxy_status()) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("proxy-status"), value);
+    }
+    response
 }
 
 fn text_response(status: StatusCode, text: &str) -> Response<Body> {
@@ -278,18 +284,7 @@ impl HttpHandler for RecordingHandler {
         ctx: &HttpContext,
         err: hudsucker::hyper_util::client::legacy::Error,
     ) -> Response<Body> {
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&err);
-        while let Some(error) = source {
-            if let Some(target) = error.downcast_ref::<TargetError>() {
-                return target_refusal(ctx, target);
-            }
-            source = error.source();
-        }
-        tracing::warn!(client = %ctx.client_addr, error = &err as &dyn std::error::Error, "could not forward a request");
-        text_response(
-            StatusCode::BAD_GATEWAY,
-            "Tapedeck's proxy: the request could not be forwarded\n",
-        )
+        upstream_failure(ctx, &err)
     }
 }
 

@@ -11,6 +11,7 @@
 
 mod access;
 pub mod ca;
+mod failure;
 mod handler;
 mod policy;
 mod tee;

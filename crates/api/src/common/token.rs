@@ -23,10 +23,10 @@ struct Claims {
     exp: i64,
 }
 
-/// A token for `session`, valid for [`CDP_TOKEN_TTL`] or until the session's fixed end
-/// (`lifetime_secs`), whichever comes first.
-pub fn issue(signer: &Signer, session: &Session) -> String {
-    let longest = OffsetDateTime::now_utc() + CDP_TOKEN_TTL;
+/// A token for `session`, valid for `ttl` (at most [`CDP_TOKEN_TTL`]) or until the session's
+/// fixed end (`lifetime_secs`), whichever comes first.
+pub fn issue(signer: &Signer, session: &Session, ttl: time::Duration) -> String {
+    let longest = OffsetDateTime::now_utc() + ttl.min(CDP_TOKEN_TTL);
     let expires = session.expires_at().map_or(longest, |end| end.min(longest));
     let claims = Claims {
         sub: session.id.clone(),
@@ -90,7 +90,7 @@ mod tests {
     #[test]
     fn a_token_opens_only_its_own_session() {
         let signer = Signer::new("s");
-        let token = issue(&signer, &session("abc", None));
+        let token = issue(&signer, &session("abc", None), CDP_TOKEN_TTL);
         assert!(verify(&signer, &token, "abc"));
         assert!(!verify(&signer, &token, "abd"));
         assert!(!verify(&Signer::new("other"), &token, "abc"));
@@ -102,23 +102,34 @@ mod tests {
     fn a_token_lives_no_longer_than_its_session() {
         let signer = Signer::new("s");
         let now = OffsetDateTime::now_utc().unix_timestamp();
-        let short = claims_of(&issue(&signer, &session("abc", Some(60))));
+        let short = claims_of(&issue(&signer, &session("abc", Some(60)), CDP_TOKEN_TTL));
         assert!((now + 59..=now + 61).contains(&short.exp), "{}", short.exp);
-        let open = claims_of(&issue(&signer, &session("abc", None)));
+        let open = claims_of(&issue(&signer, &session("abc", None), CDP_TOKEN_TTL));
         assert_eq!(
             open.exp,
             (OffsetDateTime::now_utc() + CDP_TOKEN_TTL).unix_timestamp()
         );
+        // A shorter lifetime asked for wins over the session's.
+        let asked = claims_of(&issue(
+            &signer,
+            &session("abc", None),
+            time::Duration::minutes(5),
+        ));
+        assert!(
+            (now + 299..=now + 301).contains(&asked.exp),
+            "{}",
+            asked.exp
+        );
         // A session already past its end gets a token that is already dead.
-        let ended = issue(&signer, &session("abc", Some(0)));
+        let ended = issue(&signer, &session("abc", Some(0)), CDP_TOKEN_TTL);
         assert!(!verify(&signer, &ended, "abc"));
     }
 
     #[test]
     fn another_sessions_claims_under_a_valid_signature_are_refused() {
         let signer = Signer::new("s");
-        let token = issue(&signer, &session("abc", None));
-        let other = issue(&signer, &session("xyz", None));
+        let token = issue(&signer, &session("abc", None), CDP_TOKEN_TTL);
+        let other = issue(&signer, &session("xyz", None), CDP_TOKEN_TTL);
         // abc's header and signature around xyz's claims: the signature no longer matches.
         let parts: Vec<&str> = token.split('.').collect();
         let forged = format!(

@@ -29,18 +29,27 @@ pub struct FastError {
 enum Cause {
     /// A failure every dialect shares.
     Common(CommonError),
-    /// A value FAST's own rules refuse (a 400), with FAST's code for why.
-    Refused(&'static str),
+    /// A value FAST's own rules refuse (a 400), with FAST's code for why and, when it helps,
+    /// words (the allowed range).
+    Refused(&'static str, Option<String>),
 }
 
 impl FastError {
     /// A 400 on `field`: FAST's rules refuse `value`, for the reason `code` names.
     pub fn field(field: &'static str, code: &'static str, value: Value) -> Self {
         Self {
-            cause: Cause::Refused(code),
+            cause: Cause::Refused(code, None),
             field,
             value,
         }
+    }
+
+    /// Adds what a refusal means in words (Tapedeck's `message` beside FAST's code).
+    pub fn saying(mut self, message: String) -> Self {
+        if let Cause::Refused(_, said) = &mut self.cause {
+            *said = Some(message);
+        }
+        self
     }
 
     /// An engine error, with the field and value it concerns.
@@ -91,18 +100,25 @@ fn fast_code(err: &CommonError) -> Option<&'static str> {
 
 impl IntoResponse for FastError {
     fn into_response(self) -> Response {
-        let (status, code) = match &self.cause {
+        let (status, mut detail) = match &self.cause {
             Cause::Common(err) => {
                 // `body` is where every dialect's server errors are logged.
                 let common = err.body();
                 let code = fast_code(err).unwrap_or(common.code);
-                (err.status_for_409_retrying_sdks(), code)
+                // Tapedeck: FAST's code and value, and what happened in words.
+                let detail = json!({ "error": code, "message": common.message });
+                (err.status_for_409_retrying_sdks(), detail)
             }
-            Cause::Refused(code) => (StatusCode::BAD_REQUEST, *code),
+            Cause::Refused(code, None) => (StatusCode::BAD_REQUEST, json!({ "error": code })),
+            Cause::Refused(code, Some(message)) => (
+                StatusCode::BAD_REQUEST,
+                json!({ "error": code, "message": message }),
+            ),
         };
+        detail["value"] = self.value;
         let body = json!({
             "status": status.as_u16(),
-            "body": { self.field: { "error": code, "value": self.value } },
+            "body": { self.field: detail },
         });
         (status, Json(body)).into_response()
     }
@@ -128,14 +144,14 @@ mod tests {
             rendered(CommonError::Unauthorized.into()).await,
             (
                 401,
-                r#"{"body":{"token":{"error":"invalid","value":null}},"status":401}"#.into()
+                r#"{"body":{"token":{"error":"invalid","message":"missing or invalid API key","value":null}},"status":401}"#.into()
             )
         );
         assert_eq!(
             rendered(CommonError::RouteNotFound.into()).await,
             (
                 404,
-                r#"{"body":{"path":{"error":"not_found","value":null}},"status":404}"#.into()
+                r#"{"body":{"path":{"error":"not_found","message":"no such route","value":null}},"status":404}"#.into()
             )
         );
         let malformed = BodyError::Malformed("eof".into());
@@ -143,7 +159,7 @@ mod tests {
             rendered(malformed.into()).await,
             (
                 400,
-                r#"{"body":{"body":{"error":"invalid","value":"malformed JSON body: eof"}},"status":400}"#.into()
+                r#"{"body":{"body":{"error":"invalid","message":"malformed JSON body: eof","value":"malformed JSON body: eof"}},"status":400}"#.into()
             )
         );
     }
@@ -158,7 +174,7 @@ mod tests {
             rendered(FastError::engine(uncopyable, "test_record_id", json!(7))).await,
             (
                 400,
-                r#"{"body":{"test_record_id":{"error":"not_ready_for_cloning","value":7}},"status":400}"#.into()
+                r#"{"body":{"test_record_id":{"error":"not_ready_for_cloning","message":"test record 7 is empty","value":7}},"status":400}"#.into()
             )
         );
         let other = EngineError::conflict("a session named \"x\" is already running");
@@ -166,7 +182,7 @@ mod tests {
             rendered(FastError::engine(other, "test_run", Value::Null)).await,
             (
                 400,
-                r#"{"body":{"test_run":{"error":"conflict","value":null}},"status":400}"#.into()
+                r#"{"body":{"test_run":{"error":"conflict","message":"a session named \"x\" is already running","value":null}},"status":400}"#.into()
             )
         );
     }
@@ -178,7 +194,7 @@ mod tests {
             rendered(FastError::engine(missing, "id", json!(9))).await,
             (
                 404,
-                r#"{"body":{"id":{"error":"not_found","value":9}},"status":404}"#.into()
+                r#"{"body":{"id":{"error":"not_found","message":"test run not found: 9","value":9}},"status":404}"#.into()
             )
         );
         assert_eq!(
@@ -186,6 +202,15 @@ mod tests {
             (
                 400,
                 r#"{"body":{"rps":{"error":"out_of_range","value":0}},"status":400}"#.into()
+            )
+        );
+        let said = FastError::field("rps", "out_of_range", json!(0))
+            .saying("rps must be in 1..=1000".into());
+        assert_eq!(
+            rendered(said).await,
+            (
+                400,
+                r#"{"body":{"rps":{"error":"out_of_range","message":"rps must be in 1..=1000","value":0}},"status":400}"#.into()
             )
         );
     }

@@ -37,7 +37,12 @@ fn check_range(
     range: std::ops::RangeInclusive<u64>,
 ) -> Result<(), FastError> {
     match value {
-        Some(v) if !range.contains(&v) => Err(FastError::field(field, "out_of_range", json!(v))),
+        Some(v) if !range.contains(&v) => Err(FastError::field(field, "out_of_range", json!(v))
+            .saying(format!(
+                "{field} must be in {}..={}, got {v}",
+                range.start(),
+                range.end()
+            ))),
         _ => Ok(()),
     }
 }
@@ -66,11 +71,13 @@ pub async fn create(
         1..=500,
     )?;
     let allowed_hosts = params.allowed_hosts.unwrap_or_default();
-    HostPattern::parse(&allowed_hosts)
-        .map_err(|_| FastError::field("allowed_hosts", "invalid", json!(allowed_hosts)))?;
+    HostPattern::parse(&allowed_hosts).map_err(|e| {
+        FastError::field("allowed_hosts", "invalid", json!(allowed_hosts)).saying(e.to_string())
+    })?;
     if let Some(target) = &params.target {
         if !(target.starts_with("http://") || target.starts_with("https://")) {
-            return Err(FastError::field("target", "invalid", json!(target)));
+            return Err(FastError::field("target", "invalid", json!(target))
+                .saying("target must be an http:// or https:// URL".into()));
         }
     }
     let spec = TestRunSpec {

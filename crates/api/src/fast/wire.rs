@@ -59,6 +59,9 @@ pub struct TestRunJson {
     pub end_time: Option<i64>,
     /// Tapedeck: the baselines that failed replay, and why.
     pub failed_baselines: Vec<FailedBaseline>,
+    /// Tapedeck: why the run ended as it did when its state alone does not say (a run that
+    /// tested nothing is `interrupted`, and this says why); null otherwise.
+    pub problem: Option<String>,
 }
 
 /// One failed baseline.
@@ -118,6 +121,7 @@ impl TestRunJson {
                 .into_iter()
                 .map(|(id, reason)| FailedBaseline { id, reason })
                 .collect(),
+            problem: run.problem,
             name: run.spec.name,
             desc: run.spec.desc,
         }

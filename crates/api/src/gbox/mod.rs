@@ -4,6 +4,7 @@
 
 mod actions;
 mod boxes;
+mod browser;
 mod error;
 mod recording;
 mod storage;
@@ -19,9 +20,10 @@ use crate::common::auth::{require_api_key, ApiKey, KeyHeader};
 use crate::common::error::CommonError;
 use crate::ApiState;
 
-/// The GBOX routes, all behind `Authorization: Bearer <api key>`.
+/// The GBOX routes, all behind `Authorization: Bearer <api key>` but the CDP WebSocket, whose
+/// presigned URL carries its own token.
 pub fn router(state: ApiState) -> Router<ApiState> {
-    Router::new()
+    let authed = Router::new()
         .route("/boxes", get(boxes::list))
         .route("/boxes/linux", post(boxes::create_linux))
         .route("/boxes/android", post(boxes::create_android))
@@ -50,9 +52,21 @@ pub fn router(state: ApiState) -> Router<ApiState> {
             "/boxes/{id}/storage/presigned-url",
             post(storage::presigned_url),
         )
-        .fallback(|| async { GboxError(CommonError::RouteNotFound) })
+        .route("/boxes/{id}/browser/open", post(browser::open))
+        .route(
+            "/boxes/{id}/browser/connect-url/cdp",
+            post(browser::connect_url),
+        )
+        .route(
+            "/boxes/{id}/browser/tabs",
+            get(browser::tabs).post(browser::open_tab),
+        )
         .route_layer(middleware::from_fn_with_state(
             ApiKey::new(&state, KeyHeader::Bearer),
             require_api_key::<GboxError>,
-        ))
+        ));
+    Router::new()
+        .route("/boxes/{id}/browser/cdp", get(browser::cdp))
+        .merge(authed)
+        .fallback(|| async { GboxError(CommonError::RouteNotFound) })
 }

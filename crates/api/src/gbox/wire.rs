@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use tapedeck_core::ui::BrowserTab;
 use tapedeck_core::{Session, SessionState};
 use time::OffsetDateTime;
 
@@ -271,4 +272,64 @@ pub struct ListQuery {
     pub kind: Option<String>,
     #[serde(flatten)]
     pub rest: BTreeMap<String, String>,
+}
+
+/// `POST …/browser/connect-url/cdp`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CdpUrlRequest {
+    /// The URL's lifetime (`30m`); 120m when absent.
+    pub expires_in: Option<String>,
+}
+
+/// `POST …/browser/open`. The browser already runs, so `size` is only checked, and `maximize`
+/// and `showControls` are ignored like every unknown field.
+#[derive(Debug, Default, Deserialize)]
+pub struct BrowserOpenRequest {
+    /// `<width>x<height>`.
+    pub size: Option<String>,
+}
+
+/// `POST …/browser/tabs`.
+#[derive(Debug, Default, Deserialize)]
+pub struct OpenTabRequest {
+    /// The page to open.
+    pub url: Option<String>,
+}
+
+/// One tab, as GBOX describes it.
+#[derive(Debug, Serialize)]
+pub struct TabJson {
+    /// The tab id.
+    pub id: String,
+    /// True for the tab in front.
+    pub active: bool,
+    /// The favicon; empty, since it is not looked up.
+    pub favicon: String,
+    /// True until the page has fired `load`.
+    pub loading: bool,
+    /// The tab title.
+    pub title: String,
+    /// The tab URL.
+    pub url: String,
+}
+
+impl From<BrowserTab> for TabJson {
+    fn from(tab: BrowserTab) -> Self {
+        Self {
+            id: tab.id,
+            active: tab.active,
+            favicon: String::new(),
+            loading: tab.loading,
+            title: tab.title,
+            url: tab.url,
+        }
+    }
+}
+
+/// `GET …/browser/tabs`.
+#[derive(Debug, Serialize)]
+pub struct TabList {
+    /// The tabs, in the browser's order.
+    pub data: Vec<TabJson>,
 }

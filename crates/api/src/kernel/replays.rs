@@ -50,9 +50,18 @@ pub async fn start(
 ) -> Result<(StatusCode, Json<Replay>), KernelError> {
     let params: StartReplay = parse_json(&body)?;
     // Kernel allows more than 20 fps only on GPU sessions (docs/kernel.md, "Replay"); there are none here.
-    if let Some(fps) = params.framerate.filter(|fps| *fps > MAX_CPU_FRAMERATE) {
+    // Every refusal names the same range, Kernel's.
+    if let Some(fps) = params
+        .framerate
+        .filter(|fps| !(1..=MAX_CPU_FRAMERATE).contains(fps))
+    {
+        let why = if fps > MAX_CPU_FRAMERATE {
+            ": higher rates need a GPU session, which this server does not have"
+        } else {
+            ""
+        };
         return Err(EngineError::InvalidInput(format!(
-            "framerate must be in 1..={MAX_CPU_FRAMERATE}: {fps} needs a GPU session, which this server does not have"
+            "framerate must be in 1..={MAX_CPU_FRAMERATE}, got {fps}{why}"
         ))
         .into());
     }

@@ -74,7 +74,7 @@ impl Browser {
     /// The Kernel view of a session, with a fresh CDP token.
     pub fn from_session(state: &ApiState, session: Session) -> Self {
         let ws = state.public_ws_url();
-        let jwt = token::issue(&state.signer, &session);
+        let jwt = token::issue(&state.signer, &session, token::CDP_TOKEN_TTL);
         Self {
             cdp_ws_url: format!("{ws}/kernel/browsers/{}/cdp?jwt={jwt}", session.id),
             // Required by the schema; WebDriver is not served by Tapedeck (see README).

@@ -88,7 +88,7 @@ pub struct SessionJson {
 impl SessionJson {
     /// The native view of a session, with a fresh CDP token.
     pub fn new(state: &ApiState, session: Session) -> Self {
-        let jwt = token::issue(&state.signer, &session);
+        let jwt = token::issue(&state.signer, &session, token::CDP_TOKEN_TTL);
         Self {
             cdp_ws_url: format!(
                 "{}/v1/sessions/{}/cdp?jwt={jwt}",

@@ -111,7 +111,9 @@ impl Engine {
             return Err(not_copyable("is still recording"));
         }
         if self.inner.meta.count_baselines(record_id).await? == 0 {
-            return Err(not_copyable("is empty"));
+            return Err(not_copyable(
+                "has no baselines: nothing was recorded into it",
+            ));
         }
         self.interrupt_active_runs(Some(project)).await?;
         let mut run = new_run(record_id, request.spec, false, OffsetDateTime::now_utc());
@@ -242,6 +244,7 @@ fn new_run(
         failed_count: 0,
         waiting_count: 0,
         failures: Vec::new(),
+        problem: None,
         start_time: now,
         end_time: None,
     }

@@ -33,13 +33,14 @@ impl Engine {
     pub(super) async fn replay_test_run(self, mut run: TestRun) {
         // Waiting counts what is left to look at; excluded and duplicate baselines leave it
         // without being replayed.
-        run.waiting_count = match self.count_baselines(run.test_record_id).await {
+        let recorded = match self.count_baselines(run.test_record_id).await {
             Ok(count) => count,
             Err(e) => {
                 tracing::error!(test_run = run.id, error = %e, "could not count baselines");
                 return;
             }
         };
+        run.waiting_count = recorded;
         let mut pages = BaselinePages::new(self.clone(), run.test_record_id);
         let mut seen = HashSet::new();
         loop {
@@ -77,11 +78,7 @@ impl Engine {
         // Only a run that is still running ends here; an interrupted one keeps its state.
         if let Ok(current) = self.run_by_id(run.id).await {
             if current.state == TestRunState::Running {
-                run.state = if run.failed_count == 0 {
-                    TestRunState::Passed
-                } else {
-                    TestRunState::Failed
-                };
+                (run.state, run.problem) = outcome(&run, recorded);
                 run.end_time = Some(OffsetDateTime::now_utc());
                 if let Err(e) = self.inner.meta.update_test_run(&run).await {
                     tracing::error!(test_run = run.id, error = %e, "could not save the result");
@@ -132,6 +129,35 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// How a run that tested `run.passed_count + run.failed_count` of its record's `recorded`
+/// baselines ends: a run that tested nothing has not passed, and says why.
+fn outcome(run: &TestRun, recorded: u64) -> (TestRunState, Option<String>) {
+    if run.passed_count + run.failed_count > 0 {
+        let state = if run.failed_count == 0 {
+            TestRunState::Passed
+        } else {
+            TestRunState::Failed
+        };
+        return (state, None);
+    }
+    let why = if recorded == 0 {
+        let hosts = match run.spec.allowed_hosts.trim() {
+            "" => "*",
+            hosts => hosts,
+        };
+        format!(
+            "no baselines were recorded, so nothing was tested: no request reached the proxy for \
+             a host matching allowed_hosts {hosts:?} while the run was recording"
+        )
+    } else {
+        format!(
+            "all {recorded} baselines were skipped (an excluded file extension or a duplicate), \
+             so nothing was tested"
+        )
+    };
+    (TestRunState::Interrupted, Some(why))
 }
 
 /// Whether a run replays `baseline`: not with an excluded extension, and only the first of
@@ -213,6 +239,7 @@ mod tests {
             failed_count: 0,
             waiting_count: 0,
             failures: Vec::new(),
+            problem: None,
             start_time: OffsetDateTime::UNIX_EPOCH,
             end_time: None,
         };

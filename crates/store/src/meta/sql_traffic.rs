@@ -43,6 +43,7 @@ fn run_from_row(row: &AnyRow) -> Result<TestRun, StoreError> {
         failed_count: count(row.try_get("failed_count")?),
         waiting_count: count(row.try_get("waiting_count")?),
         failures: from_json(&row.try_get::<String, _>("failures")?)?,
+        problem: row.try_get("problem")?,
         start_time: from_micros(row.try_get("start_time")?)?,
         end_time: opt_from_micros(row.try_get("end_time")?)?,
     })
@@ -109,8 +110,8 @@ impl TrafficMetadata for SqlMetadata {
     async fn insert_test_run(&self, run: &TestRun) -> Result<i64, StoreError> {
         let id = sqlx::query_scalar(
             "INSERT INTO test_runs (test_record_id, spec, state, recording, passed_count,
-                failed_count, waiting_count, failures, start_time, end_time)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+                failed_count, waiting_count, failures, start_time, end_time, problem)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(run.test_record_id)
         .bind(json(&run.spec)?)
@@ -122,6 +123,7 @@ impl TrafficMetadata for SqlMetadata {
         .bind(json(&run.failures)?)
         .bind(micros(run.start_time))
         .bind(run.end_time.map(micros))
+        .bind(run.problem.as_deref())
         .fetch_one(&self.pool)
         .await?;
         Ok(id)
@@ -130,7 +132,7 @@ impl TrafficMetadata for SqlMetadata {
     async fn update_test_run(&self, run: &TestRun) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE test_runs SET state = $1, recording = $2, passed_count = $3, failed_count = $4,
-                waiting_count = $5, failures = $6, end_time = $7 WHERE id = $8",
+                waiting_count = $5, failures = $6, end_time = $7, problem = $8 WHERE id = $9",
         )
         .bind(run.state.as_str())
         .bind(run.recording)
@@ -139,6 +141,7 @@ impl TrafficMetadata for SqlMetadata {
         .bind(run.waiting_count as i64)
         .bind(json(&run.failures)?)
         .bind(run.end_time.map(micros))
+        .bind(run.problem.as_deref())
         .bind(run.id)
         .execute(&self.pool)
         .await?;
@@ -272,6 +275,7 @@ mod tests {
             failed_count: 0,
             waiting_count: 0,
             failures: vec![(1, "body differs".into())],
+            problem: None,
             start_time: OffsetDateTime::now_utc(),
             end_time: None,
         }

@@ -1,0 +1,160 @@
+//! The browser's tabs over CDP: listing them, opening one, and finding the one in front.
+//!
+//! A tab is a CDP `page` target. Which tab is in front, and whether it is still loading, are
+//! the page's own `document.visibilityState` and `document.readyState`, read by attaching to
+//! each tab for a moment.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tapedeck_core::ui::BrowserTab;
+
+use crate::cdp::CdpClient;
+use crate::CaptureError;
+
+/// Most tabs looked at; the rest of a browser with more are not listed.
+pub const MAX_TABS: usize = 50;
+/// How long a new tab gets to reach `DOMContentLoaded` before it is reported still loading.
+const LOAD_WAIT: Duration = Duration::from_secs(10);
+
+/// One tab's target id and the CDP session attached to it.
+pub(crate) struct AttachedTab {
+    pub(crate) target_id: String,
+    pub(crate) session: String,
+}
+
+/// Every tab of the browser at `addr` + `browser_path`, in the browser's order.
+pub async fn list(addr: SocketAddr, browser_path: &str) -> Result<Vec<BrowserTab>, CaptureError> {
+    let mut cdp = CdpClient::connect(addr, browser_path).await?;
+    let mut tabs = Vec::new();
+    for target in page_targets(&mut cdp).await? {
+        tabs.push(describe(&mut cdp, &target).await?);
+    }
+    Ok(tabs)
+}
+
+/// Opens `url` in a new tab in front and waits (up to 10 s) for its DOM to be loaded.
+pub async fn open(
+    addr: SocketAddr,
+    browser_path: &str,
+    url: &str,
+) -> Result<BrowserTab, CaptureError> {
+    let mut cdp = CdpClient::connect(addr, browser_path).await?;
+    let created = cdp
+        .call("Target.createTarget", json!({"url": url}), None)
+        .await?;
+    let target_id = created["targetId"].as_str().unwrap_or_default().to_owned();
+    let attached = attach(&mut cdp, &target_id).await?;
+    let deadline = tokio::time::Instant::now() + LOAD_WAIT;
+    loop {
+        let state = page_state(&mut cdp, &attached.session).await?;
+        let loaded = state.ready != "loading" && state.url != "about:blank";
+        if loaded || tokio::time::Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let target = cdp
+        .call("Target.getTargetInfo", json!({"targetId": target_id}), None)
+        .await?;
+    describe_attached(&mut cdp, &target["targetInfo"], &attached).await
+}
+
+/// The tab in front (visible), attached; the first tab when none says it is visible, and
+/// `None` without tabs.
+pub(crate) async fn front(cdp: &mut CdpClient) -> Result<Option<AttachedTab>, CaptureError> {
+    let mut first = None;
+    for target in page_targets(cdp).await? {
+        let id = target["targetId"].as_str().unwrap_or_default();
+        let attached = attach(cdp, id).await?;
+        if page_state(cdp, &attached.session).await?.visible {
+            return Ok(Some(attached));
+        }
+        first.get_or_insert(attached);
+    }
+    Ok(first)
+}
+
+async fn page_targets(cdp: &mut CdpClient) -> Result<Vec<Value>, CaptureError> {
+    let targets = cdp.call("Target.getTargets", json!({}), None).await?;
+    Ok(targets["targetInfos"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|t| t["type"] == "page")
+        .take(MAX_TABS)
+        .cloned()
+        .collect())
+}
+
+async fn attach(cdp: &mut CdpClient, target_id: &str) -> Result<AttachedTab, CaptureError> {
+    let attached = cdp
+        .call(
+            "Target.attachToTarget",
+            json!({"targetId": target_id, "flatten": true}),
+            None,
+        )
+        .await?;
+    Ok(AttachedTab {
+        target_id: target_id.to_owned(),
+        session: attached["sessionId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    })
+}
+
+/// What a page says about itself.
+struct PageState {
+    visible: bool,
+    ready: String,
+    url: String,
+}
+
+async fn page_state(cdp: &mut CdpClient, session: &str) -> Result<PageState, CaptureError> {
+    let answer = cdp
+        .call(
+            "Runtime.evaluate",
+            json!({"expression": "[document.visibilityState, document.readyState, location.href]",
+                   "returnByValue": true}),
+            Some(session),
+        )
+        .await?;
+    let value = &answer["result"]["value"];
+    let text = |i: usize| value[i].as_str().unwrap_or_default().to_owned();
+    Ok(PageState {
+        visible: text(0) == "visible",
+        ready: text(1),
+        url: text(2),
+    })
+}
+
+async fn describe(cdp: &mut CdpClient, target: &Value) -> Result<BrowserTab, CaptureError> {
+    let id = target["targetId"].as_str().unwrap_or_default();
+    let attached = attach(cdp, id).await?;
+    describe_attached(cdp, target, &attached).await
+}
+
+async fn describe_attached(
+    cdp: &mut CdpClient,
+    target: &Value,
+    attached: &AttachedTab,
+) -> Result<BrowserTab, CaptureError> {
+    let state = page_state(cdp, &attached.session).await?;
+    // Detaching is tidiness only: the connection, and every attachment with it, closes next.
+    let _ = cdp
+        .call(
+            "Target.detachFromTarget",
+            json!({"sessionId": attached.session}),
+            None,
+        )
+        .await;
+    Ok(BrowserTab {
+        id: attached.target_id.clone(),
+        title: target["title"].as_str().unwrap_or_default().to_owned(),
+        url: target["url"].as_str().unwrap_or_default().to_owned(),
+        active: state.visible,
+        loading: state.ready != "complete",
+    })
+}
