@@ -24,7 +24,19 @@ enum Command {
     Keys(config::KeysConfig),
 }
 
-fn main() -> anyhow::Result<()> {
+/// Runs the command; a failure is one paragraph on stderr (its causes joined, no backtrace,
+/// whatever `RUST_BACKTRACE` says) and exit status 1.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tapedeck: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

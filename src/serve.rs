@@ -64,6 +64,10 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .mode(0o700)
         .create(data_dir)
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
+    // The backends first: a wrong URL or missing credentials fail the start before any secret
+    // is written into a data dir that will not be used.
+    let meta = open_metadata(&config.store).await?;
+    let blobs = open_blobs(&config).await?;
     let api_key = match &config.api_key {
         Some(key) if !key.is_empty() => key.clone(),
         _ => {
@@ -99,8 +103,6 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
-    let meta = open_metadata(&config.store).await?;
-    let blobs = open_blobs(&config).await?;
     let sandbox = Sandbox::for_this_server(PathBuf::from("bwrap"), &config.session_user)?;
     let sandbox_dir = match (&config.sandbox_dir, sandbox.user()) {
         (Some(dir), _) => dir.clone(),

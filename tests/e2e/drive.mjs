@@ -17,15 +17,7 @@ async function withPlaywrightPage(fn) {
   const browser = await chromium.connectOverCDP(cdpUrl, { timeout: 20000 });
   try {
     const context = browser.contexts()[0];
-    // The front page is the visible tab (a box may have opened more than one).
-    let page = null;
-    for (const candidate of context.pages()) {
-      if ((await candidate.evaluate(() => document.visibilityState)) === 'visible') {
-        page = candidate;
-        break;
-      }
-    }
-    page ??= context.pages()[0] ?? (await context.newPage());
+    const page = context.pages()[0] ?? (await context.newPage());
     return await fn(page);
   } finally {
     await browser.close();

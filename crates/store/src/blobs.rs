@@ -87,6 +87,17 @@ impl BlobStore {
     /// Fails early, with the bucket named, when the bucket cannot be listed.
     pub async fn s3(url: &str) -> Result<Self, StoreError> {
         let (bucket, prefix) = parse_bucket_url(url)?;
+        let missing_keys = missing_credentials();
+        if !missing_keys.is_empty()
+            && std::env::var("AWS_EC2_METADATA_DISABLED")
+                .is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+        {
+            return Err(StoreError::Config(format!(
+                "no credentials for bucket {bucket:?}: {} not set (and AWS_EC2_METADATA_DISABLED \
+                 rules out the EC2 metadata service)",
+                missing_keys.join(" and ")
+            )));
+        }
         let s3 = AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
             .build()?;
@@ -103,11 +114,18 @@ impl BlobStore {
                 prefix,
             }),
         };
-        store
-            .inner
-            .list_with_delimiter(None)
-            .await
-            .map_err(|e| StoreError::Config(format!("bucket {bucket:?} is not usable: {e}")))?;
+        store.inner.list_with_delimiter(None).await.map_err(|e| {
+            // Without keys in the environment, object_store asks the EC2 metadata service,
+            // and its error names only that: say which keys are missing first.
+            let why = match missing_keys.as_slice() {
+                [] => String::new(),
+                missing => format!(
+                    "{} not set, so credentials were asked of the EC2 metadata service; ",
+                    missing.join(" and ")
+                ),
+            };
+            StoreError::Config(format!("bucket {bucket:?} is not usable: {why}{e}"))
+        })?;
         Ok(store)
     }
 
@@ -323,6 +341,26 @@ impl BlobUpload {
             tracing::debug!(error = %e, "aborting an upload failed");
         }
     }
+}
+
+/// The S3 key variables the environment lacks; none when another credential source
+/// (web identity, a container's credentials endpoint) is configured.
+fn missing_credentials() -> Vec<&'static str> {
+    let other_source = [
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ];
+    if other_source
+        .iter()
+        .any(|name| std::env::var_os(name).is_some())
+    {
+        return Vec::new();
+    }
+    ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+        .into_iter()
+        .filter(|name| std::env::var_os(name).is_none())
+        .collect()
 }
 
 /// The content of the regular file `file`; a symbolic link is refused, not followed.

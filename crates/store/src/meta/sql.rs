@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{AnyPool, ConnectOptions, Executor, Row};
+use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row};
 use tapedeck_core::{
     Recording, RecordingLimits, RecordingState, Session, SessionKind, SessionSpec, SessionState,
     StopReason,
@@ -70,6 +70,27 @@ impl SqlMetadata {
         })?;
         sqlx::any::install_default_drivers();
         let options: AnyConnectOptions = database_url.parse()?;
+        // One connection first: a pool that cannot connect says only "pool timed out" after
+        // its wait, where the connection says why (refused, unknown host, bad password).
+        let redacted = || redact_password(database_url);
+        match tokio::time::timeout(DATABASE_WAIT, AnyConnection::connect_with(&options)).await {
+            Ok(Ok(connection)) => {
+                let _ = connection.close().await;
+            }
+            Ok(Err(e)) => {
+                return Err(StoreError::Config(format!(
+                    "cannot connect to {}: {e}",
+                    redacted()
+                )))
+            }
+            Err(_) => {
+                return Err(StoreError::Config(format!(
+                    "{} did not answer within {} s",
+                    redacted(),
+                    DATABASE_WAIT.as_secs()
+                )))
+            }
+        }
         let pool = AnyPoolOptions::new()
             // A database that does not answer fails a request in seconds (503), never hangs it.
             .acquire_timeout(DATABASE_WAIT)
