@@ -196,6 +196,14 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         proxy_listen = %config.proxy_listen,
         "tapedeck ready: native API at /v1, Kernel at /kernel, GBOX at /gbox, FAST at /fast"
     );
+    // What a client needs, ready to paste into a shell: on stdout, beside a new key, and out of
+    // the way of the log lines on stderr.
+    println!(
+        "tapedeck ready:\n  KERNEL_BASE_URL={public_url}/kernel\n  GBOX_CLIENT_BASE_URL={public_url}/gbox\n  \
+         FAST API: {public_url}/fast/v1   native API: {public_url}/v1 (OpenAPI at /v1/openapi.json)\n  \
+         recording proxy: http://{}",
+        config.proxy_listen
+    );
     let (signalled, mut deadline_starts) = tokio::sync::watch::channel(false);
     let graceful = async {
         axum::serve(listener, tapedeck_api::router(state))

@@ -50,7 +50,13 @@ pub fn router(state: ApiState) -> Router {
         .nest("/fast", fast::router(state.clone()))
         .layer(
             tower_http::trace::TraceLayer::new_for_http()
-                .make_span_with(common::request_id::span_for::<axum::body::Body>),
+                .make_span_with(common::request_id::span_for::<axum::body::Body>)
+                // The access log: one line per answered request, refusals (401, 404) included.
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(tower_http::LatencyUnit::Millis),
+                ),
         )
         .layer(axum::middleware::map_response(
             common::error::retry_after_unavailable,
