@@ -445,3 +445,29 @@ def test_fast_a_run_that_recorded_nothing_is_interrupted_and_says_why(fast, apps
     detail = copy.json()["body"]["test_record_id"]
     assert copy.status_code == 400 and detail["error"] == "not_ready_for_cloning", copy.text
     assert "has no baselines" in detail["message"], detail
+
+
+def test_fast_lists_test_runs_and_records_newest_first_a_page_at_a_time(fast, apps):
+    plain, _ = apps
+    first = create_run(fast, name="listed-1")
+    with proxied(fast) as client:
+        client.get(f"http://127.0.0.1:{plain.port}/listed")
+    stop_run(fast, first["id"])
+    second = create_run(fast, name="listed-2")
+    stop_run(fast, second["id"])
+
+    page = fast.fast("GET", "/test_run", params={"limit": 2}).json()
+    assert page["status"] == 200 and [r["id"] for r in page["body"]] == [second["id"], first["id"]], page
+    assert page["body"][1]["name"] == "listed-1" and page["body"][1]["baseline_count"] == 1
+    later = fast.fast("GET", "/test_run", params={"limit": 1, "offset": 1}).json()["body"]
+    assert [r["id"] for r in later] == [first["id"]]
+    refused = fast.fast("GET", "/test_run", params={"limit": 0})
+    assert refused.status_code == 400 and refused.json()["body"]["limit"]["error"] == "out_of_range"
+
+    records = fast.native("GET", "/test-records", params={"limit": 2}).json()
+    assert [r["id"] for r in records["items"]] == [second["test_record_id"], first["test_record_id"]], records
+    assert [r["baseline_count"] for r in records["items"]] == [0, 1]
+    next_page = fast.native("GET", "/test-records", params={"limit": 1, "offset": 1}).json()
+    total = len(fast.native("GET", "/test-records", params={"limit": 100}).json()["items"])
+    assert [r["id"] for r in next_page["items"]] == [first["test_record_id"]]
+    assert next_page["next_offset"] == (2 if total > 2 else None), (next_page, total)

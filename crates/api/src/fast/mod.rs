@@ -18,7 +18,7 @@ use crate::ApiState;
 /// The FAST routes.
 pub fn router(state: ApiState) -> Router<ApiState> {
     Router::new()
-        .route("/v1/test_run", post(test_run::create))
+        .route("/v1/test_run", post(test_run::create).get(test_run::list))
         .route("/v1/test_run/{id}", get(test_run::retrieve))
         .route(
             "/v1/test_run/{id}/action/stop",

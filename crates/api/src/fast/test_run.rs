@@ -121,6 +121,45 @@ fn parse_id(field: &'static str, id: &str) -> Result<i64, FastError> {
         .map_err(|_| FastError::engine(EngineError::not_found("test run", id), field, json!(id)))
 }
 
+/// Query of `GET /v1/test_run`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ListQuery {
+    /// Page size, 1..=100 (default 20).
+    limit: Option<u32>,
+    /// Runs to skip.
+    offset: Option<u64>,
+}
+
+/// `GET /v1/test_run?limit&offset` → the caller's project's runs, newest first, in the
+/// envelope: `{"status": 200, "body": [run, …]}`.
+pub async fn list(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    q: Result<axum::extract::Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Envelope<Vec<TestRunJson>>>, FastError> {
+    let q = crate::common::error::query(q)?;
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(FastError::field("limit", "out_of_range", json!(limit))
+            .saying(format!("limit must be in 1..=100, got {limit}")));
+    }
+    let page = state
+        .engine
+        .list_test_runs(caller.project(), limit, q.offset.unwrap_or(0))
+        .await
+        .map_err(|e| FastError::engine(e, "request", Value::Null))?;
+    let mut body = Vec::with_capacity(page.items.len());
+    for run in page.items {
+        let count = state
+            .engine
+            .count_baselines(run.test_record_id)
+            .await
+            .map_err(|e| FastError::engine(e, "test_record_id", json!(run.test_record_id)))?;
+        body.push(TestRunJson::new(run, count));
+    }
+    Ok(Json(Envelope { status: 200, body }))
+}
+
 /// `GET /v1/test_run/{id}`.
 pub async fn retrieve(
     State(state): State<ApiState>,

@@ -49,6 +49,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
             "/test-records/{id}",
             get(records::retrieve).delete(records::delete),
         )
+        .route("/test-records", get(records::list))
         .route("/test-records/{id}/har", get(records::export_har))
         .route("/proxy/ca.der", get(proxy_ca::ca_certificate))
         .route("/metrics", get(metrics::metrics))

@@ -6,14 +6,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
+use axum::{Extension, Json};
 use serde_json::json;
 use tapedeck_core::TestRecord;
 use tapedeck_engine::EngineError;
 
 use super::har::{self, Secrets};
 use super::streamed::{open_array, streamed_json};
-use super::wire::ExportQuery;
+use super::wire::{ExportQuery, PageQuery, TestRecordPage, TestRecordSummary};
 use super::NativeError;
 use crate::common::auth::Caller;
 use crate::common::error::{query, ErrorBody};
@@ -48,6 +48,36 @@ fn secrets(q: Result<Query<ExportQuery>, QueryRejection>) -> Result<Secrets, Nat
         Some(false) => Secrets::Kept,
         _ => Secrets::Redacted,
     })
+}
+
+/// The caller's project's test records, newest first, with their baseline counts.
+#[utoipa::path(get, path = "/v1/test-records",
+    params(("limit" = Option<u32>, Query, description = "page size, 1..=100 (default 20)"),
+           ("offset" = Option<u64>, Query, description = "records to skip")),
+    responses((status = 200, body = TestRecordPage)))]
+pub async fn list(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    q: Result<Query<PageQuery>, QueryRejection>,
+) -> Result<Json<TestRecordPage>, NativeError> {
+    let q = query(q)?;
+    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    let offset = q.offset.unwrap_or(0);
+    let page = state
+        .engine
+        .list_test_records(caller.project(), limit, offset)
+        .await?;
+    let next_offset = page.has_more.then(|| offset + page.items.len() as u64);
+    let mut items = Vec::with_capacity(page.items.len());
+    for record in page.items {
+        items.push(TestRecordSummary {
+            baseline_count: state.engine.count_baselines(record.id).await?,
+            id: record.id,
+            name: record.name,
+            created_at: rfc3339(record.created_at),
+        });
+    }
+    Ok(Json(TestRecordPage { items, next_offset }))
 }
 
 /// A test record with its baselines (each as a HAR entry).

@@ -119,6 +119,37 @@ pub struct SessionPage {
     pub next_offset: Option<u64>,
 }
 
+/// Query of `GET /v1/test-records`.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    /// Page size, 1..=100 (default 20).
+    pub limit: Option<u32>,
+    /// Rows to skip.
+    pub offset: Option<u64>,
+}
+
+/// One test record in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestRecordSummary {
+    /// Its integer id (FAST's `test_record_id`).
+    pub id: i64,
+    /// Its name.
+    pub name: String,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// How many baselines it holds.
+    pub baseline_count: u64,
+}
+
+/// A page of test records, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestRecordPage {
+    /// The records of this page.
+    pub items: Vec<TestRecordSummary>,
+    /// The offset of the next page, when there is one.
+    pub next_offset: Option<u64>,
+}
+
 /// Query of `GET /v1/sessions`.
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {

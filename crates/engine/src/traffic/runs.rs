@@ -5,8 +5,13 @@ use std::time::{Duration, Instant};
 use tapedeck_core::{ConflictReason, EngineError, TestRecord, TestRun, TestRunSpec, TestRunState};
 use time::OffsetDateTime;
 
+use tapedeck_store::meta::Page;
+
 use super::{ActiveRecording, HostPattern, RecordTicket};
 use crate::{lock, Engine};
+
+/// Most test runs or records in one page of a list.
+const MAX_PAGE: u32 = 100;
 
 /// A new run that records into a new test record.
 #[derive(Debug, Clone)]
@@ -167,6 +172,37 @@ impl Engine {
             .await?
             .filter(|record| record.project == project)
             .ok_or_else(|| EngineError::not_found("test record", id.to_string()))
+    }
+
+    /// `project`'s test records, newest first, `limit` (at most 100) from `offset`.
+    pub async fn list_test_records(
+        &self,
+        project: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<TestRecord>, EngineError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        Ok(self
+            .inner
+            .meta
+            .list_test_records(project, limit, offset)
+            .await?)
+    }
+
+    /// The test runs of `project`'s records, newest first, `limit` (at most 100) from
+    /// `offset`.
+    pub async fn list_test_runs(
+        &self,
+        project: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<TestRun>, EngineError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        Ok(self
+            .inner
+            .meta
+            .list_test_runs(project, limit, offset)
+            .await?)
     }
 
     /// How many baselines a record holds.

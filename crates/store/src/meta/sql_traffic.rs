@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::sql::{from_micros, micros, opt_from_micros};
 use super::{SqlMetadata, TrafficMetadata};
+use crate::meta::Page;
 use crate::StoreError;
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
@@ -28,6 +29,27 @@ fn flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
         Ok(flag) => Ok(flag),
         Err(_) => Ok(row.try_get::<i64, _>(column)? != 0),
     }
+}
+
+fn record_from_row(row: &AnyRow) -> Result<TestRecord, StoreError> {
+    Ok(TestRecord {
+        id: row.try_get("id")?,
+        project: row.try_get("project")?,
+        name: row.try_get("name")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+    })
+}
+
+/// The first `limit` of `rows` (fetched with one more), and whether more exist.
+fn page<T>(
+    rows: &[AnyRow],
+    limit: u32,
+    from_row: fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<Page<T>, StoreError> {
+    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let has_more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    Ok(Page { items, has_more })
 }
 
 fn run_from_row(row: &AnyRow) -> Result<TestRun, StoreError> {
@@ -96,15 +118,43 @@ impl TrafficMetadata for SqlMetadata {
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|row| {
-            Ok(TestRecord {
-                id: row.try_get("id")?,
-                project: row.try_get("project")?,
-                name: row.try_get("name")?,
-                created_at: from_micros(row.try_get("created_at")?)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(record_from_row).transpose()
+    }
+
+    async fn list_test_records(
+        &self,
+        project: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<TestRecord>, StoreError> {
+        // One extra row tells whether another page exists without a COUNT query.
+        let rows = sqlx::query(
+            "SELECT * FROM test_records WHERE project = $1 ORDER BY id DESC LIMIT $2 OFFSET $3",
+        )
+        .bind(project)
+        .bind(i64::from(limit) + 1)
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        page(&rows, limit, record_from_row)
+    }
+
+    async fn list_test_runs(
+        &self,
+        project: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<TestRun>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT r.* FROM test_runs r JOIN test_records t ON t.id = r.test_record_id
+             WHERE t.project = $1 ORDER BY r.id DESC LIMIT $2 OFFSET $3",
+        )
+        .bind(project)
+        .bind(i64::from(limit) + 1)
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        page(&rows, limit, run_from_row)
     }
 
     async fn insert_test_run(&self, run: &TestRun) -> Result<i64, StoreError> {

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use tapedeck_core::{Baseline, TestRecord, TestRun};
 use time::OffsetDateTime;
 
+use crate::meta::Page;
 use crate::StoreError;
 
 /// Where test records, test runs and baselines are kept.
@@ -24,6 +25,20 @@ pub trait TrafficMetadata: Send + Sync {
     async fn update_test_run(&self, run: &TestRun) -> Result<(), StoreError>;
     /// A test run by id.
     async fn get_test_run(&self, id: i64) -> Result<Option<TestRun>, StoreError>;
+    /// `project`'s test records, newest first, a page at a time.
+    async fn list_test_records(
+        &self,
+        project: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<TestRecord>, StoreError>;
+    /// The test runs of `project`'s records, newest first, a page at a time.
+    async fn list_test_runs(
+        &self,
+        project: &str,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<TestRun>, StoreError>;
     /// Test runs still `running`, those of `project`'s records only when given: what a restart
     /// interrupts (every project), and what a project's new run replaces.
     async fn running_test_runs(&self, project: Option<&str>) -> Result<Vec<TestRun>, StoreError>;
