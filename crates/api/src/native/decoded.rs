@@ -6,15 +6,22 @@ use std::io::Read;
 /// Decoded bodies larger than this stay encoded: a small compressed body can expand enormously.
 const MAX_DECODED_BYTES: u64 = 32 * 1024 * 1024;
 
-/// The body decoded from `content_encoding` (`gzip`, `x-gzip`, `deflate`, `br`, or a chain of
-/// them), or `None` when it is not encoded, uses another coding, is cut short (a truncated
-/// baseline), or would decode to more than [`MAX_DECODED_BYTES`].
-pub fn decoded_body(content_encoding: Option<&str>, body: &[u8]) -> Option<Vec<u8>> {
-    let codings: Vec<String> = content_encoding?
+/// The codings a `Content-Encoding` value names, in the order they were applied, without
+/// `identity`: empty when the body is not encoded.
+pub fn codings(content_encoding: Option<&str>) -> Vec<String> {
+    content_encoding
+        .unwrap_or_default()
         .split(',')
         .map(|c| c.trim().to_ascii_lowercase())
         .filter(|c| !c.is_empty() && c != "identity")
-        .collect();
+        .collect()
+}
+
+/// The body decoded from `content_encoding` (`gzip`, `x-gzip`, `deflate`, `br`, `zstd`, or a
+/// chain of them), or `None` when it is not encoded, uses another coding, is cut short (a
+/// truncated baseline), or would decode to more than [`MAX_DECODED_BYTES`].
+pub fn decoded_body(content_encoding: Option<&str>, body: &[u8]) -> Option<Vec<u8>> {
+    let codings = codings(content_encoding);
     if codings.is_empty() {
         return None;
     }
@@ -32,6 +39,7 @@ fn decode_one(coding: &str, body: &[u8]) -> Option<Vec<u8>> {
         // RFC 9110's deflate is zlib-wrapped.
         "deflate" => Box::new(flate2::read::ZlibDecoder::new(body)),
         "br" => Box::new(brotli_decompressor::Decompressor::new(body, 4096)),
+        "zstd" => Box::new(ruzstd::decoding::StreamingDecoder::new(body).ok()?),
         _ => return None,
     };
     let mut out = Vec::new();
@@ -47,6 +55,28 @@ mod tests {
     use std::io::Write;
 
     use super::*;
+
+    #[test]
+    fn decodes_zstd_alone_and_chained_after_gzip() {
+        let page = b"<html>zstd, as Chromium asks for it</html>".repeat(20);
+        let zstd = ruzstd::encoding::compress_to_vec(
+            &page[..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        assert_eq!(
+            decoded_body(Some("zstd"), &zstd).as_deref(),
+            Some(&page[..])
+        );
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gzip.write_all(&zstd).unwrap();
+        let chained = gzip.finish().unwrap();
+        assert_eq!(
+            decoded_body(Some("zstd, gzip"), &chained).as_deref(),
+            Some(&page[..])
+        );
+        assert_eq!(decoded_body(Some("zstd"), &zstd[..zstd.len() / 2]), None);
+        assert_eq!(codings(Some(" identity , ZSTD")), ["zstd"]);
+    }
 
     fn gzip(bytes: &[u8]) -> Vec<u8> {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());

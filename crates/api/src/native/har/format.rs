@@ -173,6 +173,13 @@ pub struct Content {
     /// `base64` when the body is not UTF-8.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encoding: Option<&'static str>,
+    /// Tapedeck: the `Content-Encoding` the body is still in, when it could not be decoded (an
+    /// unknown coding, a truncated body); `text` then holds the bytes as they crossed the wire.
+    #[serde(
+        rename = "_undecodedContentEncoding",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub undecoded_content_encoding: Option<String>,
 }
 
 /// Cache use: `{}`, nothing is known.

@@ -14,7 +14,7 @@ use self::format::{
     Cache, Content, Cookie, Creator, Entry, LogHead, NameValue, PostData, Request, Response,
     Timings,
 };
-use super::decoded::decoded_body;
+use super::decoded::{codings, decoded_body};
 use crate::common::timestamp::rfc3339;
 
 /// Baselines do not record the HTTP version, and the proxy speaks HTTP/1.1 to clients.
@@ -161,10 +161,13 @@ fn request(b: &Baseline, secrets: Secrets) -> Request {
 
 fn response(b: &Baseline, secrets: Secrets) -> Response {
     // HAR's content is the decoded body; bodySize stays what crossed the wire.
-    let decoded = decoded_body(
-        all(&b.response_headers, "content-encoding").next(),
-        &b.response_body,
-    );
+    let content_encoding = all(&b.response_headers, "content-encoding").next();
+    let decoded = decoded_body(content_encoding, &b.response_body);
+    // A body that stays encoded says so, rather than pass its compressed bytes off as the page.
+    let undecoded = match decoded {
+        None if !codings(content_encoding).is_empty() => content_encoding.map(str::to_owned),
+        _ => None,
+    };
     let content_bytes = decoded.as_deref().unwrap_or(&b.response_body);
     let (text, encoding) = body_text(content_bytes);
     Response {
@@ -184,6 +187,7 @@ fn response(b: &Baseline, secrets: Secrets) -> Response {
             mime_type: first(&b.response_headers, "content-type"),
             text,
             encoding,
+            undecoded_content_encoding: undecoded,
         },
         redirect_url: first(&b.response_headers, "location"),
         headers_size: -1,
