@@ -7,6 +7,7 @@ import ssl
 import subprocess
 import threading
 import time
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler
 
@@ -498,3 +499,26 @@ def test_fast_lists_test_runs_and_records_newest_first_a_page_at_a_time(fast, ap
     total = len(fast.native("GET", "/test-records", params={"limit": 100}).json()["items"])
     assert [r["id"] for r in next_page["items"]] == [first["test_record_id"]]
     assert next_page["next_offset"] == (2 if total > 2 else None), (next_page, total)
+
+
+def test_fast_intercepts_https_to_an_ip_literal_host(fast, apps):
+    """The leaf minted for `https://127.0.0.1` names the address as an IP (iPAddress SAN), which
+    Python's and curl's checks require; a name still gets a DNS name."""
+    _, secure = apps
+    ca_der = fast.native("GET", "/proxy/ca.der").content
+    context = ssl.create_default_context(cadata=ssl.DER_cert_to_PEM_cert(ca_der))
+    run = create_run(fast)
+    with proxied(fast, verify=context) as client:
+        by_ip = client.get(f"https://127.0.0.1:{secure.port}/by-ip")
+        by_name = client.get(f"https://localhost:{secure.port}/by-name")
+    assert by_ip.status_code == 200 and by_ip.json()["path"] == "/by-ip"
+    assert by_name.status_code == 200
+    ca_file = Path(fast.data_dir) / "proxy-ca.pem"
+    ca_file.write_text(ssl.DER_cert_to_PEM_cert(ca_der))
+    curl = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", str(ca_file),
+                           "-x", fast.proxy_url, f"https://127.0.0.1:{secure.port}/by-curl"],
+                          capture_output=True, text=True)
+    assert curl.returncode == 0 and curl.stdout == "200", (curl.returncode, curl.stderr)
+    stop_run(fast, run["id"])
+    urls = {e["request"]["url"] for e in har(fast, run["test_record_id"])["entries"]}
+    assert f"https://127.0.0.1:{secure.port}/by-ip" in urls and f"https://127.0.0.1:{secure.port}/by-curl" in urls

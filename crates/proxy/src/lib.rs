@@ -13,14 +13,15 @@ mod access;
 pub mod ca;
 mod failure;
 mod handler;
+mod leaf;
 mod policy;
 mod tee;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hudsucker::certificate_authority::RcgenAuthority;
 use hudsucker::Proxy;
+use leaf::LeafAuthority;
 use thiserror::Error;
 
 pub use ca::CaMaterial;
@@ -75,7 +76,8 @@ pub async fn serve(
 ) -> Result<(), ProxyError> {
     let listen = listener.local_addr()?;
     let ca_der = bytes::Bytes::from(ca.cert_der.clone());
-    let authority = RcgenAuthority::new(ca.issuer, 1_000, rustls::crypto::ring::default_provider());
+    let authority = LeafAuthority::new(ca.issuer, 1_000, rustls::crypto::ring::default_provider())
+        .map_err(|e| ProxyError::Serve(format!("TLS for intercepted hosts: {e}")))?;
     let mut listeners = options.own_listeners;
     listeners.push(listen);
     let policy = Arc::new(policy::RefuseOwnEndpoints {
