@@ -522,3 +522,31 @@ def test_fast_intercepts_https_to_an_ip_literal_host(fast, apps):
     stop_run(fast, run["id"])
     urls = {e["request"]["url"] for e in har(fast, run["test_record_id"])["entries"]}
     assert f"https://127.0.0.1:{secure.port}/by-ip" in urls and f"https://127.0.0.1:{secure.port}/by-curl" in urls
+
+
+def test_fast_relays_a_secure_websocket_through_the_proxy(fast, tls_dir):
+    """`wss://` through the recording proxy: the echo comes back (it used to panic the proxy's
+    task, with no TLS provider installed for hudsucker's WebSocket client)."""
+    import asyncio
+
+    from websockets.asyncio.client import connect
+    from websockets.asyncio.server import serve
+
+    ca_der = fast.native("GET", "/proxy/ca.der").content
+    client_tls = ssl.create_default_context(cadata=ssl.DER_cert_to_PEM_cert(ca_der))
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(tls_dir / "app.pem", tls_dir / "app.key")
+
+    async def echo(websocket):
+        async for message in websocket:
+            await websocket.send(f"echo: {message}")
+
+    async def exchange():
+        async with serve(echo, "127.0.0.1", 0, ssl=server_tls) as server:
+            port = server.sockets[0].getsockname()[1]
+            async with connect(f"wss://localhost:{port}/echo", proxy=fast.proxy_url, ssl=client_tls,
+                               compression=None, open_timeout=20) as websocket:
+                await websocket.send("hello over wss")
+                return await asyncio.wait_for(websocket.recv(), 20)
+
+    assert asyncio.run(exchange()) == "echo: hello over wss"

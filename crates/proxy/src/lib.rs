@@ -75,6 +75,10 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ProxyError> {
     let listen = listener.local_addr()?;
+    // hudsucker's WebSocket client (`wss://` upstreams) takes rustls' process-wide provider;
+    // without one installed, each such connection panics its task. Another caller may have
+    // installed it first, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let ca_der = bytes::Bytes::from(ca.cert_der.clone());
     let authority = LeafAuthority::new(ca.issuer, 1_000, rustls::crypto::ring::default_provider())
         .map_err(|e| ProxyError::Serve(format!("TLS for intercepted hosts: {e}")))?;
@@ -90,6 +94,10 @@ pub async fn serve(
         .with_ca(authority)
         .with_http_connector(upstream.checked_connector(policy))
         .with_http_handler(handler)
+        // `wss://` upstreams are verified like `https://` ones, `--upstream-ca-file` included.
+        .with_websocket_connector(hudsucker::tokio_tungstenite::Connector::Rustls(
+            upstream.tls_config(),
+        ))
         .with_graceful_shutdown(shutdown)
         .build()
         .map_err(|e| ProxyError::Serve(e.to_string()))?;

@@ -88,6 +88,12 @@ impl UpstreamClient {
         Ok(Self { tls, client })
     }
 
+    /// The TLS settings of every upstream connection (the web PKI plus the extra roots), for
+    /// clients built elsewhere: the proxy's WebSocket client.
+    pub fn tls_config(&self) -> Arc<rustls::ClientConfig> {
+        Arc::clone(&self.tls)
+    }
+
     /// A connector with the same TLS settings that connects only to addresses `policy` lets
     /// through, for the proxy's own client.
     pub fn checked_connector(
