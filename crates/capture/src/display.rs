@@ -62,12 +62,19 @@ impl Display {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
             if let Some(status) = process.try_exited() {
+                // Another X server took the number after it was checked (no lock file, as with
+                // `-nolock`): ours could not listen, and the caller tries another number.
+                if x_socket(number).is_ok() {
+                    return Err(CaptureError::DisplayTaken(number));
+                }
                 return Err(CaptureError::Exited {
                     program: "Xvfb",
                     status: status.to_string(),
                 });
             }
-            if x_socket(number).is_ok() {
+            // Ready once *our* Xvfb answers: a foreign server on the same number must never be
+            // taken for it (a session would run on someone else's screen).
+            if served_by(number, process.pid()) {
                 break;
             }
             if Instant::now() > deadline {
@@ -201,6 +208,19 @@ pub(crate) fn connect(number: u32) -> Result<RustConnection, CaptureError> {
 }
 
 /// A stream connected to display `:number`'s abstract socket, `@/tmp/.X11-unix/XN`.
+/// True when the X server answering on `:number` runs in the session `leader` leads: our
+/// Xvfb, below its bwrap (Xvfb makes its own process group, but keeps the session), and not
+/// another server on the same number.
+fn served_by(number: u32, leader: i32) -> bool {
+    let Ok(stream) = x_socket(number) else {
+        return false;
+    };
+    let Ok(peer) = rustix::net::sockopt::socket_peercred(&stream) else {
+        return false;
+    };
+    rustix::process::getsid(Some(peer.pid)).is_ok_and(|sid| sid.as_raw_nonzero().get() == leader)
+}
+
 fn x_socket(number: u32) -> std::io::Result<UnixStream> {
     let name = format!("/tmp/.X11-unix/X{number}");
     UnixStream::connect_addr(&SocketAddr::from_abstract_name(name.as_bytes())?)

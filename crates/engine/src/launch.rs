@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use tapedeck_capture::{Browser, BrowserOptions, Display};
+use tapedeck_capture::{Browser, BrowserOptions, CaptureError, Display};
 use tapedeck_core::{id, EngineError, Viewport};
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -11,6 +11,9 @@ use crate::config::EngineConfig;
 use crate::displays::DisplayLease;
 use crate::endpoints::EndpointClaim;
 use crate::Engine;
+
+/// Display numbers tried again when another X server took the one leased.
+const DISPLAY_ATTEMPTS: u32 = 3;
 
 /// What a session's browser starts with besides the machine-wide settings.
 #[derive(Debug, Default)]
@@ -68,29 +71,39 @@ impl Engine {
         options: LaunchOptions,
     ) -> Result<StartedSession, EngineError> {
         let config = &self.inner.config;
-        let lease = self
-            .inner
-            .displays
-            .lease()
-            .ok_or_else(|| EngineError::CapacityExhausted("no free X display number".into()))?;
         let id = id::new_id();
         let home = config.session_dir(&id);
         config
             .sandbox
             .prepare_dir(&home)
             .map_err(EngineError::internal)?;
-        let display = match Display::start(
-            &config.sandbox,
-            lease.number(),
-            viewport.width,
-            viewport.height,
-        )
-        .await
-        {
-            Ok(display) => display,
-            Err(e) => {
-                stop_session_processes(None, None, &home).await;
-                return Err(EngineError::internal(e));
+        let mut attempts = 0;
+        let (lease, display) = loop {
+            let lease =
+                self.inner.displays.lease().ok_or_else(|| {
+                    EngineError::CapacityExhausted("no free X display number".into())
+                })?;
+            let started = Display::start(
+                &config.sandbox,
+                lease.number(),
+                viewport.width,
+                viewport.height,
+            )
+            .await;
+            match started {
+                Ok(display) => break (lease, display),
+                // Another X server took the number meanwhile; the next lease skips it.
+                Err(CaptureError::DisplayTaken(number)) if attempts < DISPLAY_ATTEMPTS => {
+                    tracing::warn!(
+                        display_number = number,
+                        "display taken by another X server; trying the next"
+                    );
+                    attempts += 1;
+                }
+                Err(e) => {
+                    stop_session_processes(None, None, &home).await;
+                    return Err(EngineError::internal(e));
+                }
             }
         };
         let options = BrowserOptions {
