@@ -550,3 +550,19 @@ def test_fast_relays_a_secure_websocket_through_the_proxy(fast, tls_dir):
                 return await asyncio.wait_for(websocket.recv(), 20)
 
     assert asyncio.run(exchange()) == "echo: hello over wss"
+
+
+def test_fast_never_replays_a_request_cut_at_the_body_cap(fast, apps):
+    """A 3 MB upload is kept cut at 1 MiB: replaying those bytes would make the app answer 400
+    and fail the run for a cut Tapedeck made. It is skipped, and the run says so."""
+    plain, _ = apps
+    run = create_run(fast)
+    with proxied(fast) as client:
+        assert client.post(f"http://127.0.0.1:{plain.port}/upload", content=b"x" * 3_000_000).status_code == 200
+        assert client.get(f"http://127.0.0.1:{plain.port}/small").status_code == 200
+    stop_run(fast, run["id"])
+    final = wait_final(fast, run["id"])
+    assert final["state"] == "passed" and final["baseline_check_passed_count"] == 1, final
+    assert final["baseline_check_fail_count"] == 0 and "1 baseline(s) were not replayed" in final["problem"], final
+    upload = [e for e in har(fast, run["test_record_id"])["entries"] if e["request"]["url"].endswith("/upload")]
+    assert upload and upload[0]["_requestTruncated"] is True

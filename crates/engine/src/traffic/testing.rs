@@ -43,6 +43,9 @@ impl Engine {
         run.waiting_count = recorded;
         let mut pages = BaselinePages::new(self.clone(), run.test_record_id);
         let mut seen = HashSet::new();
+        // Baselines whose request body was cut at the body cap: replaying the cut bytes would
+        // test the cut, not the app, so they are skipped and said so.
+        let mut cut_requests = 0;
         loop {
             let page = match pages.next_page().await {
                 Ok(Some(page)) => page,
@@ -54,6 +57,10 @@ impl Engine {
             };
             for baseline in page {
                 run.waiting_count = run.waiting_count.saturating_sub(1);
+                if baseline.request_truncated {
+                    cut_requests += 1;
+                    continue;
+                }
                 if !is_replayed(&run, &baseline, &mut seen) {
                     continue;
                 }
@@ -78,7 +85,7 @@ impl Engine {
         // Only a run that is still running ends here; an interrupted one keeps its state.
         if let Ok(current) = self.run_by_id(run.id).await {
             if current.state == TestRunState::Running {
-                (run.state, run.problem) = outcome(&run, recorded);
+                (run.state, run.problem) = outcome(&run, recorded, cut_requests);
                 run.end_time = Some(OffsetDateTime::now_utc());
                 if let Err(e) = self.inner.meta.update_test_run(&run).await {
                     tracing::error!(test_run = run.id, error = %e, "could not save the result");
@@ -132,15 +139,28 @@ impl Engine {
 }
 
 /// How a run that tested `run.passed_count + run.failed_count` of its record's `recorded`
-/// baselines ends: a run that tested nothing has not passed, and says why.
-fn outcome(run: &TestRun, recorded: u64) -> (TestRunState, Option<String>) {
+/// baselines, `cut_requests` of them skipped for a request body cut at the body cap, ends: a
+/// run that tested nothing has not passed, and either says why.
+fn outcome(run: &TestRun, recorded: u64, cut_requests: u64) -> (TestRunState, Option<String>) {
+    let cut = (cut_requests > 0).then(|| {
+        format!(
+            "{cut_requests} baseline(s) were not replayed: their request bodies were cut at \
+             --body-cap-kib when recorded, and replaying a cut request would test the cut"
+        )
+    });
     if run.passed_count + run.failed_count > 0 {
         let state = if run.failed_count == 0 {
             TestRunState::Passed
         } else {
             TestRunState::Failed
         };
-        return (state, None);
+        return (state, cut);
+    }
+    if let Some(cut) = cut {
+        return (
+            TestRunState::Interrupted,
+            Some(format!("nothing was tested: {cut}")),
+        );
     }
     let why = if recorded == 0 {
         let hosts = match run.spec.allowed_hosts.trim() {
