@@ -222,7 +222,7 @@ mod tests {
 
     /// The checked-in recording (`fixtures/vfr-segments`): seven frames selected out of 6 s, the
     /// last at 5.5 s, cut into six segments at keyframes.
-    fn fixture(name: &str) -> Vec<u8> {
+    pub(super) fn fixture(name: &str) -> Vec<u8> {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/vfr-segments/");
         std::fs::read(format!("{dir}{name}")).expect("fixture")
     }
@@ -285,12 +285,8 @@ mod tests {
 mod fuzz {
     use proptest::prelude::*;
 
+    use super::tests::fixture;
     use super::*;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/vfr-segments/");
-        std::fs::read(format!("{dir}{name}")).expect("fixture")
-    }
 
     /// A real segment with some bytes overwritten, cut at some length.
     fn damaged(segment: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {

@@ -238,7 +238,7 @@ mod tests {
 
     /// ffmpeg's output for seven frames at 0, 0.5, 1.5, 2.2, 3.9, 4.5 and 5.5 s, all keyframes
     /// but the one at 0.5 s (`fixtures/vfr-stream`).
-    fn stream() -> Vec<u8> {
+    pub(super) fn stream() -> Vec<u8> {
         std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/fixtures/vfr-stream/stream.mp4"
@@ -247,7 +247,7 @@ mod tests {
     }
 
     /// Splits `input` into a fresh spool; returns the spool, the outcome and the closed list.
-    async fn split(
+    pub(super) async fn split(
         input: Vec<u8>,
         segment_secs: u32,
     ) -> (tempfile::TempDir, Result<(), CaptureError>, SegmentList) {
@@ -349,15 +349,7 @@ mod tests {
 mod fuzz {
     use proptest::prelude::*;
 
-    use super::*;
-
-    fn stream() -> Vec<u8> {
-        std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/fixtures/vfr-stream/stream.mp4"
-        ))
-        .expect("fixture")
-    }
+    use super::tests::{split, stream};
 
     proptest! {
         #[test]
@@ -372,17 +364,8 @@ mod fuzz {
                 }
             }
             input.truncate(cut);
-            let dir = tempfile::tempdir().unwrap();
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            let closed = runtime.block_on(async {
-                let segmenter = Segmenter::start(std::io::Cursor::new(input.clone()), dir.path().into(), 1);
-                while !segmenter.has_ended() {
-                    tokio::task::yield_now().await;
-                }
-                let closed = segmenter.closed();
-                let _ = segmenter.finish().await;
-                closed
-            });
+            let (dir, _, closed) = runtime.block_on(split(input.clone(), 1));
             let mut written = 0;
             for name in closed.init.iter().chain(&closed.segments) {
                 written += std::fs::metadata(dir.path().join(name)).unwrap().len() as usize;

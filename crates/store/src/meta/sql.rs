@@ -145,6 +145,19 @@ pub(super) fn opt_from_micros(v: Option<i64>) -> Result<Option<OffsetDateTime>, 
     v.map(from_micros).transpose()
 }
 
+/// The first `limit` of `rows` (fetched with one more), and whether more exist: one page of
+/// a list that asks for `limit + 1` rows instead of counting.
+pub(super) fn page<T>(
+    rows: &[AnyRow],
+    limit: u32,
+    from_row: fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<Page<T>, StoreError> {
+    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    let has_more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    Ok(Page { items, has_more })
+}
+
 fn spec_json(spec: &SessionSpec) -> Result<String, StoreError> {
     serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(format!("session spec: {e}")))
 }
@@ -267,13 +280,7 @@ impl Metadata for SqlMetadata {
         .bind(project)
         .fetch_all(&self.pool)
         .await?;
-        let mut items = rows
-            .iter()
-            .map(session_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        let has_more = items.len() > limit as usize;
-        items.truncate(limit as usize);
-        Ok(Page { items, has_more })
+        page(&rows, limit, session_from_row)
     }
 
     async fn update_session_spec(&self, session: &Session) -> Result<(), StoreError> {

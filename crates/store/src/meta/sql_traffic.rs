@@ -6,7 +6,7 @@ use sqlx::Row;
 use tapedeck_core::{Baseline, TestRecord, TestRun, TestRunSpec, TestRunState};
 use time::OffsetDateTime;
 
-use super::sql::{from_micros, micros, opt_from_micros};
+use super::sql::{from_micros, micros, opt_from_micros, page};
 use super::{SqlMetadata, TrafficMetadata};
 use crate::meta::Page;
 use crate::StoreError;
@@ -38,18 +38,6 @@ fn record_from_row(row: &AnyRow) -> Result<TestRecord, StoreError> {
         name: row.try_get("name")?,
         created_at: from_micros(row.try_get("created_at")?)?,
     })
-}
-
-/// The first `limit` of `rows` (fetched with one more), and whether more exist.
-fn page<T>(
-    rows: &[AnyRow],
-    limit: u32,
-    from_row: fn(&AnyRow) -> Result<T, StoreError>,
-) -> Result<Page<T>, StoreError> {
-    let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
-    let has_more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    Ok(Page { items, has_more })
 }
 
 fn run_from_row(row: &AnyRow) -> Result<TestRun, StoreError> {
