@@ -1,6 +1,7 @@
 //! `tapedeck`: the recording server binary.
 
 mod config;
+mod init;
 mod keys;
 mod serve;
 
@@ -41,8 +42,13 @@ enum Command {
 /// Runs the command; a failure is one paragraph on stderr (its causes joined, no backtrace,
 /// whatever `RUST_BACKTRACE` says) and exit status 1.
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    let outcome = if init::is_pid_1() {
+        init::run()
+    } else {
+        run().map(|()| std::process::ExitCode::SUCCESS)
+    };
+    match outcome {
+        Ok(code) => code,
         Err(e) => {
             eprintln!("tapedeck: {e:#}");
             std::process::ExitCode::FAILURE

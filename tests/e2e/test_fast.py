@@ -38,6 +38,9 @@ class App:
             self.send_header("Content-Type", "application/json")
             if self.path.startswith("/login"):
                 self.send_header("Set-Cookie", "session=s3ss10n; HttpOnly")
+            if self.path.startswith("/cookies"):
+                self.send_header("Set-Cookie", "theme=dark; Path=/app; Domain=shop.test; Max-Age=3600; Secure")
+                self.send_header("Set-Cookie", "token=t0k3n; Expires=Wed, 21 Oct 2037 07:28:00 GMT; HttpOnly")
             if self.path.startswith("/gzip"):
                 payload = gzip.compress(payload * 20)
                 self.send_header("Content-Encoding", "gzip")
@@ -265,6 +268,30 @@ def test_fast_exports_redact_credentials_which_replays_still_send(fast, apps):
     # The stored baseline kept the header: the replay sends it, and the echoed body matches.
     copy = fast.fast("POST", "/test_run", json={"name": "replay", "test_record_id": run["test_record_id"]})
     assert wait_final(fast, copy.json()["body"]["id"])["state"] == "passed"
+
+
+def test_fast_har_lists_typed_cookies_with_their_values_redacted(fast, apps):
+    """HAR `cookies`: each pair of the request's `Cookie` header, and each `Set-Cookie` with its
+    attributes; values are redacted like the headers they came from unless asked otherwise."""
+    plain, _ = apps
+    run = create_run(fast)
+    with proxied(fast) as client:
+        client.get(f"http://127.0.0.1:{plain.port}/cookies", headers={"Cookie": "sid=c00kie; lang=en"})
+    stop_run(fast, run["id"])
+
+    [entry] = har(fast, run["test_record_id"], redact="false")["entries"]
+    assert entry["request"]["cookies"] == [{"name": "sid", "value": "c00kie"}, {"name": "lang", "value": "en"}]
+    theme, token = entry["response"]["cookies"]
+    assert theme["name"] == "theme" and theme["value"] == "dark" and theme["path"] == "/app"
+    assert theme["domain"] == "shop.test" and theme["secure"] is True and "httpOnly" not in theme
+    # Max-Age counts from the request: an hour after it started.
+    started = entry["startedDateTime"][:13]
+    assert theme["expires"][:4] == started[:4] and theme["expires"] > entry["startedDateTime"]
+    assert token == {"name": "token", "value": "t0k3n", "expires": "2037-10-21T07:28:00Z", "httpOnly": True}
+
+    [shared] = har(fast, run["test_record_id"])["entries"]
+    assert {c["value"] for c in shared["request"]["cookies"] + shared["response"]["cookies"]} == {"[redacted]"}
+    assert "c00kie" not in json.dumps(shared) and "t0k3n" not in json.dumps(shared)
 
 
 def test_fast_allowed_hosts_pass_other_hosts_through_unrecorded(fast, apps):
