@@ -94,12 +94,10 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     };
     let upstream = UpstreamClient::new(extra_roots.as_deref())?;
     let browser_extra_args = if config.browsers_through_proxy {
-        vec![
-            format!("--proxy-server=http://{}", config.proxy_listen),
-            // Without this Chromium never proxies loopback addresses.
-            "--proxy-bypass-list=<-loopback>".to_owned(),
-            format!("--ignore-certificate-errors-spki-list={}", ca.spki_sha256),
-        ]
+        tapedeck_engine::browser_through_proxy_args(
+            &config.proxy_listen.to_string(),
+            &ca.spki_sha256,
+        )
     } else {
         Vec::new()
     };

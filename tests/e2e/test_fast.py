@@ -201,6 +201,24 @@ def test_fast_records_a_browsers_page_and_subresources(fast, pages):
     assert wanted <= recorded_urls()
 
 
+def test_fast_a_browser_through_the_proxy_brings_only_its_pages_traffic(fast, pages):
+    """Chromium's own calls home (account listing, component updates, network time) never
+    reach the proxy: a run that records every host holds only what the page asked for."""
+    log_start = len(fast.log())
+    run = create_run(fast, allowed_hosts="*")
+    session = fast.native("POST", "/sessions", json={"start_url": f"{pages}/subresources.html"})
+    assert session.status_code == 201, session.text
+    wait_until(lambda: len(har(fast, run["test_record_id"])["entries"]) >= 4, 30, "the page as baselines")
+    # The browser makes those calls in its first seconds, and retries at about 1, 4 and 11 s.
+    time.sleep(12)
+    stop_run(fast, run["id"])
+    fast.native("DELETE", f"/sessions/{session.json()['id']}")
+    hosts = {e["request"]["url"].split("/")[2] for e in har(fast, run["test_record_id"])["entries"]}
+    assert hosts == {pages.split("/")[2]}, hosts
+    proxy_lines = [line for line in fast.log()[log_start:].splitlines() if "proxy{" in line]
+    assert not [line for line in proxy_lines if "google" in line], proxy_lines[:3]
+
+
 def test_fast_har_holds_decoded_bodies_of_compressed_responses(fast, apps):
     plain, _ = apps
     run = create_run(fast)

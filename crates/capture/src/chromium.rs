@@ -23,10 +23,59 @@ const READY_TIMEOUT: Duration = Duration::from_secs(20);
 const WINDOW_TIMEOUT: Duration = Duration::from_secs(5);
 /// Where Debian's Chromium reads its initial preferences and policies.
 const CHROMIUM_ETC: &str = "/etc/chromium";
-/// The managed policy of every session's browser.
-const POLICY: &str = r#"{"URLBlocklist": ["file://*"]}"#;
+/// The managed policy of every session's browser: no `file:` URLs, and none of the browser's
+/// own calls home (sign-in, component and extension updates, network time, safe browsing,
+/// metrics, spelling dictionaries, search suggestions), so a recording through the proxy holds
+/// only what the page did. Policies, unlike flags, also bind what Debian's wrapper script adds
+/// (it exports Google API keys, which turn sign-in on).
+const POLICY: &str = r#"{
+  "URLBlocklist": ["file://*"],
+  "BrowserSignin": 0,
+  "SyncDisabled": true,
+  "ComponentUpdatesEnabled": false,
+  "BrowserNetworkTimeQueriesEnabled": false,
+  "SafeBrowsingProtectionLevel": 0,
+  "MetricsReportingEnabled": false,
+  "UrlKeyedAnonymizedDataCollectionEnabled": false,
+  "DomainReliabilityAllowed": false,
+  "SpellcheckEnabled": false,
+  "SearchSuggestEnabled": false,
+  "NetworkPredictionOptions": 2,
+  "TranslateEnabled": false,
+  "BackgroundModeEnabled": false,
+  "ExtensionInstallBlocklist": ["*"]
+}"#;
 /// The policy's file name, in the session's directory and among the box's managed policies.
 const POLICY_FILE: &str = "tapedeck-policy.json";
+
+/// Hosts Chromium calls by itself, with no page asking: account listing
+/// (`IdentityManager` lists the cookie jar's Google accounts once the network is up, with no
+/// switch or policy to stop it), component and extension updates, and network time.
+const SERVICE_HOSTS: [&str; 3] = [
+    "accounts.google.com",
+    "update.googleapis.com",
+    "clients2.google.com",
+];
+
+/// The flags that send a browser's traffic through the recording proxy at `proxy`
+/// (`host:port`), trusting the proxy's CA by its SPKI SHA-256 (base64), loopback included.
+/// The browser's own calls home ([`SERVICE_HOSTS`]) bypass the proxy and resolve nowhere, so
+/// they never reach the proxy nor leave the box; a page of those hosts cannot load either.
+pub fn through_proxy_args(proxy: &str, ca_spki_sha256: &str) -> Vec<String> {
+    let bypass = SERVICE_HOSTS.join(";");
+    let nowhere: Vec<String> = SERVICE_HOSTS
+        .iter()
+        .map(|host| format!("MAP {host} ~NOTFOUND"))
+        .collect();
+    vec![
+        format!("--proxy-server=http://{proxy}"),
+        // `<-loopback>`: without it Chromium never proxies loopback addresses.
+        format!("--proxy-bypass-list=<-loopback>;{bypass}"),
+        // Only bypassed hosts resolve in the browser; everything else is the proxy's to resolve.
+        format!("--host-resolver-rules={}", nowhere.join(", ")),
+        format!("--ignore-certificate-errors-spki-list={ca_spki_sha256}"),
+    ]
+}
 
 /// How to launch a browser.
 #[derive(Debug, Clone)]
@@ -91,8 +140,14 @@ impl Browser {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
+            "--disable-domain-reliability",
+            "--disable-client-side-phishing-detection",
+            "--disable-default-apps",
+            "--no-pings",
             "--disable-dev-shm-usage",
-            "--disable-features=Translate,MediaRouter,OptimizationHints",
+            "--disable-features=Translate,MediaRouter,OptimizationHints,\
+             NetworkTimeServiceQuerying,AutofillServerCommunication,\
+             CertificateTransparencyComponentUpdater",
             "--password-store=basic",
             "--remote-debugging-address=127.0.0.1",
             "--remote-debugging-port=0",
@@ -272,8 +327,18 @@ mod tests {
     }
 
     #[test]
-    fn the_policy_blocks_file_urls() {
+    fn through_the_proxy_the_service_hosts_bypass_it_and_resolve_nowhere() {
+        let args = through_proxy_args("127.0.0.1:8081", "c3BraQ==");
+        assert_eq!(args[0], "--proxy-server=http://127.0.0.1:8081");
+        assert!(args[1].starts_with("--proxy-bypass-list=<-loopback>;accounts.google.com;"));
+        assert!(args[2].contains("MAP update.googleapis.com ~NOTFOUND, MAP clients2.google.com"));
+        assert_eq!(args[3], "--ignore-certificate-errors-spki-list=c3BraQ==");
+    }
+
+    #[test]
+    fn the_policy_blocks_file_urls_and_sign_in() {
         let policy: serde_json::Value = serde_json::from_str(POLICY).unwrap();
         assert_eq!(policy["URLBlocklist"], serde_json::json!(["file://*"]));
+        assert_eq!(policy["BrowserSignin"], 0);
     }
 }

@@ -36,6 +36,7 @@ pub use counters::EngineCounters;
 pub use recording::{Artifact, RecordingKind, RecordingRequest};
 pub use recovery::RecoveryProgress;
 pub use session::{CdpEndpoint, SessionLabels};
+pub use tapedeck_capture::chromium::through_proxy_args as browser_through_proxy_args;
 pub use tapedeck_capture::Sandbox;
 pub use tapedeck_core::EngineError;
 pub use traffic::{BaselinePages, CopyRequest, CreateRequest, HostPattern};
