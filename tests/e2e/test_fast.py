@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler
 import httpx
 import pytest
 
-from conftest import QuietServer, Server, free_port, wait_until
+from conftest import QuietServer, Server, free_port, node, wait_until
 
 
 class App:
@@ -569,32 +569,100 @@ def test_fast_intercepts_https_to_an_ip_literal_host(fast, apps):
     assert f"https://127.0.0.1:{secure.port}/by-ip" in urls and f"https://127.0.0.1:{secure.port}/by-curl" in urls
 
 
-def test_fast_relays_a_secure_websocket_through_the_proxy(fast, tls_dir):
-    """`wss://` through the recording proxy: the echo comes back (it used to panic the proxy's
-    task, with no TLS provider installed for hudsucker's WebSocket client)."""
+class WebSocketEcho:
+    """A ws:// and a wss:// echo server (on their own event loop thread) that speak the `chat.v1`
+    subprotocol and would compress if asked; each remembers the extensions it was offered."""
+
+    def __init__(self, tls_dir):
+        import asyncio
+
+        from websockets.asyncio.server import serve
+
+        self.offers = []
+        server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server_tls.load_cert_chain(tls_dir / "app.pem", tls_dir / "app.key")
+
+        async def echo(websocket):
+            self.offers.append(websocket.request.headers.get("Sec-WebSocket-Extensions"))
+            async for message in websocket:
+                await websocket.send(f"echo: {message}")
+
+        async def run(started):
+            async with serve(echo, "127.0.0.1", 0, subprotocols=["chat.v1"]) as plain, \
+                    serve(echo, "127.0.0.1", 0, subprotocols=["chat.v1"], ssl=server_tls) as secure:
+                self.ws = f"ws://127.0.0.1:{plain.sockets[0].getsockname()[1]}/echo"
+                self.wss = f"wss://localhost:{secure.sockets[0].getsockname()[1]}/echo"
+                self.stop = asyncio.get_running_loop().create_future()
+                started.set()
+                await self.stop
+
+        started = threading.Event()
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_until_complete, args=(run(started),), daemon=True).start()
+        assert started.wait(10)
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.stop.set_result, None)
+
+
+@pytest.fixture(scope="module")
+def websocket_echo(tls_dir):
+    echo = WebSocketEcho(tls_dir)
+    yield echo
+    echo.close()
+
+
+def test_fast_relays_websockets_with_their_subprotocol_and_no_compression(fast, websocket_echo):
+    """ws:// and wss:// through the recording proxy, from a client that offers permessage-deflate
+    and two subprotocols: the 101 names the subprotocol the app chose, no extension is
+    negotiated (the offer never reaches the app), and a 64 KiB message echoes back whole."""
     import asyncio
 
     from websockets.asyncio.client import connect
-    from websockets.asyncio.server import serve
 
     ca_der = fast.native("GET", "/proxy/ca.der").content
     client_tls = ssl.create_default_context(cadata=ssl.DER_cert_to_PEM_cert(ca_der))
-    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_tls.load_cert_chain(tls_dir / "app.pem", tls_dir / "app.key")
+    message = "hello " * 11_000
 
-    async def echo(websocket):
-        async for message in websocket:
-            await websocket.send(f"echo: {message}")
+    async def exchange(url):
+        async with connect(url, proxy=fast.proxy_url, ssl=client_tls if url.startswith("wss") else None,
+                           subprotocols=["chat.v2", "chat.v1"], compression="deflate",
+                           open_timeout=20) as websocket:
+            await websocket.send(message)
+            echoed = await asyncio.wait_for(websocket.recv(), 20)
+            return websocket.subprotocol, websocket.response.headers.get("Sec-WebSocket-Extensions"), echoed
 
-    async def exchange():
-        async with serve(echo, "127.0.0.1", 0, ssl=server_tls) as server:
-            port = server.sockets[0].getsockname()[1]
-            async with connect(f"wss://localhost:{port}/echo", proxy=fast.proxy_url, ssl=client_tls,
-                               compression=None, open_timeout=20) as websocket:
-                await websocket.send("hello over wss")
-                return await asyncio.wait_for(websocket.recv(), 20)
+    for url in (websocket_echo.ws, websocket_echo.wss):
+        protocol, extensions, echoed = asyncio.run(exchange(url))
+        assert (protocol, extensions) == ("chat.v1", None), url
+        assert echoed == f"echo: {message}", url
+    assert websocket_echo.offers[-2:] == [None, None]
 
-    assert asyncio.run(exchange()) == "echo: hello over wss"
+
+def test_fast_a_proxied_browser_keeps_its_websocket_subprotocol(fast, pages, websocket_echo):
+    """Chromium through the proxy (it always offers permessage-deflate): a page's WebSocket
+    opens with the subprotocol the app chose and echoes, over ws:// and wss://. Frames are
+    relayed, not recorded."""
+    session = fast.native("POST", "/sessions", json={"start_url": f"{pages}/subresources.html"})
+    assert session.status_code == 201, session.text
+    try:
+        for url in (websocket_echo.ws, websocket_echo.wss):
+            script = """(async () => {
+                const ws = new WebSocket(%s, ["chat.v2", "chat.v1"]);
+                await new Promise((opened, failed) => {
+                    ws.onopen = opened;
+                    ws.onclose = (e) => failed(new Error("closed with " + e.code));
+                });
+                const echo = new Promise((heard) => { ws.onmessage = (e) => heard(e.data); });
+                ws.send("from the page");
+                const answer = { protocol: ws.protocol, extensions: ws.extensions, echo: await echo };
+                ws.close();
+                return answer;
+            })()""" % json.dumps(url)
+            seen = node("eval", session.json()["cdp_ws_url"], script)["value"]
+            assert seen == {"protocol": "chat.v1", "extensions": "", "echo": "echo: from the page"}, (url, seen)
+    finally:
+        fast.native("DELETE", f"/sessions/{session.json()['id']}")
 
 
 def test_fast_never_replays_a_request_cut_at_the_body_cap(fast, apps):

@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 use crate::access::{self, Client, Denied};
 use crate::failure::UpstreamFailure;
 use crate::tee::{Captured, TeeBody};
+use crate::websocket::{self, RelayError};
 
 /// Headers that describe one hop (RFC 9110, 7.6.1), and the proxy's credentials: they are
 /// neither forwarded upstream nor recorded.
@@ -52,6 +53,7 @@ struct PendingExchange {
 pub struct RecordingHandler {
     sink: Arc<dyn TrafficSink>,
     policy: Arc<dyn AddressPolicy>,
+    tls: Arc<rustls::ClientConfig>,
     ca_der: Bytes,
     body_cap: usize,
     tunnel: Option<Client>,
@@ -62,12 +64,14 @@ impl RecordingHandler {
     pub(crate) fn new(
         sink: Arc<dyn TrafficSink>,
         policy: Arc<dyn AddressPolicy>,
+        tls: Arc<rustls::ClientConfig>,
         ca_der: Bytes,
         body_cap: usize,
     ) -> Self {
         Self {
             sink,
             policy,
+            tls,
             ca_der,
             body_cap,
             tunnel: None,
@@ -87,7 +91,7 @@ impl RecordingHandler {
             .unwrap_or_else(|_| Response::new(Body::empty()))
     }
 
-    /// Checks a target hudsucker connects to by itself (a tunnel, a WebSocket), before it does.
+    /// Checks a target before a tunnel or a WebSocket is made to it.
     async fn check_target(&self, ctx: &HttpContext, uri: &Uri) -> Result<(), Response<Body>> {
         let host = uri.host().unwrap_or_default();
         let port = uri.port_u16().unwrap_or(match uri.scheme_str() {
@@ -195,8 +199,8 @@ impl HttpHandler for RecordingHandler {
         };
         req.headers_mut().remove(header::PROXY_AUTHORIZATION);
         // A tunnel is refused before it is made; its requests come through here one by one.
-        // hudsucker connects upgrades (WebSockets) itself, so they are checked here and passed
-        // through unrecorded. Other requests are checked as they connect (`CheckedConnector`).
+        // WebSocket upgrades are relayed unrecorded (`websocket`). Other requests are checked
+        // as they connect (`CheckedConnector`).
         if req.method() == Method::CONNECT {
             if let Err(refusal) = self.check_target(ctx, req.uri()).await {
                 return refusal.into();
@@ -208,7 +212,13 @@ impl HttpHandler for RecordingHandler {
             if let Err(refusal) = self.check_target(ctx, req.uri()).await {
                 return refusal.into();
             }
-            return req.into();
+            return match websocket::relay(req, self.policy.clone(), self.tls.clone()).await {
+                Ok(response) => response.into(),
+                Err(RelayError::NotAHandshake(why)) => {
+                    text_response(StatusCode::BAD_REQUEST, &format!("{why}\n")).into()
+                }
+                Err(e) => upstream_failure(ctx, &e).into(),
+            };
         }
         let plain_http = req.uri().scheme_str() == Some("http");
         if plain_http && req.method() == Method::GET && req.uri().path() == "/cert.der" {

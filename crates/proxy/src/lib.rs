@@ -16,6 +16,7 @@ mod handler;
 mod leaf;
 mod policy;
 mod tee;
+mod websocket;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -75,10 +76,6 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ProxyError> {
     let listen = listener.local_addr()?;
-    // hudsucker's WebSocket client (`wss://` upstreams) takes rustls' process-wide provider;
-    // without one installed, each such connection panics its task. Another caller may have
-    // installed it first, which is as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let ca_der = bytes::Bytes::from(ca.cert_der.clone());
     let authority = LeafAuthority::new(ca.issuer, 1_000, rustls::crypto::ring::default_provider())
         .map_err(|e| ProxyError::Serve(format!("TLS for intercepted hosts: {e}")))?;
@@ -88,16 +85,18 @@ pub async fn serve(
         listeners,
         sink: sink.clone(),
     });
-    let handler = handler::RecordingHandler::new(sink, policy.clone(), ca_der, options.body_cap);
+    let handler = handler::RecordingHandler::new(
+        sink,
+        policy.clone(),
+        upstream.tls_config(),
+        ca_der,
+        options.body_cap,
+    );
     let proxy = Proxy::builder()
         .with_listener(listener)
         .with_ca(authority)
         .with_http_connector(upstream.checked_connector(policy))
         .with_http_handler(handler)
-        // `wss://` upstreams are verified like `https://` ones, `--upstream-ca-file` included.
-        .with_websocket_connector(hudsucker::tokio_tungstenite::Connector::Rustls(
-            upstream.tls_config(),
-        ))
         .with_graceful_shutdown(shutdown)
         .build()
         .map_err(|e| ProxyError::Serve(e.to_string()))?;

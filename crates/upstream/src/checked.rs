@@ -102,13 +102,6 @@ pub struct CheckedConnector {
     policy: Arc<dyn AddressPolicy>,
 }
 
-impl CheckedConnector {
-    /// A connector that asks `policy` before every connection.
-    pub fn new(policy: Arc<dyn AddressPolicy>) -> Self {
-        Self { policy }
-    }
-}
-
 impl tower_service::Service<Uri> for CheckedConnector {
     type Response = TokioIo<TcpStream>;
     type Error = TargetError;
@@ -119,33 +112,47 @@ impl tower_service::Service<Uri> for CheckedConnector {
     }
 
     fn call(&mut self, uri: Uri) -> Self::Future {
-        let policy = self.policy.clone();
-        Box::pin(async move {
-            let host = uri.host().unwrap_or_default().to_owned();
-            let secure = matches!(uri.scheme_str(), Some("https" | "wss"));
-            let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
-            let addrs = check(policy.as_ref(), &host, port).await?;
-            let mut last = io::Error::new(io::ErrorKind::NotFound, "no addresses");
-            for addr in addrs {
-                match TcpStream::connect(addr).await {
-                    Ok(stream) => {
-                        // Proxied bodies are written frame by frame; Nagle would hold each
-                        // small write back.
-                        stream
-                            .set_nodelay(true)
-                            .map_err(|source| TargetError::Connect {
-                                target: format!("{host}:{port}"),
-                                source,
-                            })?;
-                        return Ok(TokioIo::new(stream));
-                    }
-                    Err(e) => last = e,
+        let connector = self.clone();
+        Box::pin(async move { connector.connect(&uri).await.map(TokioIo::new) })
+    }
+}
+
+impl CheckedConnector {
+    /// A connector that asks `policy` before every connection.
+    pub fn new(policy: Arc<dyn AddressPolicy>) -> Self {
+        Self { policy }
+    }
+
+    /// Connects to `uri`'s host and port (80, or 443 for `https`/`wss`) at the first address
+    /// that `policy` lets through and that answers, with Nagle off.
+    ///
+    /// # Errors
+    /// [`TargetError`]: the host does not resolve, an address is refused, or none connects.
+    pub async fn connect(&self, uri: &Uri) -> Result<TcpStream, TargetError> {
+        let host = uri.host().unwrap_or_default();
+        let secure = matches!(uri.scheme_str(), Some("https" | "wss"));
+        let port = uri.port_u16().unwrap_or(if secure { 443 } else { 80 });
+        let addrs = check(self.policy.as_ref(), host, port).await?;
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "no addresses");
+        for addr in addrs {
+            match TcpStream::connect(addr).await {
+                Ok(stream) => {
+                    // Proxied bodies are written frame by frame; Nagle would hold each small
+                    // write back.
+                    stream
+                        .set_nodelay(true)
+                        .map_err(|source| TargetError::Connect {
+                            target: format!("{host}:{port}"),
+                            source,
+                        })?;
+                    return Ok(stream);
                 }
+                Err(e) => last = e,
             }
-            Err(TargetError::Connect {
-                target: format!("{host}:{port}"),
-                source: last,
-            })
+        }
+        Err(TargetError::Connect {
+            target: format!("{host}:{port}"),
+            source: last,
         })
     }
 }
