@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 
+use crate::cdp::CdpClient;
 use crate::process::ProcessGroup;
 use crate::sandbox::{Confinement, Mount};
 use crate::{CaptureError, Display};
@@ -108,6 +109,38 @@ pub struct Browser {
 /// (capacity benchmark: 4 busy sessions at 25 fps on 2 cores). An idle machine is unaffected.
 const BROWSER_NICENESS: i32 = 5;
 
+/// Waits, up to [`WINDOW_TIMEOUT`], until the front page has drawn two frames at the window's
+/// full size: its window is as large as the screen, and what the screen shows is the page.
+async fn wait_for_painted_window(
+    devtools: SocketAddr,
+    browser_ws_path: &str,
+    display: &Display,
+) -> Result<(), CaptureError> {
+    // Two animation frames: the first is the frame being made, the second comes after it was
+    // presented.
+    const PAINTED: &str = "new Promise((painted) => requestAnimationFrame(() => \
+        requestAnimationFrame(() => painted([outerWidth, outerHeight]))))";
+    let screen = serde_json::json!([display.width(), display.height()]);
+    let mut cdp = CdpClient::connect(devtools, browser_ws_path).await?;
+    let Some(tab) = crate::tabs::front(&mut cdp).await? else {
+        return Ok(());
+    };
+    let deadline = Instant::now() + WINDOW_TIMEOUT;
+    loop {
+        let answer = cdp
+            .call(
+                "Runtime.evaluate",
+                serde_json::json!({"expression": PAINTED, "awaitPromise": true, "returnByValue": true}),
+                Some(&tab.session),
+            )
+            .await?;
+        if answer["result"]["value"] == screen || Instant::now() >= deadline {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 impl Browser {
     /// Launches Chromium on `display`, in the display's sandbox, and waits for its DevTools
     /// endpoint.
@@ -187,10 +220,16 @@ impl Browser {
                 "chromium's window is not mapped yet; input may be lost until it is"
             );
         }
+        let devtools = SocketAddr::from(([127, 0, 0, 1], port));
+        // A recording started as soon as the session is handed out would otherwise open on
+        // the grey of a window not painted yet.
+        if let Err(e) = wait_for_painted_window(devtools, &browser_ws_path, display).await {
+            tracing::warn!(display_number, error = %e, "chromium's first frame was not confirmed");
+        }
         tracing::info!(display_number, pid = process.pid(), port, "chromium ready");
         Ok(Self {
             process,
-            devtools: SocketAddr::from(([127, 0, 0, 1], port)),
+            devtools,
             browser_ws_path,
             profile_dir,
         })

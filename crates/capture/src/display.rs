@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::Signal;
 use x11rb::connection::Connection;
-use x11rb::protocol::xproto::{ConnectionExt as _, MapState};
+use x11rb::protocol::xproto::{ConfigureWindowAux, ConnectionExt as _, MapState};
 use x11rb::rust_connection::{DefaultStream, RustConnection};
 
 use crate::process::ProcessGroup;
@@ -147,11 +147,15 @@ impl Display {
         self.height
     }
 
-    /// Waits until a top-level window is mapped and viewable, up to `timeout`; returns whether
-    /// one is. A browser answers DevTools some 50–150 ms before its window is mapped, and input
-    /// sent in between (xdotool's XTEST events) reaches no window and is lost.
+    /// Waits until a top-level window is mapped and viewable, up to `timeout`, and makes it fill
+    /// the screen; returns whether one did. A browser answers DevTools some 50–150 ms before its
+    /// window is mapped, and input sent in between (xdotool's XTEST events) reaches no window
+    /// and is lost. Chromium makes a window it is asked to make as large as the screen one
+    /// pixel narrower and shorter (so a window manager does not take it for a fullscreen one),
+    /// which left a black column and row in every video; with no window manager here, the
+    /// window takes whatever size the X server is told.
     pub async fn wait_for_window(&self, timeout: Duration) -> Result<bool, CaptureError> {
-        let number = self.number;
+        let (number, width, height) = (self.number, self.width, self.height);
         tokio::task::spawn_blocking(move || {
             let name = format!(":{number}");
             let x_err =
@@ -174,6 +178,15 @@ impl Display {
                         continue;
                     };
                     if attributes.map_state == MapState::VIEWABLE && !attributes.override_redirect {
+                        let whole_screen = ConfigureWindowAux::new()
+                            .x(0)
+                            .y(0)
+                            .width(width)
+                            .height(height);
+                        conn.configure_window(window, &whole_screen)
+                            .map_err(|e| x_err(&e))?
+                            .check()
+                            .map_err(|e| x_err(&e))?;
                         return Ok(true);
                     }
                 }
