@@ -86,6 +86,11 @@ pub struct ServeConfig {
     /// Default: the `blobs` directory in the data dir.
     #[arg(long, env = "TAPEDECK_BLOB_URL")]
     pub blob_url: Option<String>,
+    /// The bucket's endpoint as clients reach it (`https://files.example.com`), when that is
+    /// not `AWS_ENDPOINT_URL`: presigned URLs are signed for this host. Default: the endpoint
+    /// the server uses.
+    #[arg(long, env = "TAPEDECK_BLOB_PUBLIC_URL", requires = "blob_url")]
+    pub blob_public_url: Option<String>,
     /// Base URL that presigned and CDP URLs are built on; `http://<listen>` by default.
     #[arg(long, env = "TAPEDECK_PUBLIC_URL")]
     pub public_url: Option<String>,

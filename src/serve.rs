@@ -42,10 +42,10 @@ pub async fn open_metadata(config: &StoreLocation) -> anyhow::Result<SqlMetadata
 async fn open_blobs(config: &ServeConfig) -> anyhow::Result<BlobStore> {
     match &config.blob_url {
         Some(url) => {
-            let blobs = BlobStore::s3(url)
+            let blobs = BlobStore::s3(url, config.blob_public_url.as_deref())
                 .await
                 .with_context(|| format!("opening blob store {url}"))?;
-            tracing::info!(blob_url = %url, "blobs in the configured bucket");
+            tracing::info!(blob_url = %url, public_url = config.blob_public_url.as_deref(), "blobs in the configured bucket");
             Ok(blobs)
         }
         None => {

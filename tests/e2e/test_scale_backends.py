@@ -307,3 +307,37 @@ def test_a_bucket_away_for_10_s_mid_recording_loses_no_segment(tmp_path, postgre
         assert probe["frames"] >= 5 * probe["duration"], probe
     finally:
         server.stop()
+
+
+def test_presigned_bucket_urls_name_the_public_endpoint_clients_reach(tmp_path, postgres, s3):
+    """The server reaches s3s-fs as 127.0.0.1 (`AWS_ENDPOINT_URL`), clients as `localhost`
+    (`--blob-public-url`): every URL handed out names `localhost`, and the bucket accepts it,
+    since it was signed for that host (rewriting the host of a URL signed for the other is
+    refused)."""
+    port = s3.endpoint.rsplit(":", 1)[1]
+    public = f"http://localhost:{port}"
+    server = Server(tmp_path / "public", first_display=199, env=s3.env,
+                    extra_args=["--database-url", postgres(), "--blob-url", f"s3://{BUCKET}",
+                                "--blob-public-url", public]).start()
+    try:
+        kernel = server.kernel_client()
+        browser = kernel.browsers.create()
+        replay = kernel.browsers.replays.start(browser.session_id)
+        time.sleep(1)
+        kernel.browsers.replays.stop(replay.replay_id, id_or_name=browser.session_id)
+
+        download = kernel.browsers.replays.download(replay.replay_id, id_or_name=browser.session_id)
+        assert download.http_response.status_code == 200
+        assert str(download.http_response.url).startswith(f"{public}/{BUCKET}/recordings/")
+        video = tmp_path / "public.mp4"
+        download.write_to_file(video)
+        assert ffprobe(video)["duration"] >= 0.5
+
+        [listed] = kernel.browsers.replays.list(browser.session_id)
+        native = server.native("GET", f"/recordings/{replay.replay_id}/download-url").json()["url"]
+        for url in (listed.replay_view_url, native):
+            assert url.startswith(f"{public}/{BUCKET}/recordings/"), url
+            assert httpx.get(url).content == video.read_bytes()
+            assert httpx.get(url.replace(public, s3.endpoint)).status_code == 403
+    finally:
+        server.stop()

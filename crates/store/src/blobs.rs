@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
@@ -31,6 +31,21 @@ fn parse_bucket_url(url: &str) -> Result<(&str, Path), StoreError> {
     let folder = Path::parse(folder.trim_end_matches('/'))
         .map_err(|e| invalid(&format!("the folder is not a plain path: {e}")))?;
     Ok((bucket, folder))
+}
+
+/// A client of `bucket` at `endpoint` that only signs URLs (it never connects): the same
+/// credentials, region and addressing style as the store's, another host.
+fn public_signer(bucket: &str, endpoint: &str) -> Result<AmazonS3, StoreError> {
+    let invalid = |why: &str| StoreError::Config(format!("public blob URL {endpoint:?}: {why}"));
+    let parsed = url::Url::parse(endpoint).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+        return Err(invalid("expected http(s)://HOST[:PORT]"));
+    }
+    Ok(AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_endpoint(endpoint.trim_end_matches('/'))
+        .with_allow_http(parsed.scheme() == "http")
+        .build()?)
 }
 
 /// The longest lifetime a SigV4 presigned URL may have.
@@ -84,8 +99,13 @@ impl BlobStore {
     /// come from the standard `AWS_*` variables (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`,
     /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ALLOW_HTTP`).
     ///
-    /// Fails early, with the bucket named, when the bucket cannot be listed.
-    pub async fn s3(url: &str) -> Result<Self, StoreError> {
+    /// `public_endpoint` is the bucket's endpoint as clients reach it (`https://files.example`)
+    /// when that is not `AWS_ENDPOINT_URL` (an internal name): presigned URLs are signed for
+    /// it, since SigV4 signs the host and a URL whose host is rewritten afterwards is refused.
+    ///
+    /// Fails early, with the bucket named, when the bucket cannot be listed or
+    /// `public_endpoint` is not an `http(s)://` URL.
+    pub async fn s3(url: &str, public_endpoint: Option<&str>) -> Result<Self, StoreError> {
         let (bucket, prefix) = parse_bucket_url(url)?;
         let missing_keys = missing_credentials();
         if !missing_keys.is_empty()
@@ -101,18 +121,19 @@ impl BlobStore {
         let s3 = AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
             .build()?;
+        let signer: Arc<dyn UrlSigner> = match public_endpoint {
+            Some(endpoint) => Arc::new(public_signer(bucket, endpoint)?),
+            None => Arc::new(s3.clone()),
+        };
         let inner: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
-            Arc::new(s3.clone())
+            Arc::new(s3)
         } else {
-            Arc::new(PrefixStore::new(s3.clone(), prefix.clone()))
+            Arc::new(PrefixStore::new(s3, prefix.clone()))
         };
         let store = Self {
             inner,
             local_root: None,
-            bucket: Some(BucketSigner {
-                signer: Arc::new(s3),
-                prefix,
-            }),
+            bucket: Some(BucketSigner { signer, prefix }),
         };
         store.inner.list_with_delimiter(None).await.map_err(|e| {
             // Without keys in the environment, object_store asks the EC2 metadata service,
