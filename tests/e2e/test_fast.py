@@ -679,3 +679,31 @@ def test_fast_never_replays_a_request_cut_at_the_body_cap(fast, apps):
     assert final["baseline_check_fail_count"] == 0 and "1 baseline(s) were not replayed" in final["problem"], final
     upload = [e for e in har(fast, run["test_record_id"])["entries"] if e["request"]["url"].endswith("/upload")]
     assert upload and upload[0]["_requestTruncated"] is True
+
+
+def test_fast_a_run_with_its_own_body_cap_keeps_a_large_upload_whole_and_replays_it(fast, apps):
+    """`body_cap_kib` on the run: 4 MiB keeps the 3 MB upload that the server's 1 MiB cap cuts,
+    so it is replayed and passes; 1 KiB cuts even a small answer. Out of range is a 400 that
+    names the range."""
+    plain, _ = apps
+    payload = b"x" * 3_000_000
+    run = create_run(fast, body_cap_kib=4096)
+    assert run["body_cap_kib"] == 4096
+    with proxied(fast) as client:
+        assert client.post(f"http://127.0.0.1:{plain.port}/upload", content=payload).status_code == 200
+    stop_run(fast, run["id"])
+    [upload] = har(fast, run["test_record_id"])["entries"]
+    assert upload["_requestTruncated"] is False and len(upload["request"]["postData"]["text"]) == len(payload)
+    copy = fast.fast("POST", "/test_run", json={"name": "replay", "test_record_id": run["test_record_id"]})
+    final = wait_final(fast, copy.json()["body"]["id"])
+    assert final["state"] == "passed" and final["baseline_check_passed_count"] == 1, final
+
+    tiny = create_run(fast, body_cap_kib=1)
+    with proxied(fast) as client:
+        assert client.post(f"http://127.0.0.1:{plain.port}/echo", content=b"y" * 4000).status_code == 200
+    stop_run(fast, tiny["id"])
+    [cut] = har(fast, tiny["test_record_id"])["entries"]
+    assert cut["_requestTruncated"] is True and len(cut["request"]["postData"]["text"]) == 1024
+
+    refused = fast.fast("POST", "/test_run", json={"name": "too big", "body_cap_kib": 65_537})
+    assert refused.status_code == 400 and "1..=65536" in refused.text, refused.text

@@ -62,11 +62,18 @@ pub struct TestRunSpec {
     pub inactivity_timeout_secs: u64,
     /// Replay against this `scheme://host:port` instead of the recorded one (FAST's TEST_RUN_URI).
     pub target: Option<String>,
+    /// KiB of each request and response body its baselines keep, instead of the server's
+    /// `--body-cap-kib`; within [`Self::BODY_CAP_KIB_RANGE`].
+    #[serde(default)]
+    pub body_cap_kib: Option<u64>,
 }
 
 impl TestRunSpec {
     /// Allowed inactivity timeouts in seconds (FAST's documented range).
     pub const INACTIVITY_RANGE: std::ops::RangeInclusive<u64> = 300..=86_400;
+    /// Allowed per-run body caps in KiB: up to 64 MiB, since a body is held in memory whole
+    /// until its exchange is stored.
+    pub const BODY_CAP_KIB_RANGE: std::ops::RangeInclusive<u64> = 1..=65_536;
 }
 
 /// A test run.
@@ -183,6 +190,9 @@ pub type Admission<'a> = Pin<Box<dyn Future<Output = Option<Box<dyn RecordSlot>>
 pub trait RecordSlot: Send {
     /// The test record the exchange is recorded into.
     fn test_record_id(&self) -> i64;
+    /// Bytes of each body kept, when the recording run set its own cap; `None` leaves the
+    /// proxy's.
+    fn body_cap(&self) -> Option<usize>;
     /// Hands over the finished exchange, without blocking. It is stored if its run still
     /// records now, as the exchange finishes; an exchange that outlived its run's stop is
     /// dropped, since the record holds what finished before the stop.

@@ -44,6 +44,8 @@ struct PendingExchange {
     url: String,
     headers: Vec<(String, String)>,
     body: oneshot::Receiver<Captured>,
+    /// Bytes of each body kept: the recording run's cap, or the proxy's.
+    body_cap: usize,
 }
 
 /// hudsucker clones the handler for each request, so `pending` carries one request's state
@@ -240,7 +242,8 @@ impl HttpHandler for RecordingHandler {
             return req.into();
         };
         let (parts, body) = req.into_parts();
-        let (body, rx) = tee(body, self.body_cap);
+        let body_cap = slot.body_cap().unwrap_or(self.body_cap);
+        let (body, rx) = tee(body, body_cap);
         let pending = PendingExchange {
             slot,
             started: Instant::now(),
@@ -249,6 +252,7 @@ impl HttpHandler for RecordingHandler {
             url: parts.uri.to_string(),
             headers: header_pairs(&parts.headers),
             body: rx,
+            body_cap,
         };
         self.pending = Some(Arc::new(std::sync::Mutex::new(Some(pending))));
         Request::from_parts(parts, body).into()
@@ -263,7 +267,7 @@ impl HttpHandler for RecordingHandler {
             return res;
         };
         let (parts, body) = res.into_parts();
-        let (body, response_rx) = tee(body, self.body_cap);
+        let (body, response_rx) = tee(body, pending.body_cap);
         let status = parts.status.as_u16();
         let response_headers = header_pairs(&parts.headers);
         tokio::spawn(async move {

@@ -66,6 +66,11 @@ pub async fn create(
     )?;
     check_range("rps", params.rps.map(u64::from), 1..=1000)?;
     check_range(
+        "body_cap_kib",
+        params.body_cap_kib,
+        TestRunSpec::BODY_CAP_KIB_RANGE,
+    )?;
+    check_range(
         "rps_per_baseline",
         params.rps_per_baseline.map(u64::from),
         1..=500,
@@ -88,6 +93,7 @@ pub async fn create(
         skip_duplicated_baselines: params.skip_duplicated_baselines.unwrap_or(true),
         inactivity_timeout_secs: params.inactivity_timeout.unwrap_or(DEFAULT_INACTIVITY_SECS),
         target: params.target,
+        body_cap_kib: params.body_cap_kib,
     };
     let run = match params.test_record_id {
         Some(record) => state

@@ -20,6 +20,8 @@ pub struct CreateTestRun {
     pub allowed_hosts: Option<String>,
     /// Tapedeck: replay against this base URI (FAST's TEST_RUN_URI).
     pub target: Option<String>,
+    /// Tapedeck: KiB of each body a baseline keeps (the server's `--body-cap-kib` otherwise).
+    pub body_cap_kib: Option<u64>,
 }
 
 /// A test run as FAST reports it.
@@ -55,6 +57,8 @@ pub struct TestRunJson {
     pub inactivity_timeout: u64,
     pub allowed_hosts: String,
     pub target: Option<String>,
+    /// Tapedeck: the run's own body cap, when it set one.
+    pub body_cap_kib: Option<u64>,
     pub start_time: i64,
     pub end_time: Option<i64>,
     /// Tapedeck: the baselines that failed replay, and why.
@@ -114,6 +118,7 @@ impl TestRunJson {
             inactivity_timeout: run.spec.inactivity_timeout_secs,
             allowed_hosts: run.spec.allowed_hosts,
             target: run.spec.target,
+            body_cap_kib: run.spec.body_cap_kib,
             start_time: run.start_time.unix_timestamp(),
             end_time: run.end_time.map(|t| t.unix_timestamp()),
             failed_baselines: run

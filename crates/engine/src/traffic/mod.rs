@@ -37,6 +37,8 @@ pub(crate) struct RecordTicket {
     pub(crate) test_run_id: i64,
     /// Its test record.
     pub(crate) test_record_id: i64,
+    /// The run's own body cap in bytes, if it set one.
+    pub(crate) body_cap: Option<usize>,
 }
 
 /// A project's run that is recording now.

@@ -55,6 +55,15 @@ impl Engine {
                 TestRunSpec::INACTIVITY_RANGE.end()
             )));
         }
+        if let Some(cap) = spec.body_cap_kib {
+            if !TestRunSpec::BODY_CAP_KIB_RANGE.contains(&cap) {
+                return Err(EngineError::InvalidInput(format!(
+                    "body_cap_kib must be in {}..={} KiB",
+                    TestRunSpec::BODY_CAP_KIB_RANGE.start(),
+                    TestRunSpec::BODY_CAP_KIB_RANGE.end()
+                )));
+            }
+        }
         let hosts = HostPattern::parse(&spec.allowed_hosts)?;
         let _transition = self.inner.traffic.transitions.lock().await;
         self.interrupt_active_runs(Some(project)).await?;
@@ -73,6 +82,10 @@ impl Engine {
             ticket: RecordTicket {
                 test_run_id: run.id,
                 test_record_id: record.id,
+                body_cap: run
+                    .spec
+                    .body_cap_kib
+                    .and_then(|kib| usize::try_from(kib * 1024).ok()),
             },
             hosts,
             inactivity_timeout: Duration::from_secs(run.spec.inactivity_timeout_secs),

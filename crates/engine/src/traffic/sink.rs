@@ -87,6 +87,10 @@ impl RecordSlot for EngineSlot {
         self.ticket.test_record_id
     }
 
+    fn body_cap(&self) -> Option<usize> {
+        self.ticket.body_cap
+    }
+
     fn submit(self: Box<Self>, baseline: Baseline) {
         // Decided and queued under the lock a stop takes to end its run: a baseline accepted
         // here is queued before that stop's flush, so the stop waits for it; one that finds the
