@@ -97,6 +97,14 @@ pub struct ServeConfig {
     /// API key clients must present; generated and stored in the data dir when absent.
     #[arg(long, env = "TAPEDECK_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
+    /// This node's id in the fleet: unique among the nodes sharing a database, and the same
+    /// across its restarts. Default: the host name.
+    #[arg(long, env = "TAPEDECK_NODE_ID")]
+    pub node_id: Option<String>,
+    /// How the other nodes of the fleet reach this one's API (they probe its `/healthz`
+    /// before taking over a silent node). Default: the public URL.
+    #[arg(long, env = "TAPEDECK_INTERNAL_URL")]
+    pub internal_url: Option<String>,
     /// Most browser sessions running at once.
     #[arg(long, env = "TAPEDECK_MAX_SESSIONS", default_value_t = 4)]
     pub max_sessions: usize,
@@ -172,6 +180,17 @@ fn parse_viewport(text: &str) -> Result<Viewport, String> {
 }
 
 impl ServeConfig {
+    /// This node's id: `--node-id`, else the host name, else `tapedeck`.
+    pub fn node_id(&self) -> String {
+        self.node_id
+            .clone()
+            .or_else(|| {
+                let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+                Some(name.trim().to_owned()).filter(|n| !n.is_empty())
+            })
+            .unwrap_or_else(|| "tapedeck".to_owned())
+    }
+
     /// The public base URL without a trailing slash.
     pub fn public_url(&self) -> String {
         self.public_url

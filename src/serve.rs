@@ -7,7 +7,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use tapedeck_api::ApiState;
 use tapedeck_engine::{Engine, EngineConfig, Sandbox};
-use tapedeck_store::{redact_password, secrets, BlobStore, Presigner, Signer, SqlMetadata};
+use tapedeck_store::{
+    redact_password, secrets, BlobStore, NodeOwner, NodeRegistration, Presigner, Signer,
+    SqlMetadata,
+};
 use tapedeck_upstream::UpstreamClient;
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -66,7 +69,9 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .with_context(|| format!("creating data dir {}", data_dir.display()))?;
     // The backends first: a wrong URL or missing credentials fail the start before any secret
     // is written into a data dir that will not be used.
-    let meta = open_metadata(&config.store).await?;
+    let meta = open_metadata(&config.store)
+        .await?
+        .with_owner(NodeOwner::starting(&config.node_id()));
     let blobs = open_blobs(&config).await?;
     let api_key = match &config.api_key {
         Some(key) if !key.is_empty() => key.clone(),
@@ -135,6 +140,17 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         .adopt_admin_key(&api_key)
         .await
         .context("storing the first admin key")?;
+    let fleet = NodeRegistration {
+        internal_url: config
+            .internal_url
+            .clone()
+            .unwrap_or_else(|| public_url.clone()),
+        capacity: u32::try_from(config.max_sessions).unwrap_or(u32::MAX),
+    };
+    let mut found_lost = engine
+        .join_fleet(fleet)
+        .await
+        .context("joining the fleet")?;
     engine
         .recover()
         .await
@@ -240,6 +256,14 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             engine.kill_encoders();
             // Not a return: dropping the runtime would wait for blocking tasks that may be stuck.
             std::process::exit(0);
+        }
+        _ = found_lost.wait_for(|lost| *lost) => {
+            // Another node took this one's sessions and recordings over while it was frozen:
+            // nothing it still runs is its own. Its processes die with it; a restart joins
+            // the fleet afresh.
+            tracing::error!("exiting: the fleet found this node lost and took over its work");
+            engine.kill_encoders();
+            std::process::exit(1);
         }
     }
     Ok(())

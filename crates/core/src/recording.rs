@@ -77,6 +77,8 @@ pub enum StopReason {
     Replaced,
     /// The disk it records to fell below the server's free-space floor.
     DiskFull,
+    /// The node recording it was lost; another node finalized it from the stored segments.
+    NodeLost,
 }
 
 impl StopReason {
@@ -91,6 +93,7 @@ impl StopReason {
             Self::Recovered => "recovered",
             Self::Replaced => "replaced",
             Self::DiskFull => "disk_full",
+            Self::NodeLost => "node_lost",
         }
     }
 
@@ -105,6 +108,7 @@ impl StopReason {
             "recovered" => Self::Recovered,
             "replaced" => Self::Replaced,
             "disk_full" => Self::DiskFull,
+            "node_lost" => Self::NodeLost,
             _ => return None,
         })
     }

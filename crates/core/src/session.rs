@@ -137,6 +137,9 @@ pub struct Session {
     /// When it ended, if it has.
     #[serde(with = "time::serde::rfc3339::option")]
     pub deleted_at: Option<OffsetDateTime>,
+    /// Why it ended when no client ended it: `node_lost` when the node running it was lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_reason: Option<String>,
 }
 
 impl Session {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tapedeck_capture::fmp4;
 use tapedeck_capture::spool::{list_spool, INIT_FILE};
 use tapedeck_core::{EngineError, Recording, RecordingState, StopReason};
+use tapedeck_store::LostRows;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
@@ -46,21 +47,33 @@ impl Default for Recovery {
 }
 
 impl Engine {
-    /// Closes sessions whose processes died with the previous server and interrupts its FAST
-    /// runs, then recovers every recording left `recording` or `stopping` in the background
-    /// (see [`Engine::recovery_progress`]): finalized from what was persisted, as
-    /// `interrupted`.
+    /// Takes over what this node's earlier incarnations left (and rows from before nodes owned
+    /// rows), never another live node's: closes their sessions, whose processes died with the
+    /// previous server, interrupts their FAST runs, then recovers their recordings left
+    /// `recording` or `stopping` in the background (see [`Engine::recovery_progress`]):
+    /// finalized from what was persisted, as `interrupted`.
     ///
     /// Errors: metadata failures of the first part only; a recording that cannot be recovered
     /// is marked `failed` with its problem, and never keeps the server down.
     pub async fn recover(&self) -> Result<(), EngineError> {
-        let now = OffsetDateTime::now_utc();
-        let closed = self.inner.meta.close_stale_sessions(now).await?;
-        self.interrupt_active_runs(None).await?;
-        let in_flight = self.inner.meta.in_flight_recordings().await?;
-        if closed > 0 || !in_flight.is_empty() {
+        let owner = self.inner.meta.owner().clone();
+        let earlier = LostRows {
+            node: owner.node,
+            except_incarnation: Some(owner.incarnation),
+            with_unowned: true,
+        };
+        let taken = self
+            .inner
+            .meta
+            .take_over(&earlier, "server_restarted", OffsetDateTime::now_utc())
+            .await?;
+        for run in taken.test_runs {
+            self.interrupt_run(run).await?;
+        }
+        let in_flight = taken.recordings;
+        if taken.sessions > 0 || !in_flight.is_empty() {
             tracing::info!(
-                sessions = closed,
+                sessions = taken.sessions,
                 recordings = in_flight.len(),
                 "recovering after an unclean stop"
             );
@@ -86,16 +99,7 @@ impl Engine {
 
     async fn recover_recordings(self, in_flight: Vec<Recording>) {
         for recording in in_flight {
-            let id = recording.id.clone();
-            let outcome = self.recover_recording(recording.clone()).await;
-            let failed = match outcome {
-                Ok(recovered) => recovered.state == RecordingState::Failed,
-                Err(e) => {
-                    tracing::error!(recording = %id, error = %e, "could not recover a recording");
-                    self.mark_unrecoverable(recording).await;
-                    true
-                }
-            };
+            let failed = !self.recover_or_give_up(recording).await;
             self.inner.recovery.progress.send_modify(|p| {
                 p.recovered += 1;
                 p.failed += usize::from(failed);
@@ -123,6 +127,22 @@ impl Engine {
         }
     }
 
+    /// Recovers `recording` (see [`Self::recover_recording`]), or marks it `failed` for good
+    /// when that fails; `true` when it ended playable.
+    pub(crate) async fn recover_or_give_up(&self, recording: Recording) -> bool {
+        let id = recording.id.clone();
+        match self.recover_recording(recording.clone()).await {
+            Ok(recovered) => recovered.state != RecordingState::Failed,
+            Err(e) => {
+                tracing::error!(recording = %id, error = %e, "could not recover a recording");
+                self.mark_unrecoverable(recording).await;
+                false
+            }
+        }
+    }
+
+    /// Finalizes a recording whose recorder is gone from what was persisted, as `interrupted`
+    /// (stop reason `recovered` unless it has one).
     async fn recover_recording(&self, mut recording: Recording) -> Result<Recording, EngineError> {
         let spool_dir = self.config().spool_dir(&recording.id);
         let left_out = self.set_aside_unreadable(&recording.id, &spool_dir).await;

@@ -133,6 +133,7 @@ impl Engine {
             state: SessionState::Running,
             created_at: OffsetDateTime::now_utc(),
             deleted_at: None,
+            end_reason: None,
         };
         if let Err(e) = inner.meta.insert_session(&session).await {
             started.stop(&inner.config).await;

@@ -79,6 +79,7 @@ pub(crate) async fn recording_row(
         state: SessionState::Running,
         created_at: OffsetDateTime::now_utc(),
         deleted_at: None,
+        end_reason: None,
     };
     engine
         .inner

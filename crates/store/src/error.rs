@@ -27,12 +27,19 @@ pub enum StoreError {
     /// A storage key was malformed or pointed outside the store's root.
     #[error("invalid storage key: {0}")]
     InvalidKey(String),
+    /// A row this node wrote belongs to another node now: the fleet found this node lost and
+    /// a survivor took the row over.
+    #[error("{0} was taken over by another node; this node no longer owns it")]
+    NotOwner(String),
 }
 
 impl From<StoreError> for EngineError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::InvalidKey(msg) => EngineError::Forbidden(msg),
+            StoreError::NotOwner(what) => EngineError::Unavailable(format!(
+                "{what} was taken over by another node; this node is leaving the fleet"
+            )),
             StoreError::Database(e) if is_outage(&e) => {
                 tracing::warn!(error = %e, "the metadata database is not answering");
                 EngineError::Unavailable(

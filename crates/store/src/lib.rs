@@ -11,5 +11,8 @@ pub mod secrets;
 pub use blobs::BlobStore;
 pub use error::StoreError;
 pub use keys::StorageKey;
-pub use meta::{redact_password, Metadata, SqlMetadata};
+pub use meta::{
+    redact_password, FleetMetadata, LostRows, Metadata, NodeOwner, NodeRecord, NodeRegistration,
+    SqlMetadata, TakenOver,
+};
 pub use presign::{PresignError, Presigner, Signer};

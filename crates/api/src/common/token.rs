@@ -79,6 +79,7 @@ mod tests {
             state: SessionState::Running,
             created_at: OffsetDateTime::now_utc(),
             deleted_at: None,
+            end_reason: None,
         }
     }
 

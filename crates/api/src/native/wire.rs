@@ -83,6 +83,8 @@ pub struct SessionJson {
     pub created_at: String,
     /// RFC 3339 end time, once ended.
     pub deleted_at: Option<String>,
+    /// Why it ended when no client ended it (`node_lost`, `server_restarted`).
+    pub end_reason: Option<String>,
 }
 
 impl SessionJson {
@@ -105,6 +107,7 @@ impl SessionJson {
             timeout_seconds: session.spec.timeout_seconds,
             created_at: rfc3339(session.created_at),
             deleted_at: session.deleted_at.map(rfc3339),
+            end_reason: session.end_reason,
             id: session.id,
         }
     }

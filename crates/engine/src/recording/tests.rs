@@ -346,6 +346,9 @@ async fn recovery_finalizes_a_recording_a_crash_cut_short_as_interrupted() {
     let recording = recording_row(&engine, RecordingState::Recording, UNLIMITED).await;
     // What a killed server leaves: closed segments in the spool, no recorder running.
     spool_closed_segments(&engine.config().spool_dir(&recording.id), 4);
+    // The server starts again: the same node, a new incarnation.
+    drop(engine);
+    let engine = crate::test_support::engine(dir.path()).await;
     engine.recover().await.unwrap();
     engine.recovered().await;
     let recovered = engine.get_recording(PROJECT, &recording.id).await.unwrap();

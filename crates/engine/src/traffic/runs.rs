@@ -66,7 +66,7 @@ impl Engine {
         }
         let hosts = HostPattern::parse(&spec.allowed_hosts)?;
         let _transition = self.inner.traffic.transitions.lock().await;
-        self.interrupt_active_runs(Some(project)).await?;
+        self.interrupt_active_runs(project).await?;
         let now = OffsetDateTime::now_utc();
         let record_name = request
             .test_record_name
@@ -133,7 +133,7 @@ impl Engine {
                 "has no baselines: nothing was recorded into it",
             ));
         }
-        self.interrupt_active_runs(Some(project)).await?;
+        self.interrupt_active_runs(project).await?;
         let mut run = new_run(record_id, request.spec, false, OffsetDateTime::now_utc());
         run.id = self.inner.meta.insert_test_run(&run).await?;
         tokio::spawn(self.clone().replay_test_run(run.clone()));
@@ -250,29 +250,26 @@ impl Engine {
         Ok(run)
     }
 
-    /// Marks running runs interrupted: every project's at start-up (nothing survived the old
-    /// process), and a project's own before its new run starts (one active run per project).
-    pub(crate) async fn interrupt_active_runs(
-        &self,
-        project: Option<&str>,
-    ) -> Result<(), EngineError> {
-        let had_recording = {
-            let mut active = lock(&self.inner.traffic.active);
-            match project {
-                Some(project) => active.remove(project).is_some(),
-                None => !std::mem::take(&mut *active).is_empty(),
-            }
-        };
+    /// Marks a project's running runs interrupted before its new run starts (one active run
+    /// per project).
+    pub(crate) async fn interrupt_active_runs(&self, project: &str) -> Result<(), EngineError> {
+        let had_recording = lock(&self.inner.traffic.active).remove(project).is_some();
         if had_recording {
             self.flush_traffic().await;
         }
-        for mut run in self.inner.meta.running_test_runs(project).await? {
-            run.state = TestRunState::Interrupted;
-            run.recording = false;
-            run.end_time = Some(OffsetDateTime::now_utc());
-            self.inner.meta.update_test_run(&run).await?;
-            tracing::info!(test_run = run.id, "test run interrupted");
+        for run in self.inner.meta.running_test_runs(Some(project)).await? {
+            self.interrupt_run(run).await?;
         }
+        Ok(())
+    }
+
+    /// Ends `run` as `interrupted`, now.
+    pub(crate) async fn interrupt_run(&self, mut run: TestRun) -> Result<(), EngineError> {
+        run.state = TestRunState::Interrupted;
+        run.recording = false;
+        run.end_time = Some(OffsetDateTime::now_utc());
+        self.inner.meta.update_test_run(&run).await?;
+        tracing::info!(test_run = run.id, "test run interrupted");
         Ok(())
     }
 }

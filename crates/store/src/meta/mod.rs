@@ -4,8 +4,10 @@
 //! embedded default) and PostgreSQL.
 
 mod api_keys;
+mod fleet;
 mod sql;
 mod sql_api_keys;
+mod sql_fleet;
 mod sql_traffic;
 mod traffic;
 
@@ -14,6 +16,7 @@ use tapedeck_core::{Recording, Session, SessionKind};
 use time::OffsetDateTime;
 
 pub use api_keys::ApiKeyMetadata;
+pub use fleet::{FleetMetadata, LostRows, NodeOwner, NodeRecord, NodeRegistration, TakenOver};
 pub use sql::{redact_password, SqlMetadata};
 pub use traffic::TrafficMetadata;
 
@@ -30,7 +33,7 @@ pub struct Page<T> {
 
 /// Where sessions, recordings, recorded traffic and API keys are kept.
 #[async_trait]
-pub trait Metadata: TrafficMetadata + ApiKeyMetadata + Send + Sync {
+pub trait Metadata: TrafficMetadata + ApiKeyMetadata + FleetMetadata + Send + Sync {
     /// Stores a new session. Fails when a live session of its project already has its name.
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
     /// Finds one of `project`'s sessions by id, or by name among its live sessions; deleted
@@ -55,20 +58,18 @@ pub trait Metadata: TrafficMetadata + ApiKeyMetadata + Send + Sync {
     ) -> Result<Page<Session>, StoreError>;
     /// Saves a running session's name and spec (the labels a client may change while it runs).
     async fn update_session_spec(&self, session: &Session) -> Result<(), StoreError>;
-    /// Marks a session deleted at `at`.
+    /// Marks a session deleted at `at`; [`StoreError::NotOwner`] when it still runs but this
+    /// node no longer owns it.
     async fn mark_session_deleted(&self, id: &str, at: OffsetDateTime) -> Result<(), StoreError>;
-    /// Marks every session still `running` as deleted; used at start-up, when no process survives.
-    async fn close_stale_sessions(&self, at: OffsetDateTime) -> Result<u64, StoreError>;
     /// Stores a new recording.
     async fn insert_recording(&self, recording: &Recording) -> Result<(), StoreError>;
-    /// Saves a recording's state, stop reason, end and artifact.
+    /// Saves a recording's state, stop reason, end and artifact; [`StoreError::NotOwner`] when
+    /// this node no longer owns it.
     async fn update_recording(&self, recording: &Recording) -> Result<(), StoreError>;
     /// Finds a recording by id.
     async fn get_recording(&self, id: &str) -> Result<Option<Recording>, StoreError>;
     /// A session's recordings, oldest first.
     async fn list_recordings(&self, session_id: &str) -> Result<Vec<Recording>, StoreError>;
-    /// Recordings left `recording` or `stopping`: what a restart must recover.
-    async fn in_flight_recordings(&self) -> Result<Vec<Recording>, StoreError>;
     /// Deletes a recording's row; its blobs are the caller's to delete first.
     async fn delete_recording(&self, id: &str) -> Result<(), StoreError>;
     /// Up to `limit` recordings that ended before `before` (finalized, failed or discarded),

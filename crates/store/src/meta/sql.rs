@@ -17,6 +17,7 @@ use tapedeck_core::{
 };
 use time::OffsetDateTime;
 
+use super::fleet::NodeOwner;
 use super::{Metadata, Page};
 use crate::StoreError;
 
@@ -48,6 +49,10 @@ impl Backend {
 #[derive(Clone)]
 pub struct SqlMetadata {
     pub(super) pool: AnyPool,
+    backend: Backend,
+    /// Who the rows this node writes belong to; updates of sessions and recordings apply only
+    /// to rows it still owns.
+    pub(super) owner: NodeOwner,
 }
 
 impl SqlMetadata {
@@ -113,8 +118,40 @@ impl SqlMetadata {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            backend,
+            owner: NodeOwner::starting("local"),
+        })
     }
+
+    /// The same database, writing rows as `owner` (by default `local`, a fresh incarnation).
+    pub fn with_owner(mut self, owner: NodeOwner) -> Self {
+        self.owner = owner;
+        self
+    }
+
+    /// True for PostgreSQL, the database several nodes can share.
+    pub fn is_shared(&self) -> bool {
+        self.backend == Backend::Postgres
+    }
+
+    /// An SQL expression of the database's clock, in microseconds since the epoch.
+    pub(super) fn database_now(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)",
+            Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)",
+        }
+    }
+}
+
+/// `Ok` when an update of `what` changed its row; [`StoreError::NotOwner`] when the row is no
+/// longer this node's (the fleet found it lost and another node took the row over).
+fn owned(done: sqlx::any::AnyQueryResult, what: &str, id: &str) -> Result<(), StoreError> {
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotOwner(format!("{what} {id}")));
+    }
+    Ok(())
 }
 
 /// `database_url` with its password replaced by `***`, for error messages and logs. A URL
@@ -174,10 +211,11 @@ fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
             .ok_or_else(|| StoreError::Corrupt(format!("session state {state:?}")))?,
         created_at: from_micros(row.try_get("created_at")?)?,
         deleted_at: opt_from_micros(row.try_get("deleted_at")?)?,
+        end_reason: row.try_get("end_reason")?,
     })
 }
 
-fn recording_from_row(row: &AnyRow) -> Result<Recording, StoreError> {
+pub(super) fn recording_from_row(row: &AnyRow) -> Result<Recording, StoreError> {
     let state: String = row.try_get("state")?;
     let reason: Option<String> = row.try_get("stop_reason")?;
     let non_negative = |v: i64| u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("{v}")));
@@ -214,8 +252,9 @@ impl Metadata for SqlMetadata {
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError> {
         let spec = spec_json(&session.spec)?;
         sqlx::query(
-            "INSERT INTO sessions (id, name, state, spec, created_at, deleted_at, kind, project)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO sessions (id, name, state, spec, created_at, deleted_at, kind, project,
+                end_reason, owner_node, owner_incarnation)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&session.id)
         .bind(&session.spec.name)
@@ -225,6 +264,9 @@ impl Metadata for SqlMetadata {
         .bind(session.deleted_at.map(micros))
         .bind(session.spec.kind.as_str())
         .bind(&session.project)
+        .bind(&session.end_reason)
+        .bind(&self.owner.node)
+        .bind(&self.owner.incarnation)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -284,40 +326,47 @@ impl Metadata for SqlMetadata {
     }
 
     async fn update_session_spec(&self, session: &Session) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET name = $1, spec = $2 WHERE id = $3 AND state = 'running'")
-            .bind(&session.spec.name)
-            .bind(spec_json(&session.spec)?)
-            .bind(&session.id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let done = sqlx::query(
+            "UPDATE sessions SET name = $1, spec = $2
+             WHERE id = $3 AND state = 'running' AND owner_incarnation = $4",
+        )
+        .bind(&session.spec.name)
+        .bind(spec_json(&session.spec)?)
+        .bind(&session.id)
+        .bind(&self.owner.incarnation)
+        .execute(&self.pool)
+        .await?;
+        owned(done, "session", &session.id)
     }
 
     async fn mark_session_deleted(&self, id: &str, at: OffsetDateTime) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET state = 'deleted', deleted_at = $1 WHERE id = $2 AND state = 'running'")
-            .bind(micros(at))
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn close_stale_sessions(&self, at: OffsetDateTime) -> Result<u64, StoreError> {
+        // A session already ended is not a conflict: the row has what it should.
         let done = sqlx::query(
-            "UPDATE sessions SET state = 'deleted', deleted_at = $1 WHERE state = 'running'",
+            "UPDATE sessions SET state = 'deleted', deleted_at = $1
+             WHERE id = $2 AND owner_incarnation = $3 AND state = 'running'",
         )
         .bind(micros(at))
+        .bind(id)
+        .bind(&self.owner.incarnation)
         .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected())
+        if done.rows_affected() == 0
+            && self
+                .get_session(id)
+                .await?
+                .is_some_and(|s| s.state == SessionState::Running)
+        {
+            return Err(StoreError::NotOwner(format!("session {id}")));
+        }
+        Ok(())
     }
 
     async fn insert_recording(&self, r: &Recording) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO recordings (id, session_id, state, stop_reason, framerate,
                 max_duration_secs, max_bytes, started_at, finished_at, storage_key, size_bytes,
-                duration_ms, problem)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                duration_ms, problem, owner_node, owner_incarnation)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(&r.id)
         .bind(&r.session_id)
@@ -332,16 +381,18 @@ impl Metadata for SqlMetadata {
         .bind(r.size_bytes.map(|v| v as i64))
         .bind(r.duration_ms.map(|v| v as i64))
         .bind(&r.problem)
+        .bind(&self.owner.node)
+        .bind(&self.owner.incarnation)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
     async fn update_recording(&self, r: &Recording) -> Result<(), StoreError> {
-        sqlx::query(
+        let done = sqlx::query(
             "UPDATE recordings SET state = $1, stop_reason = $2, finished_at = $3, storage_key = $4,
                 size_bytes = $5, duration_ms = $6, problem = $7
-             WHERE id = $8",
+             WHERE id = $8 AND owner_incarnation = $9",
         )
         .bind(r.state.as_str())
         .bind(r.stop_reason.map(StopReason::as_str))
@@ -351,9 +402,10 @@ impl Metadata for SqlMetadata {
         .bind(r.duration_ms.map(|v| v as i64))
         .bind(&r.problem)
         .bind(&r.id)
+        .bind(&self.owner.incarnation)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        owned(done, "recording", &r.id)
     }
 
     async fn get_recording(&self, id: &str) -> Result<Option<Recording>, StoreError> {
@@ -370,15 +422,6 @@ impl Metadata for SqlMetadata {
                 .bind(session_id)
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter().map(recording_from_row).collect()
-    }
-
-    async fn in_flight_recordings(&self) -> Result<Vec<Recording>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM recordings WHERE state IN ('recording', 'stopping') ORDER BY started_at",
-        )
-        .fetch_all(&self.pool)
-        .await?;
         rows.iter().map(recording_from_row).collect()
     }
 
@@ -409,7 +452,7 @@ impl Metadata for SqlMetadata {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use tapedeck_core::Viewport;
 
@@ -426,7 +469,7 @@ mod tests {
         assert!(!redact_password("postgres://u:pw@[::1/x").contains("pw"));
     }
 
-    fn session(id: &str, name: Option<&str>) -> Session {
+    pub(in crate::meta) fn session(id: &str, name: Option<&str>) -> Session {
         in_project("team-a", id, name)
     }
 
@@ -441,6 +484,7 @@ mod tests {
             state: SessionState::Running,
             created_at: OffsetDateTime::now_utc(),
             deleted_at: None,
+            end_reason: None,
         }
     }
 
@@ -559,7 +603,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn recordings_roundtrip_and_in_flight_ones_are_found() {
+    async fn recordings_roundtrip() {
         let dir = tempfile::tempdir().unwrap();
         let db = SqlMetadata::open_sqlite(&dir.path().join("m.db"))
             .await
@@ -583,7 +627,6 @@ mod tests {
             problem: None,
         };
         db.insert_recording(&rec).await.unwrap();
-        assert_eq!(db.in_flight_recordings().await.unwrap().len(), 1);
         rec.state = RecordingState::Finished;
         rec.stop_reason = Some(StopReason::Requested);
         rec.finished_at = Some(OffsetDateTime::now_utc());
@@ -596,7 +639,6 @@ mod tests {
         assert_eq!(back.problem, rec.problem);
         assert_eq!(back.state, RecordingState::Finished);
         assert_eq!(back.size_bytes, Some(1234));
-        assert!(db.in_flight_recordings().await.unwrap().is_empty());
         assert_eq!(db.list_recordings("s1").await.unwrap().len(), 1);
 
         let finished = rec.finished_at.unwrap();

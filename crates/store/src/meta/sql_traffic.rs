@@ -24,7 +24,7 @@ fn count(v: i64) -> u64 {
 }
 
 /// A flag column: BOOLEAN in PostgreSQL, a 0/1 INTEGER in SQLite (which has no boolean type).
-fn flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
+pub(super) fn flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
     match row.try_get::<bool, _>(column) {
         Ok(flag) => Ok(flag),
         Err(_) => Ok(row.try_get::<i64, _>(column)? != 0),
@@ -40,7 +40,7 @@ fn record_from_row(row: &AnyRow) -> Result<TestRecord, StoreError> {
     })
 }
 
-fn run_from_row(row: &AnyRow) -> Result<TestRun, StoreError> {
+pub(super) fn run_from_row(row: &AnyRow) -> Result<TestRun, StoreError> {
     let state: String = row.try_get("state")?;
     Ok(TestRun {
         id: row.try_get("id")?,
@@ -148,8 +148,9 @@ impl TrafficMetadata for SqlMetadata {
     async fn insert_test_run(&self, run: &TestRun) -> Result<i64, StoreError> {
         let id = sqlx::query_scalar(
             "INSERT INTO test_runs (test_record_id, spec, state, recording, passed_count,
-                failed_count, waiting_count, failures, start_time, end_time, problem)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                failed_count, waiting_count, failures, start_time, end_time, problem, owner_node,
+                owner_incarnation)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .bind(run.test_record_id)
         .bind(json(&run.spec)?)
@@ -162,6 +163,8 @@ impl TrafficMetadata for SqlMetadata {
         .bind(micros(run.start_time))
         .bind(run.end_time.map(micros))
         .bind(run.problem.as_deref())
+        .bind(&self.owner.node)
+        .bind(&self.owner.incarnation)
         .fetch_one(&self.pool)
         .await?;
         Ok(id)

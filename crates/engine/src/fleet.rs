@@ -1,0 +1,129 @@
+//! The fleet: nodes sharing one database and one bucket. Each node keeps a heartbeat on the
+//! database's clock; a node silent for [`SILENT_AFTER`] whose health probe also fails is lost,
+//! and one survivor (the one whose conditional claim wins) takes its rows over: its sessions
+//! end with reason `node_lost`, its recordings are finalized from the bucket as `interrupted`,
+//! and its running test runs are interrupted. Both signals are needed, so a node that only
+//! paused (a long GC, a laptop's sleep) is not declared lost by the clock alone.
+
+use std::time::Duration;
+
+use tapedeck_core::{EngineError, StopReason};
+use tapedeck_store::{LostRows, NodeRecord, NodeRegistration};
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+use crate::Engine;
+
+/// How often a node writes its heartbeat and looks for lost nodes.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+/// How long a node may be silent before its health is probed, and it is lost if the probe fails.
+pub const SILENT_AFTER: Duration = Duration::from_secs(10);
+/// How long a silent node's health probe may take.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The end reason of a lost node's sessions, and their recordings' stop reason.
+const NODE_LOST: &str = "node_lost";
+
+impl Engine {
+    /// Joins the fleet as this node, then keeps its heartbeat and takes over the nodes found
+    /// lost, in the background. The answer turns `true` if the fleet finds this node lost
+    /// itself (it was frozen past [`SILENT_AFTER`] and another node took its rows): the node
+    /// must then stop; its writes to rows it no longer owns are refused meanwhile.
+    ///
+    /// Errors: the database refused the registration.
+    pub async fn join_fleet(
+        &self,
+        registration: NodeRegistration,
+    ) -> Result<watch::Receiver<bool>, EngineError> {
+        self.inner.meta.register_node(&registration).await?;
+        let owner = self.inner.meta.owner();
+        tracing::info!(node = %owner.node, incarnation = %owner.incarnation, internal_url = %registration.internal_url, "joined the fleet");
+        let (lost_tx, lost_rx) = watch::channel(false);
+        tokio::spawn(self.clone().keep_heartbeat(lost_tx));
+        Ok(lost_rx)
+    }
+
+    /// Every node of the fleet, as the database sees it now.
+    ///
+    /// Errors: the database is not answering.
+    pub async fn fleet_nodes(&self) -> Result<Vec<NodeRecord>, EngineError> {
+        Ok(self.inner.meta.nodes().await?)
+    }
+
+    async fn keep_heartbeat(self, lost: watch::Sender<bool>) {
+        let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let active = u32::try_from(self.live_session_ids().len()).unwrap_or(u32::MAX);
+            match self.inner.meta.heartbeat(active, false).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::error!("the fleet found this node lost and took over its rows");
+                    let _ = lost.send(true);
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e, "heartbeat not written"),
+            }
+            if let Err(e) = self.take_over_lost_nodes().await {
+                tracing::warn!(error = %e, "could not look for lost nodes");
+            }
+        }
+    }
+
+    async fn take_over_lost_nodes(&self) -> Result<(), EngineError> {
+        let me = self.inner.meta.owner().node.clone();
+        for node in self.inner.meta.nodes().await? {
+            if node.lost || node.owner.node == me || node.heartbeat_age < SILENT_AFTER {
+                continue;
+            }
+            if self.answers_health_probe(&node.internal_url).await {
+                tracing::warn!(node = %node.owner.node, silent_secs = node.heartbeat_age.as_secs(), "a node writes no heartbeat but answers its health probe; not taken over");
+                continue;
+            }
+            if !self
+                .inner
+                .meta
+                .claim_lost_node(&node.owner, SILENT_AFTER)
+                .await?
+            {
+                continue;
+            }
+            let lost = LostRows {
+                node: node.owner.node.clone(),
+                except_incarnation: None,
+                with_unowned: false,
+            };
+            let taken = self
+                .inner
+                .meta
+                .take_over(&lost, NODE_LOST, OffsetDateTime::now_utc())
+                .await?;
+            tracing::warn!(
+                node = %node.owner.node,
+                sessions = taken.sessions,
+                recordings = taken.recordings.len(),
+                test_runs = taken.test_runs.len(),
+                "node lost: its sessions ended, its recordings are finalized from the bucket"
+            );
+            for run in taken.test_runs {
+                self.interrupt_run(run).await?;
+            }
+            let engine = self.clone();
+            tokio::spawn(async move {
+                for mut recording in taken.recordings {
+                    recording.stop_reason.get_or_insert(StopReason::NodeLost);
+                    engine.recover_or_give_up(recording).await;
+                }
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether the node at `internal_url` answers `GET /healthz` at all (any status) within
+    /// [`PROBE_TIMEOUT`].
+    async fn answers_health_probe(&self, internal_url: &str) -> bool {
+        let url = format!("{}/healthz", internal_url.trim_end_matches('/'));
+        let probe = self.inner.upstream.send("GET", &url, &[], Vec::new());
+        matches!(tokio::time::timeout(PROBE_TIMEOUT, probe).await, Ok(Ok(_)))
+    }
+}
