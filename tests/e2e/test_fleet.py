@@ -84,6 +84,9 @@ def test_a_lost_nodes_recording_is_finalized_by_another_node_from_the_bucket(tmp
         duration = ffprobe(video)["duration"]
         assert recorded_secs - 2.5 <= duration <= recorded_secs + 0.5, (duration, recorded_secs)
         assert "node lost" in b.log()
+        fleet = {n["id"]: n for n in b.native("GET", "/nodes").json()["items"]}
+        assert fleet["node-a"]["health"] == "lost" and fleet["node-b"]["health"] == "live", fleet
+        assert fleet["node-b"]["heartbeat_age_secs"] < 5 and fleet["node-b"]["capacity"] == 1, fleet
     finally:
         a.stop()
         b.stop()

@@ -80,11 +80,11 @@ pub struct KeyList {
 }
 
 /// Refuses callers whose key is not an admin key.
-fn require_admin(caller: &Caller) -> Result<(), NativeError> {
+pub(super) fn require_admin(caller: &Caller) -> Result<(), NativeError> {
     if caller.0.admin {
         Ok(())
     } else {
-        Err(EngineError::Forbidden("only an admin key may manage keys".into()).into())
+        Err(EngineError::Forbidden("only an admin key may do this".into()).into())
     }
 }
 

@@ -6,6 +6,7 @@ mod error;
 mod har;
 mod keys;
 mod metrics;
+mod nodes;
 mod openapi;
 mod proxy_ca;
 mod recordings;
@@ -55,6 +56,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/metrics", get(metrics::metrics))
         .route("/keys", post(keys::create).get(keys::list))
         .route("/keys/{id}", delete(keys::revoke))
+        .route("/nodes", get(nodes::list))
         .route_layer(middleware::from_fn_with_state(
             ApiKey::new(&state, KeyHeader::Bearer),
             require_api_key::<NativeError>,

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{keys, metrics, proxy_ca, recordings, records, sessions, wire};
+use super::{keys, metrics, nodes, proxy_ca, recordings, records, sessions, wire};
 use crate::common::error::ErrorBody;
 
 #[derive(OpenApi)]
@@ -17,11 +17,12 @@ use crate::common::error::ErrorBody;
           recordings::download_url, recordings::delete, records::list, records::retrieve,
           records::export_har,
           records::delete,
-          proxy_ca::ca_certificate, metrics::metrics, keys::create, keys::list, keys::revoke),
+          proxy_ca::ca_certificate, metrics::metrics, keys::create, keys::list, keys::revoke,
+          nodes::list),
     components(schemas(wire::CreateSession, wire::ViewportJson, wire::SessionJson, wire::SessionPage,
                        wire::StartRecording, wire::RecordingJson, wire::RecordingList,
                        wire::DownloadUrl, wire::TestRecordSummary, wire::TestRecordPage, keys::CreateKey, keys::KeyJson, keys::CreatedKey,
-                       keys::KeyList, ErrorBody)),
+                       keys::KeyList, nodes::NodeJson, nodes::NodeList, ErrorBody)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
