@@ -128,7 +128,10 @@ mod tests {
             .header(header::SEC_WEBSOCKET_VERSION, "13")
             .header(header::SEC_WEBSOCKET_KEY, "dGhlIHNhbXBsZSBub25jZQ==")
             .header(header::SEC_WEBSOCKET_PROTOCOL, "graphql-ws, mqtt")
-            .header(header::SEC_WEBSOCKET_EXTENSIONS, "permessage-deflate; client_max_window_bits")
+            .header(
+                header::SEC_WEBSOCKET_EXTENSIONS,
+                "permessage-deflate; client_max_window_bits",
+            )
             .header("proxy-connection", "keep-alive")
             .body(Body::empty())
             .unwrap()
@@ -139,7 +142,10 @@ mod tests {
         let upstream = upstream_request(&handshake("http://app.test:8080/graphql?x=1")).unwrap();
         assert_eq!(upstream.uri(), "ws://app.test:8080/graphql?x=1");
         let headers = upstream.headers();
-        assert_eq!(headers[header::SEC_WEBSOCKET_KEY], "dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(
+            headers[header::SEC_WEBSOCKET_KEY],
+            "dGhlIHNhbXBsZSBub25jZQ=="
+        );
         assert_eq!(headers[header::SEC_WEBSOCKET_PROTOCOL], "graphql-ws, mqtt");
         assert_eq!(headers[header::HOST], "app.test:8080");
         assert!(!headers.contains_key(header::SEC_WEBSOCKET_EXTENSIONS));

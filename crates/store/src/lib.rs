@@ -7,9 +7,11 @@ pub mod keys;
 pub mod meta;
 pub mod presign;
 pub mod secrets;
+pub mod upload;
 
 pub use blobs::BlobStore;
 pub use error::StoreError;
 pub use keys::StorageKey;
 pub use meta::{redact_password, Metadata, SqlMetadata};
 pub use presign::{PresignError, Presigner, Signer};
+pub use upload::BlobUpload;
