@@ -7,6 +7,9 @@
 //                                                     asks for Basic credentials; load the page
 //   node drive.mjs visit      <cdp_ws_url> <url>        navigate the front page; say whether it
 //                                                       loaded, the error, and the page's text
+//   node drive.mjs metadata   <page_url>                launch a headless Chromium, open a page
+//                                                       whose <video> sets window.metadata to its
+//                                                       duration on loadedmetadata; print it
 import { chromium } from 'playwright-core';
 import puppeteer from 'puppeteer-core';
 
@@ -107,8 +110,20 @@ async function visit() {
   });
 }
 
+// A page that reports its video's duration, in a Chromium of its own (no session needed).
+async function metadata() {
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage();
+    await page.goto(process.argv[3], { timeout: 20000 });
+    await page.waitForFunction(() => window.metadata !== undefined, null, { timeout: 60000 });
+    return { duration: await page.evaluate(() => window.metadata) };
+  } finally {
+    await browser.close();
+  }
+}
 
-const modes = { playwright: drive, puppeteer: viaPuppeteer, play, eval: evaluate, proxied, visit };
+const modes = { playwright: drive, puppeteer: viaPuppeteer, play, eval: evaluate, proxied, visit, metadata };
 if (!modes[mode]) {
   console.error(`unknown mode ${mode}`);
   process.exit(2);

@@ -9,6 +9,8 @@
 /// What `init.mp4` says about the video track's time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrackTime {
+    /// The video track's ID (`tkhd`), which an index names.
+    pub track_id: u32,
     /// Ticks per second (`mdhd`).
     pub timescale: u32,
     /// Sample duration when a fragment does not give one (`trex`).
@@ -30,15 +32,17 @@ pub struct FragmentHead {
 const NON_SYNC_SAMPLE: u32 = 0x0001_0000;
 
 /// One box: its four-character type and its payload.
-struct MediaBox<'a> {
-    kind: [u8; 4],
-    body: &'a [u8],
+pub(crate) struct MediaBox<'a> {
+    /// Its type.
+    pub kind: [u8; 4],
+    /// What follows its header.
+    pub body: &'a [u8],
     /// The whole box's length, header included.
-    size: usize,
+    pub size: usize,
 }
 
 /// The boxes laid end to end in `data`; stops at the first malformed one.
-fn boxes(mut data: &[u8]) -> impl Iterator<Item = MediaBox<'_>> {
+pub(crate) fn boxes(mut data: &[u8]) -> impl Iterator<Item = MediaBox<'_>> {
     std::iter::from_fn(move || {
         let size = u32::from_be_bytes(data.get(..4)?.try_into().ok()?) as u64;
         let kind: [u8; 4] = data.get(4..8)?.try_into().ok()?;
@@ -59,22 +63,27 @@ fn child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Option<&'a [u8]> {
     boxes(data).find(|b| &b.kind == kind).map(|b| b.body)
 }
 
-fn u32_at(data: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn u32_at(data: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
 }
 
-fn u64_at(data: &[u8], at: usize) -> Option<u64> {
+pub(crate) fn u64_at(data: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_be_bytes(data.get(at..at + 8)?.try_into().ok()?))
 }
 
-/// The video track's timescale and default sample duration from `init.mp4`.
+/// The video track's ID, timescale and sample defaults from `init.mp4`.
 pub fn track_time(init: &[u8]) -> Option<TrackTime> {
     let moov = child(init, b"moov")?;
-    let mdhd = child(child(child(moov, b"trak")?, b"mdia")?, b"mdhd")?;
+    let trak = child(moov, b"trak")?;
+    let tkhd = child(trak, b"tkhd")?;
+    // Version 1 has 64-bit creation and modification times before the track ID.
+    let track_id = u32_at(tkhd, if tkhd.first()? == &1 { 20 } else { 12 })?;
+    let mdhd = child(child(trak, b"mdia")?, b"mdhd")?;
     // Version 1 has 64-bit creation and modification times before the timescale.
     let timescale = u32_at(mdhd, if mdhd.first()? == &1 { 20 } else { 12 })?;
     let trex = child(moov, b"mvex").and_then(|mvex| child(mvex, b"trex"));
     (timescale > 0).then_some(TrackTime {
+        track_id,
         timescale,
         default_sample_duration: trex.and_then(|t| u32_at(t, 12)).unwrap_or(0),
         default_sample_flags: trex.and_then(|t| u32_at(t, 20)).unwrap_or(0),
@@ -217,12 +226,12 @@ pub fn span_ms(init: &[u8], first: &[u8], last: &[u8]) -> Option<u64> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The checked-in recording (`fixtures/vfr-segments`): seven frames selected out of 6 s, the
     /// last at 5.5 s, cut into six segments at keyframes.
-    pub(super) fn fixture(name: &str) -> Vec<u8> {
+    pub(crate) fn fixture(name: &str) -> Vec<u8> {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/vfr-segments/");
         std::fs::read(format!("{dir}{name}")).expect("fixture")
     }
@@ -312,7 +321,7 @@ mod fuzz {
             init in damaged(fixture("init.mp4")),
         ) {
             let time = track_time(&init);
-            let time = time.unwrap_or(TrackTime { timescale: 1000, default_sample_duration: 0, default_sample_flags: 0 });
+            let time = time.unwrap_or(TrackTime { track_id: 1, timescale: 1000, default_sample_duration: 0, default_sample_flags: 0 });
             let whole = whole_fragments_len(&segment);
             prop_assert!(whole <= segment.len());
             let _ = segment_span(&segment, time);

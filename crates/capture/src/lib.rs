@@ -22,6 +22,7 @@ pub mod sandbox;
 pub mod screenshot;
 pub mod segmenter;
 pub mod shared_memory;
+pub mod sidx;
 pub mod spool;
 pub mod tabs;
 

@@ -1,7 +1,8 @@
 //! The blob store: artifacts and recording segments, addressed by [`StorageKey`].
 //!
 //! It wraps `object_store`, so that a local directory (the embedded default) and an
-//! S3-compatible bucket share one code path.
+//! S3-compatible bucket share one code path; only uploads whose head is rewritten at the end
+//! (see [`crate::upload`]) and moves out of the spool take each backend's own way.
 
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
@@ -13,9 +14,10 @@ use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::signer::Signer as UrlSigner;
-use object_store::{ObjectStore, PutPayload, WriteMultipart};
+use object_store::{ObjectStore, PutPayload};
 
 use crate::keys::StorageKey;
+use crate::upload::BlobUpload;
 use crate::StoreError;
 
 /// `s3://BUCKET[/FOLDER…]` as the bucket's name and the folder (empty for the whole bucket).
@@ -51,11 +53,6 @@ fn public_signer(bucket: &str, endpoint: &str) -> Result<AmazonS3, StoreError> {
 /// The longest lifetime a SigV4 presigned URL may have.
 const SIGV4_MAX_EXPIRY: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Chunk size for multipart writes; S3 wants parts of at least 5 MiB.
-const MULTIPART_CHUNK: usize = 5 * 1024 * 1024;
-/// Chunks of one upload sent at once before a write waits.
-const UPLOADS_IN_FLIGHT: usize = 2;
-
 /// An object in the store, as listed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobInfo {
@@ -72,14 +69,27 @@ pub struct BlobStore {
     /// Set for the local backend, whose files the presigned file route serves directly.
     local_root: Option<PathBuf>,
     /// Set for a bucket, which presigns its own URLs (SigV4) and serves them itself.
-    bucket: Option<BucketSigner>,
+    bucket: Option<Bucket>,
 }
 
-/// What presigns a bucket's URLs, and the folder of the bucket the store lives in.
+/// The bucket itself, for what the folder-scoped `inner` cannot do: upload parts in any order,
+/// and presign URLs (SigV4, for the endpoint clients reach); and the folder of the bucket the
+/// store lives in.
 #[derive(Clone)]
-struct BucketSigner {
+struct Bucket {
+    s3: Arc<AmazonS3>,
     signer: Arc<dyn UrlSigner>,
     prefix: Path,
+}
+
+impl Bucket {
+    /// Where `key` lives in the bucket.
+    fn path(&self, key: &StorageKey) -> Path {
+        self.prefix
+            .parts()
+            .chain(key.object_path().parts())
+            .collect()
+    }
 }
 
 impl BlobStore {
@@ -118,22 +128,24 @@ impl BlobStore {
                 missing_keys.join(" and ")
             )));
         }
-        let s3 = AmazonS3Builder::from_env()
-            .with_bucket_name(bucket)
-            .build()?;
+        let s3 = Arc::new(
+            AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()?,
+        );
         let signer: Arc<dyn UrlSigner> = match public_endpoint {
             Some(endpoint) => Arc::new(public_signer(bucket, endpoint)?),
-            None => Arc::new(s3.clone()),
+            None => s3.clone(),
         };
         let inner: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
-            Arc::new(s3)
+            s3.clone()
         } else {
-            Arc::new(PrefixStore::new(s3, prefix.clone()))
+            Arc::new(PrefixStore::new(AmazonS3::clone(&s3), prefix.clone()))
         };
         let store = Self {
             inner,
             local_root: None,
-            bucket: Some(BucketSigner { signer, prefix }),
+            bucket: Some(Bucket { s3, signer, prefix }),
         };
         store.inner.list_with_delimiter(None).await.map_err(|e| {
             // Without keys in the environment, object_store asks the EC2 metadata service,
@@ -164,14 +176,9 @@ impl BlobStore {
         // 12:00:00.9 for 1 s, a URL would live 0.1 s. One more second keeps the promise, within
         // the 7 days SigV4 allows.
         let lifetime = (ttl + Duration::from_secs(1)).min(SIGV4_MAX_EXPIRY);
-        let path: Path = bucket
-            .prefix
-            .parts()
-            .chain(key.object_path().parts())
-            .collect();
         let url = bucket
             .signer
-            .signed_url(http::Method::GET, &path, lifetime)
+            .signed_url(http::Method::GET, &bucket.path(key), lifetime)
             .await?;
         Ok(Some(url.to_string()))
     }
@@ -242,32 +249,16 @@ impl BlobStore {
         Ok(bytes)
     }
 
-    /// Writes the concatenation of `parts`, in order, under `dest`; returns its size.
-    ///
-    /// Parts are streamed one at a time, so memory stays at one part plus one upload chunk.
-    pub async fn concat(&self, dest: &StorageKey, parts: &[StorageKey]) -> Result<u64, StoreError> {
-        let mut upload = self.upload(dest).await?;
-        for part in parts {
-            let appended = match self.get(part).await {
-                Ok(bytes) => upload.write(&bytes).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = appended {
-                upload.abort().await;
-                return Err(e);
-            }
-        }
-        upload.finish().await
-    }
-
-    /// Starts writing `dest` piece by piece; it appears only once [`BlobUpload::finish`] is
-    /// called (a multipart upload: a staging file locally, parts in a bucket).
+    /// Starts writing `dest` piece by piece; it appears only once [`BlobUpload::finish`]
+    /// succeeds, and until then its first bytes can be rewritten (see [`crate::upload`]).
     pub async fn upload(&self, dest: &StorageKey) -> Result<BlobUpload, StoreError> {
-        let upload = self.inner.put_multipart(&dest.object_path()).await?;
-        Ok(BlobUpload {
-            writer: WriteMultipart::new_with_chunk_size(upload, MULTIPART_CHUNK),
-            size: 0,
-        })
+        match (&self.bucket, self.local_path(dest)) {
+            (Some(bucket), _) => BlobUpload::bucket(bucket.s3.clone(), bucket.path(dest)).await,
+            (None, Some(file)) => BlobUpload::file(file).await,
+            (None, None) => Err(StoreError::Config(
+                "the store is neither a directory nor a bucket".into(),
+            )),
+        }
     }
 
     /// The objects under `prefix/`, sorted by key.
@@ -325,42 +316,6 @@ impl BlobStore {
             }
         }
         Ok(())
-    }
-}
-
-/// An object being written piece by piece; see [`BlobStore::upload`].
-pub struct BlobUpload {
-    writer: WriteMultipart,
-    size: u64,
-}
-
-impl BlobUpload {
-    /// Appends `bytes`, waiting while too many chunks are still uploading.
-    pub async fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
-        self.writer.wait_for_capacity(UPLOADS_IN_FLIGHT).await?;
-        self.writer.write(bytes);
-        self.size += bytes.len() as u64;
-        Ok(())
-    }
-
-    /// Completes the object; returns its size. On failure the upload is aborted, so a bucket
-    /// keeps no parts of an object that never appears.
-    pub async fn finish(mut self) -> Result<u64, StoreError> {
-        // A part that failed is reported here; `finish` would return it without aborting
-        // (it aborts only when the completion itself fails).
-        if let Err(e) = self.writer.wait_for_capacity(0).await {
-            self.abort().await;
-            return Err(e.into());
-        }
-        self.writer.finish().await?;
-        Ok(self.size)
-    }
-
-    /// Drops what was uploaded; the object never appears.
-    pub async fn abort(self) {
-        if let Err(e) = self.writer.abort().await {
-            tracing::debug!(error = %e, "aborting an upload failed");
-        }
     }
 }
 
@@ -456,7 +411,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn concatenates_parts_in_order_and_lists_them() {
+    async fn uploads_parts_in_order_and_lists_them() {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::local(dir.path()).unwrap();
         let a = StorageKey::for_path("rec/x/parts/seg_00000.m4s").unwrap();
@@ -468,8 +423,16 @@ mod tests {
         assert_eq!(listed.iter().map(|b| &b.key).collect::<Vec<_>>(), [&a, &b]);
 
         let dest = StorageKey::for_path("rec/x.mp4").unwrap();
-        let size = store.concat(&dest, &[a.clone(), b.clone()]).await.unwrap();
-        assert_eq!(size, 11);
+        let mut upload = store.upload(&dest).await.unwrap();
+        for part in [&a, &b] {
+            upload.write(&store.get(part).await.unwrap()).await.unwrap();
+        }
+        assert_eq!(
+            store.size(&dest).await.unwrap(),
+            None,
+            "not before it is finished"
+        );
+        assert_eq!(upload.finish().await.unwrap(), 11);
         let on_disk = std::fs::read(store.local_path(&dest).unwrap()).unwrap();
         assert_eq!(on_disk, b"hello world");
         assert_eq!(store.size(&dest).await.unwrap(), Some(11));

@@ -24,6 +24,14 @@ pub enum StoreError {
     /// A database or blob store URL or setting is unusable.
     #[error("configuration: {0}")]
     Config(String),
+    /// An upload was asked to rewrite bytes it no longer holds (past its head) or never had.
+    #[error("an upload can rewrite only its first 5 MiB as written so far, not bytes {at}..{end}")]
+    Rewrite {
+        /// Where the rewrite started.
+        at: u64,
+        /// Where it ended.
+        end: u64,
+    },
     /// A storage key was malformed or pointed outside the store's root.
     #[error("invalid storage key: {0}")]
     InvalidKey(String),

@@ -7,6 +7,7 @@ pub mod keys;
 pub mod meta;
 pub mod presign;
 pub mod secrets;
+pub mod upload;
 
 pub use blobs::BlobStore;
 pub use error::StoreError;
@@ -16,3 +17,4 @@ pub use meta::{
     SqlMetadata, TakenOver,
 };
 pub use presign::{PresignError, Presigner, Signer};
+pub use upload::BlobUpload;

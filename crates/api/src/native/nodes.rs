@@ -7,8 +7,8 @@ use tapedeck_engine::{HEARTBEAT_EVERY, SILENT_AFTER};
 use tapedeck_store::NodeRecord;
 use utoipa::ToSchema;
 
-use super::NativeError;
 use super::keys::require_admin;
+use super::NativeError;
 use crate::common::auth::Caller;
 use crate::ApiState;
 

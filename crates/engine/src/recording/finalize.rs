@@ -27,8 +27,9 @@ async fn kept_span_ms(blobs: &BlobStore, parts: &[StorageKey]) -> Option<u64> {
 }
 
 /// Finalizes a recording whose recorder has exited: persists what is left in the spool, writes
-/// `init.mp4` + segments as one fragmented MP4 (completing `assembly` when it holds every part,
-/// concatenating the stored parts otherwise), and stores the result as `final_state`.
+/// `init.mp4`, a segment index and the segments as one fragmented MP4 (completing `assembly`
+/// when it holds every part, assembling the stored parts otherwise), and stores the result as
+/// `final_state`.
 ///
 /// `length_ms` is the video's length when the recorder knows it; otherwise (after a crash, or
 /// for a ring that dropped old segments) it is read from the kept segments' timeline.
@@ -56,8 +57,8 @@ pub(crate) async fn finalize(
     let segment_count = parts.as_ref().map_or(0, |p| p.len() - 1);
     if let Some(parts) = parts {
         let size = match assembly {
-            Some(assembly) => assembly.upload.finish().await?,
-            None => blobs.concat(&artifact, &parts).await?,
+            Some(assembly) => assembly.finish().await?,
+            None => Assembly::from_parts(blobs, &recording.id, &parts).await?,
         };
         recording.state = final_state;
         recording.storage_key = Some(artifact.to_string());

@@ -71,7 +71,7 @@ async fn run(
         None => match Assembly::start(engine.blobs(), &recording.id).await {
             Ok(assembly) => Some(assembly),
             Err(e) => {
-                tracing::warn!(error = %e, "cannot assemble while recording; will concatenate at stop");
+                tracing::warn!(error = %e, "cannot assemble while recording; will assemble the stored parts at stop");
                 None
             }
         },

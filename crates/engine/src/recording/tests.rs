@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use tapedeck_capture::fmp4;
+use tapedeck_capture::sidx::{self, IndexedSegment};
 use tapedeck_core::{EngineError, Recording, RecordingState, StopReason};
 use tokio::sync::{oneshot, watch};
 
@@ -23,12 +25,24 @@ const DEADLINE: Duration = Duration::from_secs(20);
 /// A byte limit no test reaches.
 const UNLIMITED: u64 = 1 << 40;
 
-/// The fixture's init segment and its first `segments` segments, concatenated: the video a
-/// recording that closed that many must produce, byte for byte.
+/// The fixture's init segment, the index of its first `segments` segments, and those segments:
+/// the video a recording that closed that many must produce, byte for byte.
 fn fixture_video(segments: usize) -> Vec<u8> {
-    std::iter::once("init.mp4")
-        .chain(FIXTURE_SEGMENTS[..segments].iter().copied())
-        .flat_map(fixture)
+    let init = fixture("init.mp4");
+    let time = fmp4::track_time(&init).unwrap();
+    let segments: Vec<Vec<u8>> = FIXTURE_SEGMENTS[..segments]
+        .iter()
+        .map(|name| fixture(name))
+        .collect();
+    let indexed: Vec<_> = segments
+        .iter()
+        .map(|s| IndexedSegment::of(s, time).unwrap())
+        .collect();
+    let index = sidx::index(time, &indexed).expect("an index");
+    [init, index]
+        .into_iter()
+        .chain(segments)
+        .flatten()
         .collect()
 }
 
@@ -269,7 +283,7 @@ async fn persisting_again_after_a_crash_moves_nothing_twice() {
 }
 
 #[tokio::test]
-async fn finalizing_without_an_assembly_concatenates_the_stored_parts() {
+async fn finalizing_without_an_assembly_writes_the_same_indexed_video_from_the_stored_parts() {
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(dir.path()).await;
     let mut recording = recording_row(&engine, RecordingState::Stopping, UNLIMITED).await;
