@@ -105,6 +105,12 @@ pub struct ServeConfig {
     /// before taking over a silent node). Default: the public URL.
     #[arg(long, env = "TAPEDECK_INTERNAL_URL")]
     pub internal_url: Option<String>,
+    /// On SIGTERM, how long to keep serving while no new session is taken, for the running
+    /// ones to end (a Kubernetes `preStop` drain); then recordings are finalized and the rest
+    /// of the sessions ended. 0 ends them at once.
+    #[arg(long, env = "TAPEDECK_DRAIN_SECS", default_value_t = 0,
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub drain_secs: u64,
     /// Most browser sessions running at once.
     #[arg(long, env = "TAPEDECK_MAX_SESSIONS", default_value_t = 4)]
     pub max_sessions: usize,

@@ -219,10 +219,17 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         config.proxy_listen
     );
     let (signalled, mut deadline_starts) = tokio::sync::watch::channel(false);
+    let (draining, drain_secs) = (engine.clone(), config.drain_secs);
     let graceful = async {
         axum::serve(listener, tapedeck_api::router(state))
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;
+                if drain_secs > 0 {
+                    let left = draining
+                        .drain(std::time::Duration::from_secs(drain_secs))
+                        .await;
+                    tracing::info!(sessions_left = left, "drain over");
+                }
                 let _ = signalled.send(true);
             })
             .await?;

@@ -120,3 +120,30 @@ def test_a_frozen_node_cannot_overwrite_what_another_node_recovered(tmp_path, po
             a.proc.send_signal(signal.SIGCONT)
         a.stop()
         b.stop()
+
+
+def test_a_draining_node_takes_no_new_session_and_exits_once_its_sessions_end(tmp_path, postgres, s3):  # noqa: F811
+    """SIGTERM with `--drain-secs` (Kubernetes' preStop): the node keeps serving its sessions,
+    refuses new ones with the capacity error, shows as draining in the fleet, and exits as soon
+    as its last session ends."""
+    a = Server(tmp_path / "drain", first_display=230, env=s3.env, max_sessions=2,
+               extra_args=["--database-url", postgres(), "--blob-url", f"s3://{BUCKET}",
+                           "--node-id", "node-drain", "--drain-secs", "120"]).start()
+    try:
+        session = a.native("POST", "/sessions", json={}).json()["id"]
+        a.proc.send_signal(signal.SIGTERM)
+
+        def draining():
+            [me] = a.native("GET", "/nodes").json()["items"]
+            return me["draining"]
+        wait_until(draining, 10, "the node to show as draining")
+        refused = a.native("POST", "/sessions", json={})
+        assert refused.status_code == 503 and "draining" in refused.json()["message"], refused.text
+        assert a.native("GET", f"/sessions/{session}").json()["state"] == "running"
+        assert a.proc.poll() is None
+
+        assert a.native("DELETE", f"/sessions/{session}").status_code == 204
+        assert a.proc.wait(timeout=30) == 0, a.log()
+        assert "drain over" in a.log()
+    finally:
+        a.stop()

@@ -5,6 +5,7 @@
 //! and its running test runs are interrupted. Both signals are needed, so a node that only
 //! paused (a long GC, a laptop's sleep) is not declared lost by the clock alone.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tapedeck_core::{EngineError, StopReason};
@@ -42,6 +43,32 @@ impl Engine {
         Ok(lost_rx)
     }
 
+    /// Stops taking new sessions (creates answer `CapacityExhausted`, and the fleet sees this
+    /// node draining), ends the warm pool, and waits up to `within` for the clients' sessions
+    /// to end; returns how many are still running then.
+    pub async fn drain(&self, within: Duration) -> usize {
+        self.inner.draining.store(true, Ordering::Relaxed);
+        self.close_warm_pool().await;
+        let deadline = tokio::time::Instant::now() + within;
+        let mut logged = usize::MAX;
+        loop {
+            let running = self.live_session_ids().len();
+            if running == 0 || tokio::time::Instant::now() >= deadline {
+                return running;
+            }
+            if running != logged {
+                tracing::info!(sessions = running, secs_left = (deadline - tokio::time::Instant::now()).as_secs(), "draining: waiting for sessions to end");
+                logged = running;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// True once [`Self::drain`] began.
+    pub(crate) fn is_draining(&self) -> bool {
+        self.inner.draining.load(Ordering::Relaxed)
+    }
+
     /// Every node of the fleet, as the database sees it now.
     ///
     /// Errors: the database is not answering.
@@ -55,7 +82,7 @@ impl Engine {
         loop {
             tick.tick().await;
             let active = u32::try_from(self.live_session_ids().len()).unwrap_or(u32::MAX);
-            match self.inner.meta.heartbeat(active, false).await {
+            match self.inner.meta.heartbeat(active, self.is_draining()).await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::error!("the fleet found this node lost and took over its rows");

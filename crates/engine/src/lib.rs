@@ -69,6 +69,8 @@ struct Inner {
     counters: counters::Counters,
     key_checks: api_keys::KeyChecks,
     recovery: recovery::Recovery,
+    /// Set once the node stops taking new sessions (SIGTERM with a drain period).
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
@@ -97,6 +99,7 @@ impl Engine {
                 counters: counters::Counters::default(),
                 key_checks: api_keys::KeyChecks::default(),
                 recovery: recovery::Recovery::default(),
+                draining: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }

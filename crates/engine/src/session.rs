@@ -116,6 +116,11 @@ impl Engine {
         spec: SessionSpec,
     ) -> Result<Session, EngineError> {
         spec.validate()?;
+        if self.is_draining() {
+            return Err(EngineError::CapacityExhausted(
+                "this node is draining (shutting down) and takes no new sessions".into(),
+            ));
+        }
         let inner = &self.inner;
         if let Some(name) = &spec.name {
             self.ensure_name_free(project, name, None).await?;
