@@ -21,6 +21,12 @@ def node(tmp_path, name, first_display, database_url, s3_env):
                               "--node-id", name])
 
 
+def two_nodes(tmp_path, database_url, s3_env):
+    """Nodes A and B on one database and bucket, started."""
+    return (node(tmp_path, "node-a", 240, database_url, s3_env).start(),
+            node(tmp_path, "node-b", 245, database_url, s3_env).start())
+
+
 def start_busy_recording(server, pages):
     session = server.native("POST", "/sessions", json={"start_url": f"{pages}/motion.html"})
     assert session.status_code == 201, session.text
@@ -62,9 +68,7 @@ def test_restarting_a_node_leaves_another_nodes_sessions_and_recordings_alone(tm
 
 
 def test_a_lost_nodes_recording_is_finalized_by_another_node_from_the_bucket(tmp_path, postgres, s3, pages):  # noqa: F811
-    database_url = postgres()
-    a = node(tmp_path, "node-a", 240, database_url, s3.env).start()
-    b = node(tmp_path, "node-b", 245, database_url, s3.env).start()
+    a, b = two_nodes(tmp_path, postgres(), s3.env)
     try:
         session_id, recording_id, started = start_busy_recording(a, pages)
         time.sleep(6)
@@ -93,9 +97,7 @@ def test_a_lost_nodes_recording_is_finalized_by_another_node_from_the_bucket(tmp
 
 
 def test_a_frozen_node_cannot_overwrite_what_another_node_recovered(tmp_path, postgres, s3, pages):  # noqa: F811
-    database_url = postgres()
-    a = node(tmp_path, "node-a", 240, database_url, s3.env).start()
-    b = node(tmp_path, "node-b", 245, database_url, s3.env).start()
+    a, b = two_nodes(tmp_path, postgres(), s3.env)
     try:
         session_id, recording_id, _ = start_busy_recording(a, pages)
         time.sleep(3)

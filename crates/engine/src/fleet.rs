@@ -57,7 +57,11 @@ impl Engine {
                 return running;
             }
             if running != logged {
-                tracing::info!(sessions = running, secs_left = (deadline - tokio::time::Instant::now()).as_secs(), "draining: waiting for sessions to end");
+                tracing::info!(
+                    sessions = running,
+                    secs_left = (deadline - tokio::time::Instant::now()).as_secs(),
+                    "draining: waiting for sessions to end"
+                );
                 logged = running;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;

@@ -469,6 +469,27 @@ pub(super) mod tests {
         assert!(!redact_password("postgres://u:pw@[::1/x").contains("pw"));
     }
 
+    /// A recording of `session_id` that is recording now.
+    pub(in crate::meta) fn recording(id: &str, session_id: &str) -> Recording {
+        Recording {
+            id: id.into(),
+            session_id: session_id.into(),
+            state: RecordingState::Recording,
+            stop_reason: None,
+            limits: RecordingLimits {
+                framerate: 10,
+                max_duration_secs: 60,
+                max_bytes: 1 << 20,
+            },
+            started_at: OffsetDateTime::now_utc(),
+            finished_at: None,
+            storage_key: None,
+            size_bytes: None,
+            duration_ms: None,
+            problem: None,
+        }
+    }
+
     pub(in crate::meta) fn session(id: &str, name: Option<&str>) -> Session {
         in_project("team-a", id, name)
     }
@@ -609,23 +630,7 @@ pub(super) mod tests {
             .await
             .unwrap();
         db.insert_session(&session("s1", None)).await.unwrap();
-        let mut rec = Recording {
-            id: "r1".into(),
-            session_id: "s1".into(),
-            state: RecordingState::Recording,
-            stop_reason: None,
-            limits: RecordingLimits {
-                framerate: 10,
-                max_duration_secs: 60,
-                max_bytes: 1 << 20,
-            },
-            started_at: OffsetDateTime::now_utc(),
-            finished_at: None,
-            storage_key: None,
-            size_bytes: None,
-            duration_ms: None,
-            problem: None,
-        };
+        let mut rec = recording("r1", "s1");
         db.insert_recording(&rec).await.unwrap();
         rec.state = RecordingState::Finished;
         rec.stop_reason = Some(StopReason::Requested);

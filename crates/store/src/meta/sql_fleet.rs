@@ -167,31 +167,11 @@ impl FleetMetadata for SqlMetadata {
 
 #[cfg(test)]
 mod tests {
-    use tapedeck_core::{Recording, RecordingLimits, RecordingState, SessionState};
+    use tapedeck_core::{RecordingState, SessionState};
 
     use super::*;
-    use crate::meta::sql::tests::session;
+    use crate::meta::sql::tests::{recording, session};
     use crate::meta::Metadata;
-
-    fn recording(id: &str, session_id: &str) -> Recording {
-        Recording {
-            id: id.into(),
-            session_id: session_id.into(),
-            state: RecordingState::Recording,
-            stop_reason: None,
-            limits: RecordingLimits {
-                framerate: 10,
-                max_duration_secs: 60,
-                max_bytes: 1 << 20,
-            },
-            started_at: OffsetDateTime::now_utc(),
-            finished_at: None,
-            storage_key: None,
-            size_bytes: None,
-            duration_ms: None,
-            problem: None,
-        }
-    }
 
     async fn node(dir: &std::path::Path, id: &str) -> SqlMetadata {
         let db = SqlMetadata::open_sqlite(&dir.join("fleet.db"))
