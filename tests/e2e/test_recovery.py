@@ -75,10 +75,9 @@ def test_restart_deletes_segments_a_crash_left_beside_a_finished_video(tmp_path)
 
         server.stop()
         server.start()
-        deadline = time.monotonic() + 10
-        while leftover.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not (recordings / stopped["id"]).exists()
+        # The segment goes first, then its emptied folders: wait for the folder.
+        wait_until(lambda: not (recordings / stopped["id"]).exists(), 10,
+                   "the finished recording's leftover segment and folder to be swept")
         assert (recordings / f"{stopped['id']}.mp4").stat().st_size == stopped["size_bytes"]
         assert stranger.read_bytes() == b"segment bytes"
     finally:
