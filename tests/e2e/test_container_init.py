@@ -36,6 +36,8 @@ def test_sessions_leave_no_zombies_when_the_server_is_a_containers_pid_1(tmp_pat
     server = Server(tmp_path / "pid1", first_display=175, max_sessions=1)
     server.args = ["unshare", "--pid", "--fork", "--mount-proc", *server.args]
     server.start()
+    # The namespace's PID 1: `unshare` ignores SIGTERM, and killing it leaves PID 1 running.
+    [pid_1] = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()
     try:
         for cycle in range(CYCLES):
             created = server.native("POST", "/sessions", json={"name": f"pid1-{cycle}"})
@@ -43,10 +45,12 @@ def test_sessions_leave_no_zombies_when_the_server_is_a_containers_pid_1(tmp_pat
             assert server.native("DELETE", f"/sessions/{created.json()['id']}").status_code in (200, 204)
         wait_until(lambda: not zombies_under(server.proc.pid), 15,
                    "the zombies left by deleted browsers to be reaped")
-        # As `docker stop` does: SIGTERM to the namespace's PID 1 (`unshare` ignores it).
-        [pid_1] = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read_text().split()
+        # As `docker stop` does: SIGTERM to the namespace's PID 1.
         os.kill(int(pid_1), signal.SIGTERM)
         assert server.proc.wait(timeout=60) == 0, server.log()
         assert "shutdown requested" in server.log()
     finally:
-        server.stop()
+        if server.proc.poll() is None:
+            # On failure: SIGKILL to PID 1 ends the whole namespace, then `unshare` exits.
+            os.kill(int(pid_1), signal.SIGKILL)
+            server.proc.wait(timeout=30)
