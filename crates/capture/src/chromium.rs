@@ -27,8 +27,8 @@ const CHROMIUM_ETC: &str = "/etc/chromium";
 /// The managed policy of every session's browser: no `file:` URLs, and none of the browser's
 /// own calls home (sign-in, component and extension updates, network time, safe browsing,
 /// metrics, spelling dictionaries, search suggestions), so a recording through the proxy holds
-/// only what the page did. Policies, unlike flags, also bind what Debian's wrapper script adds
-/// (it exports Google API keys, which turn sign-in on).
+/// only what the page did. Two calls no policy or flag stops are kept out by
+/// [`through_proxy_args`].
 const POLICY: &str = r#"{
   "URLBlocklist": ["file://*"],
   "BrowserSignin": 0,

@@ -21,8 +21,6 @@ pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
 pub const SILENT_AFTER: Duration = Duration::from_secs(10);
 /// How long a silent node's health probe may take.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-/// The end reason of a lost node's sessions, and their recordings' stop reason.
-const NODE_LOST: &str = "node_lost";
 
 impl Engine {
     /// Joins the fleet as this node, then keeps its heartbeat and takes over the nodes found
@@ -127,7 +125,11 @@ impl Engine {
             let taken = self
                 .inner
                 .meta
-                .take_over(&lost, NODE_LOST, OffsetDateTime::now_utc())
+                .take_over(
+                    &lost,
+                    StopReason::NodeLost.as_str(),
+                    OffsetDateTime::now_utc(),
+                )
                 .await?;
             tracing::warn!(
                 node = %node.owner.node,

@@ -131,11 +131,6 @@ impl SqlMetadata {
         self
     }
 
-    /// True for PostgreSQL, the database several nodes can share.
-    pub fn is_shared(&self) -> bool {
-        self.backend == Backend::Postgres
-    }
-
     /// An SQL expression of the database's clock, in microseconds since the epoch.
     pub(super) fn database_now(&self) -> &'static str {
         match self.backend {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
 
 use super::fleet::{FleetMetadata, LostRows, NodeOwner, NodeRecord, NodeRegistration, TakenOver};
@@ -33,6 +33,30 @@ fn node_from_row(row: &AnyRow) -> Result<NodeRecord, StoreError> {
         lost: flag(row, "lost")?,
         heartbeat_age: Duration::from_micros(u64::try_from(age).unwrap_or(0)),
     })
+}
+
+impl SqlMetadata {
+    /// Makes the rows of `table` whose state is in `live` (an SQL list) and that `lost` names
+    /// this node's, and returns them.
+    async fn adopt(
+        &self,
+        conn: &mut AnyConnection,
+        table: &str,
+        live: &str,
+        lost: &LostRows,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        Ok(sqlx::query(&format!(
+            "UPDATE {table} SET owner_node = $4, owner_incarnation = $5
+             WHERE state IN {live} AND {LOST_SCOPE} RETURNING *"
+        ))
+        .bind(&lost.node)
+        .bind(&lost.except_incarnation)
+        .bind(lost.with_unowned)
+        .bind(&self.owner.node)
+        .bind(&self.owner.incarnation)
+        .fetch_all(conn)
+        .await?)
+    }
 }
 
 #[async_trait]
@@ -126,28 +150,12 @@ impl FleetMetadata for SqlMetadata {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        let recordings = sqlx::query(&format!(
-            "UPDATE recordings SET owner_node = $4, owner_incarnation = $5
-             WHERE state IN ('recording', 'stopping') AND {LOST_SCOPE} RETURNING *"
-        ))
-        .bind(&lost.node)
-        .bind(&lost.except_incarnation)
-        .bind(lost.with_unowned)
-        .bind(&self.owner.node)
-        .bind(&self.owner.incarnation)
-        .fetch_all(&mut *tx)
-        .await?;
-        let test_runs = sqlx::query(&format!(
-            "UPDATE test_runs SET owner_node = $4, owner_incarnation = $5
-             WHERE state = 'running' AND {LOST_SCOPE} RETURNING *"
-        ))
-        .bind(&lost.node)
-        .bind(&lost.except_incarnation)
-        .bind(lost.with_unowned)
-        .bind(&self.owner.node)
-        .bind(&self.owner.incarnation)
-        .fetch_all(&mut *tx)
-        .await?;
+        let recordings = self
+            .adopt(&mut tx, "recordings", "('recording', 'stopping')", lost)
+            .await?;
+        let test_runs = self
+            .adopt(&mut tx, "test_runs", "('running')", lost)
+            .await?;
         tx.commit().await?;
         let mut recordings: Vec<_> = recordings
             .iter()
