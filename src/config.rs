@@ -105,6 +105,12 @@ pub struct ServeConfig {
     /// before taking over a silent node). Default: the public URL.
     #[arg(long, env = "TAPEDECK_INTERNAL_URL")]
     pub internal_url: Option<String>,
+    /// The secret every node of a fleet shares (at least 16 characters): nodes forward
+    /// requests to each other under it, and presigned URLs and CDP tokens signed by one node
+    /// verify on all. Required with a PostgreSQL database, which other nodes can share.
+    #[arg(long, env = "TAPEDECK_CLUSTER_SECRET", hide_env_values = true,
+          value_parser = parse_cluster_secret)]
+    pub cluster_secret: Option<String>,
     /// On SIGTERM, how long to keep serving while no new session is taken, for the running
     /// ones to end (a Kubernetes `preStop` drain); then recordings are finalized and the rest
     /// of the sessions ended. 0 ends them at once.
@@ -167,6 +173,19 @@ pub struct ServeConfig {
     /// Point every browser session through the recording proxy, trusting its CA.
     #[arg(long, env = "TAPEDECK_BROWSERS_THROUGH_PROXY")]
     pub browsers_through_proxy: bool,
+}
+
+/// Shortest cluster secret taken: it keys every node-to-node call and every signed URL.
+const MIN_CLUSTER_SECRET_LEN: usize = 16;
+
+/// A cluster secret, refused when too short to be one.
+fn parse_cluster_secret(text: &str) -> Result<String, String> {
+    if text.len() < MIN_CLUSTER_SECRET_LEN {
+        return Err(format!(
+            "a cluster secret needs at least {MIN_CLUSTER_SECRET_LEN} characters (try `openssl rand -hex 32`)"
+        ));
+    }
+    Ok(text.to_owned())
 }
 
 /// `1280x720` → a viewport.

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use tapedeck_api::common::cluster::ClusterAuth;
+use tapedeck_api::common::forward::Forwarder;
 use tapedeck_api::ApiState;
 use tapedeck_engine::{Engine, EngineConfig, Sandbox};
 use tapedeck_store::{
@@ -72,6 +74,13 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let meta = open_metadata(&config.store)
         .await?
         .with_owner(NodeOwner::starting(&config.node_id()));
+    if meta.is_shared() && config.cluster_secret.is_none() {
+        anyhow::bail!(
+            "the database is PostgreSQL, which several nodes can share: set --cluster-secret \
+             (TAPEDECK_CLUSTER_SECRET), the same on every node, so that nodes can forward \
+             requests to each other and verify each other's signed URLs"
+        );
+    }
     let blobs = open_blobs(&config).await?;
     let api_key = match &config.api_key {
         Some(key) if !key.is_empty() => key.clone(),
@@ -86,8 +95,22 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
             key
         }
     };
-    let (secret, _) = secrets::load_or_create(&data_dir.join("signing-secret"), SECRET_LEN)?;
-    let signer = Signer::new(secret);
+    // A fleet signs URLs and tokens with a key every node derives from the cluster secret; a
+    // single node with its own secret.
+    let (signer, cluster) = match &config.cluster_secret {
+        Some(secret) => {
+            let cluster = Signer::new(secret.as_bytes());
+            (
+                cluster.derive("tapedeck presigned URLs and CDP tokens v1"),
+                Some(ClusterAuth::new(&cluster)),
+            )
+        }
+        None => {
+            let (secret, _) =
+                secrets::load_or_create(&data_dir.join("signing-secret"), SECRET_LEN)?;
+            (Signer::new(secret), None)
+        }
+    };
     let public_url = config.public_url();
 
     let ca = tapedeck_proxy::ca::load_or_create(data_dir).context("loading the proxy CA")?;
@@ -200,6 +223,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let state = ApiState {
         engine: engine.clone(),
         signer,
+        forwarder: Forwarder::new(cluster),
         public_url: public_url.clone().into(),
         proxy_ca_der,
     };

@@ -1,15 +1,21 @@
-"""Several nodes on one PostgreSQL and one bucket (s3s-fs), started by the test itself: a node
-recovers only its own rows, a lost node's recordings are finalized by a survivor from the
-bucket, and a node that was only frozen cannot overwrite what was recovered."""
+"""Several nodes on one PostgreSQL and one bucket (s3s-fs), started by the test itself: any
+node answers for any session, creates go where there is room, a node recovers only its own
+rows, a lost node's recordings are finalized by a survivor from the bucket, and a node that was
+only frozen cannot overwrite what was recovered."""
 
 import signal
 import time
 
 import httpx
 import pytest
+from gbox_sdk import GboxSDK
+from kernel import AuthenticationError, Kernel
 
-from conftest import Server, ffprobe, frame_times, wait_until
-from test_scale_backends import BUCKET, postgres, s3  # noqa: F401 (fixtures)
+from conftest import API_KEY, Server, ffprobe, frame_rgb, frame_times, mean_abs_diff, node as drive, wait_until
+from test_misconfigured_storage import assert_one_paragraph_and_no_secrets, start
+from test_scale_backends import BUCKET, CLUSTER_SECRET, postgres, s3  # noqa: F401 (fixtures)
+
+VIEWPORT = {"width": 1280, "height": 720}
 
 # Kill to takeover: 10 s of silence, a failed health probe, and one heartbeat tick.
 TAKEOVER_SECS = 30
@@ -18,7 +24,95 @@ TAKEOVER_SECS = 30
 def node(tmp_path, name, first_display, database_url, s3_env):
     return Server(tmp_path / name, first_display=first_display, env=s3_env, max_sessions=1,
                   extra_args=["--database-url", database_url, "--blob-url", f"s3://{BUCKET}",
-                              "--node-id", name])
+                              "--node-id", name, "--cluster-secret", CLUSTER_SECRET])
+
+
+@pytest.fixture
+def three_nodes(tmp_path, postgres, s3):  # noqa: F811
+    """Nodes A, B and C on one database and bucket, one session each, stopped afterwards."""
+    database_url = postgres()
+    nodes = [node(tmp_path, f"node-{n}", d, database_url, s3.env) for n, d in (("a", 230), ("b", 235), ("c", 240))]
+    try:
+        yield [n.start() for n in nodes]
+    finally:
+        for n in nodes:
+            n.stop()
+
+
+def through(url, server):
+    """`url` (signed by whichever node answered) sent to `server` instead, as a load balancer in
+    front of the fleet would: every node's public URL is the same there, and here each node has
+    its own port."""
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{server.url.split('://', 1)[1]}/{rest.split('/', 1)[1]}"
+
+
+def test_any_node_answers_for_a_kernel_browser_its_replay_and_its_cdp_url(three_nodes, pages, tmp_path):
+    a, b, c = three_nodes
+    on_a, on_b, on_c = (n.kernel_client() for n in (a, b, c))
+    browser = on_a.browsers.create(viewport=VIEWPORT, timeout_seconds=120)
+    assert a.native("GET", f"/sessions/{browser.session_id}").json()["node"] == "node-a"
+
+    replay = on_b.browsers.replays.start(browser.session_id, framerate=10)
+    started = time.monotonic()
+    cdp_ws_url = on_c.browsers.retrieve(browser.session_id).cdp_ws_url
+    seen = drive("playwright", through(cdp_ws_url, c), f"{pages}/motion.html")
+    assert seen == {"clicked": True, "title": "motion"}
+    stop_called = time.monotonic()
+    assert on_c.browsers.replays.stop(replay.replay_id, id_or_name=browser.session_id) is None
+    wall = stop_called - started
+
+    listed = on_b.browsers.replays.list(browser.session_id)
+    assert [r.replay_id for r in listed] == [replay.replay_id] and listed[0].finished_at is not None
+    video = tmp_path / "replay.mp4"
+    on_a.browsers.replays.download(replay.replay_id, id_or_name=browser.session_id).write_to_file(video)
+    # Streamed through another node, the download is the same file.
+    forwarded = on_c.browsers.replays.download(replay.replay_id, id_or_name=browser.session_id)
+    assert forwarded.read() == video.read_bytes()
+    probe = ffprobe(video)
+    assert abs(probe["duration"] - wall) <= 1.0, (probe, wall)
+    assert mean_abs_diff(frame_rgb(video, 0.2), frame_rgb(video, 0.3, from_end=True)) > 5, "the frames did not move"
+
+    # A node checks the caller's key itself: a wrong one gets no further than the node it reached.
+    with pytest.raises(AuthenticationError):
+        Kernel(api_key="wrong", base_url=b.kernel_url, max_retries=0).browsers.retrieve(browser.session_id)
+    on_b.browsers.delete_by_id(browser.session_id)
+    assert a.native("GET", f"/sessions/{browser.session_id}").json()["state"] == "deleted"
+
+
+def test_any_node_answers_for_a_gbox_box_its_recording_and_its_storage_key(three_nodes, pages, tmp_path):
+    a, b, c = three_nodes
+    box = GboxSDK(api_key=API_KEY, base_url=f"{a.url}/gbox").create(type="linux", wait=True)
+    on_b = GboxSDK(api_key=API_KEY, base_url=f"{b.url}/gbox").get(box.data.id)
+    on_b.action.recording.start()
+    time.sleep(1)
+    on_b.action.tap(x=640, y=360)
+    time.sleep(1)
+    stop = on_b.action.recording.stop()
+    on_c = GboxSDK(api_key=API_KEY, base_url=f"{c.url}/gbox").get(box.data.id)
+    url = on_c.storage.create_presigned_url(stop.storage_key, expires_in="5m")
+    video = tmp_path / "box.mp4"
+    video.write_bytes(httpx.get(url, timeout=30).content)
+    assert ffprobe(video)["duration"] >= 1.5, ffprobe(video)
+    on_c.terminate()
+    assert a.native("GET", f"/sessions/{box.data.id}").json()["state"] == "deleted"
+
+
+def test_creates_through_one_node_fill_the_fleet_then_answer_529(three_nodes):
+    a, b, c = three_nodes
+    on_a = a.kernel_client()
+    created = [on_a.browsers.create(viewport={"width": 800, "height": 600}).session_id for _ in range(3)]
+    placed = {a.native("GET", f"/sessions/{s}").json()["node"] for s in created}
+    assert placed == {"node-a", "node-b", "node-c"}
+    full = httpx.post(f"{a.kernel_url}/browsers", json={}, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30)
+    assert full.status_code == 529, full.text
+    # Lists read the shared database: every node sees the whole fleet's sessions.
+    assert sorted(br.session_id for br in c.kernel_client().browsers.list()) == sorted(created)
+
+
+def test_a_node_on_a_shared_database_refuses_to_start_without_a_cluster_secret(tmp_path, postgres):  # noqa: F811
+    done, _, data_dir = start(tmp_path, "--database-url", postgres())
+    assert_one_paragraph_and_no_secrets(done, data_dir, "--cluster-secret", "PostgreSQL")
 
 
 def two_nodes(tmp_path, database_url, s3_env):
@@ -130,7 +224,8 @@ def test_a_draining_node_takes_no_new_session_and_exits_once_its_sessions_end(tm
     as its last session ends."""
     a = Server(tmp_path / "drain", first_display=230, env=s3.env, max_sessions=2,
                extra_args=["--database-url", postgres(), "--blob-url", f"s3://{BUCKET}",
-                           "--node-id", "node-drain", "--drain-secs", "120"]).start()
+                           "--node-id", "node-drain", "--drain-secs", "120",
+                           "--cluster-secret", CLUSTER_SECRET]).start()
     try:
         session = a.native("POST", "/sessions", json={}).json()["id"]
         a.proc.send_signal(signal.SIGTERM)

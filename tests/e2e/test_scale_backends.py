@@ -126,9 +126,14 @@ def s3(tmp_path_factory):
         bucket.stop()
 
 
+# What every node of a fleet on one PostgreSQL shares (a node on PostgreSQL needs one).
+CLUSTER_SECRET = "e2e-cluster-secret-0123456789"
+
+
 def scale_server(tmp_path, database_url, s3_env, first_display, blob_url=f"s3://{BUCKET}"):
     return Server(tmp_path / "scale", first_display=first_display, env=s3_env,
-                  extra_args=["--database-url", database_url, "--blob-url", blob_url])
+                  extra_args=["--database-url", database_url, "--blob-url", blob_url,
+                              "--cluster-secret", CLUSTER_SECRET])
 
 
 def test_kernel_replays_on_postgres_and_s3(tmp_path, postgres, s3):

@@ -21,8 +21,10 @@ use tapedeck_store::Signer;
 pub struct ApiState {
     /// The engine.
     pub engine: Engine,
-    /// Signs CDP connection tokens.
+    /// Signs CDP connection tokens (with the fleet's key when there is a cluster secret).
     pub signer: Signer,
+    /// Carries requests other nodes serve to them.
+    pub forwarder: common::forward::Forwarder,
     /// The base URL clients reach this server at, without a trailing slash.
     pub public_url: Arc<str>,
     /// The recording proxy's CA certificate, DER.

@@ -6,8 +6,9 @@ use time::OffsetDateTime;
 /// The project every key belongs to until projects are named at creation.
 pub const DEFAULT_PROJECT: &str = "default";
 
-/// A stored API key, without its secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A stored API key, without its secret. Serialized only between the nodes of a fleet, to say
+/// whose request a node forwards.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApiKeyRecord {
     /// Its id, used to list and revoke it.
     pub id: String,
@@ -18,8 +19,10 @@ pub struct ApiKeyRecord {
     /// True for keys that may manage keys.
     pub admin: bool,
     /// When it was created.
+    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// When it was revoked; a revoked key is refused.
+    #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
 }
 

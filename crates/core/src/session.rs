@@ -140,6 +140,10 @@ pub struct Session {
     /// Why it ended when no client ended it: `node_lost` when the node running it was lost.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_reason: Option<String>,
+    /// The fleet node that runs it (`--node-id`); `None` for a row written before nodes owned
+    /// rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 impl Session {

@@ -75,7 +75,7 @@ impl Engine {
     ///
     /// Errors: the database is not answering.
     pub async fn fleet_nodes(&self) -> Result<Vec<NodeRecord>, EngineError> {
-        Ok(self.inner.meta.nodes().await?)
+        self.refresh_fleet_view().await
     }
 
     async fn keep_heartbeat(self, lost: watch::Sender<bool>) {
@@ -83,8 +83,7 @@ impl Engine {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let active = u32::try_from(self.live_session_ids().len()).unwrap_or(u32::MAX);
-            match self.inner.meta.heartbeat(active, self.is_draining()).await {
+            match self.write_heartbeat().await {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::error!("the fleet found this node lost and took over its rows");
@@ -99,9 +98,15 @@ impl Engine {
         }
     }
 
+    /// Writes this node's heartbeat with its load now; `false` when the fleet found it lost.
+    pub(crate) async fn write_heartbeat(&self) -> Result<bool, EngineError> {
+        let active = u32::try_from(self.live_session_ids().len()).unwrap_or(u32::MAX);
+        Ok(self.inner.meta.heartbeat(active, self.is_draining()).await?)
+    }
+
     async fn take_over_lost_nodes(&self) -> Result<(), EngineError> {
         let me = self.inner.meta.owner().node.clone();
-        for node in self.inner.meta.nodes().await? {
+        for node in self.refresh_fleet_view().await? {
             if node.lost || node.owner.node == me || node.heartbeat_age < SILENT_AFTER {
                 continue;
             }

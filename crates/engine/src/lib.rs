@@ -19,6 +19,7 @@ mod reaper;
 mod recording;
 mod recovery;
 mod retention;
+mod routing;
 mod session;
 #[cfg(test)]
 mod test_support;
@@ -37,6 +38,7 @@ pub use counters::EngineCounters;
 pub use fleet::{HEARTBEAT_EVERY, SILENT_AFTER};
 pub use recording::{Artifact, RecordingKind, RecordingRequest};
 pub use recovery::RecoveryProgress;
+pub use routing::NodeRoute;
 pub use session::{CdpEndpoint, SessionLabels};
 pub use tapedeck_capture::chromium::through_proxy_args as browser_through_proxy_args;
 pub use tapedeck_capture::Sandbox;
@@ -71,6 +73,8 @@ struct Inner {
     recovery: recovery::Recovery,
     /// Set once the node stops taking new sessions (SIGTERM with a drain period).
     draining: std::sync::atomic::AtomicBool,
+    /// The fleet as the last heartbeat read it.
+    fleet: routing::FleetView,
 }
 
 impl Engine {
@@ -100,6 +104,7 @@ impl Engine {
                 key_checks: api_keys::KeyChecks::default(),
                 recovery: recovery::Recovery::default(),
                 draining: std::sync::atomic::AtomicBool::new(false),
+                fleet: routing::FleetView::default(),
             }),
         }
     }

@@ -139,6 +139,7 @@ impl Engine {
             created_at: OffsetDateTime::now_utc(),
             deleted_at: None,
             end_reason: None,
+            node: Some(inner.meta.owner().node.clone()),
         };
         if let Err(e) = inner.meta.insert_session(&session).await {
             started.stop(&inner.config).await;
@@ -167,6 +168,7 @@ impl Engine {
         live.activity.touch();
         lock(&inner.sessions).insert(id.clone(), live);
         Counters::bump(&inner.counters.sessions_created);
+        self.announce_load().await;
         tracing::info!(session = %id, display_number, "session created");
         Ok(session)
     }
@@ -330,6 +332,7 @@ impl Engine {
             );
         }
         Counters::bump(&self.inner.counters.sessions_deleted);
+        self.announce_load().await;
         tracing::info!(session = %session_id, "session deleted");
         // Its slot is free again (unless a CDP relay still holds it): the pool may refill.
         self.fill_warm_pool();
@@ -377,7 +380,7 @@ impl Engine {
     }
 
     /// One of `project`'s sessions running on this node, by id or name, from memory alone.
-    fn running_here(&self, project: &str, id_or_name: &str) -> Option<Session> {
+    pub(crate) fn running_here(&self, project: &str, id_or_name: &str) -> Option<Session> {
         let sessions = lock(&self.inner.sessions);
         let mine = |live: &&Arc<LiveSession>| live.session.project == project;
         sessions

@@ -80,6 +80,7 @@ pub(crate) async fn recording_row(
         created_at: OffsetDateTime::now_utc(),
         deleted_at: None,
         end_reason: None,
+        node: None,
     };
     engine
         .inner

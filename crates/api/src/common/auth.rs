@@ -3,14 +3,17 @@
 //! first as a parameter ([`ApiKey`]) and the second as a type ([`require_api_key`]'s `E`).
 //! The engine knows the keys (stored hashed); a request let in carries its key as [`Caller`].
 
-use axum::extract::{Request, State};
+use axum::extract::{OriginalUri, Request, State};
 use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tapedeck_core::ApiKeyRecord;
 use tapedeck_engine::Engine;
+use time::OffsetDateTime;
 
+use super::cluster::{self, ClusterAuth};
 use super::error::CommonError;
+use super::forward::Forwarded;
 use crate::ApiState;
 
 /// Where a dialect's clients present the API key.
@@ -43,6 +46,7 @@ impl KeyHeader {
 pub struct ApiKey {
     engine: Engine,
     header: KeyHeader,
+    cluster: Option<ClusterAuth>,
 }
 
 impl ApiKey {
@@ -51,6 +55,7 @@ impl ApiKey {
         Self {
             engine: state.engine.clone(),
             header,
+            cluster: state.forwarder.cluster().cloned(),
         }
     }
 }
@@ -67,17 +72,34 @@ impl Caller {
     }
 }
 
-/// Middleware that lets a request through only with an active API key, and otherwise answers
-/// [`CommonError::Unauthorized`] in the dialect's error format `E`. Mount it with
+/// Middleware that lets a request through only with an active API key, or forwarded by
+/// another node of the fleet under the cluster key (then marked [`Forwarded`]), and otherwise
+/// answers [`CommonError::Unauthorized`] in the dialect's error format `E`. Mount it with
 /// `middleware::from_fn_with_state(ApiKey::new(&state, header), require_api_key::<E>)`.
 pub async fn require_api_key<E>(
     State(keys): State<ApiKey>,
+    original_uri: OriginalUri,
     mut request: Request,
     next: Next,
 ) -> Result<Response, E>
 where
     E: From<CommonError> + IntoResponse,
 {
+    if cluster::claims_forwarded(request.headers()) {
+        // The node that forwarded the request checked the caller's key; it vouches for the
+        // caller with the cluster key instead of passing the key on.
+        let path_and_query = original_uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let vouched = keys.cluster.as_ref().and_then(|cluster| {
+            let now = OffsetDateTime::now_utc();
+            cluster.verify(request.headers(), request.method(), path_and_query, now)
+        });
+        let Some(key) = vouched else {
+            return Err(CommonError::Unauthorized.into());
+        };
+        request.extensions_mut().insert(Caller(key));
+        request.extensions_mut().insert(Forwarded);
+        return Ok(next.run(request).await);
+    }
     let Some(presented) = keys.header.presented(request.headers()) else {
         return Err(CommonError::Unauthorized.into());
     };

@@ -1,5 +1,6 @@
 //! The authenticated CDP WebSocket relay: a client's WebSocket upgrade is forwarded to the
-//! session's loopback DevTools port, and bytes are copied both ways.
+//! session's loopback DevTools port, and bytes are copied both ways. A session another node of
+//! the fleet runs is reached through that node's relay.
 //!
 //! The relay works below WebSocket framing: it forwards the client's handshake key to Chromium
 //! with hyper's HTTP/1.1 client, returns Chromium's accept, and then splices the two upgraded
@@ -73,8 +74,15 @@ pub async fn open(
     // The token is the credential here, and it names the session: nobody without a valid
     // one learns whether the id exists. A holder learns that its session is gone (404).
     let jwt = query.jwt.unwrap_or_default();
-    if !token::verify(&state.signer, &jwt, id) {
+    let Some(grant) = token::verify(&state.signer, &jwt, id) else {
         return Err(CommonError::Unauthorized);
+    };
+    // The token names the node running the session: the upgrade is spliced to that node's
+    // relay without looking the session up.
+    if let Some(node) = &grant.node {
+        if let Some(route) = state.engine.route_to_node(node).await? {
+            return state.forwarder.forward(&route, None, request).await;
+        }
     }
     let endpoint = state.engine.cdp_endpoint(id)?;
     Ok(relay(request, endpoint).await.into_response())

@@ -3,8 +3,10 @@
 pub mod auth;
 pub mod body;
 pub mod cdp_relay;
+pub mod cluster;
 pub mod error;
 pub mod files;
+pub mod forward;
 pub mod health;
 pub mod request_id;
 pub mod timestamp;

@@ -21,6 +21,17 @@ struct Claims {
     sub: String,
     /// Unix expiry.
     exp: i64,
+    /// The fleet node running the session, so that any node relays the connection to it
+    /// without looking the session up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    node: Option<String>,
+}
+
+/// What a valid token lets its holder open.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CdpGrant {
+    /// The node running the session, when the token names one.
+    pub node: Option<String>,
 }
 
 /// A token for `session`, valid for `ttl` (at most [`CDP_TOKEN_TTL`]) or until the session's
@@ -31,6 +42,7 @@ pub fn issue(signer: &Signer, session: &Session, ttl: time::Duration) -> String 
     let claims = Claims {
         sub: session.id.clone(),
         exp: expires.unix_timestamp(),
+        node: session.node.clone(),
     };
     // Claims are two plain fields; serializing them cannot fail.
     let payload = serde_json::to_vec(&claims).unwrap_or_default();
@@ -43,23 +55,23 @@ pub fn issue(signer: &Signer, session: &Session, ttl: time::Duration) -> String 
     format!("{signing_input}.{sig}")
 }
 
-/// True when `token` is unexpired, signed by us, and names `session_id`.
-pub fn verify(signer: &Signer, token: &str, session_id: &str) -> bool {
-    let Some((signing_input, sig)) = token.rsplit_once('.') else {
-        return false;
-    };
+/// What `token` grants when it is unexpired, signed with the fleet's key, and names
+/// `session_id`; `None` otherwise.
+pub fn verify(signer: &Signer, token: &str, session_id: &str) -> Option<CdpGrant> {
+    let (signing_input, sig) = token.rsplit_once('.')?;
     let sig_ok = URL_SAFE_NO_PAD
         .decode(sig)
         .is_ok_and(|sig| signer.verify_raw(signing_input.as_bytes(), &sig));
     if !sig_ok {
-        return false;
+        return None;
     }
     let claims = signing_input
         .split_once('.')
         .and_then(|(_, payload)| URL_SAFE_NO_PAD.decode(payload).ok())
         .and_then(|json| serde_json::from_slice::<Claims>(&json).ok());
     claims
-        .is_some_and(|c| c.sub == session_id && c.exp > OffsetDateTime::now_utc().unix_timestamp())
+        .filter(|c| c.sub == session_id && c.exp > OffsetDateTime::now_utc().unix_timestamp())
+        .map(|c| CdpGrant { node: c.node })
 }
 
 #[cfg(test)]
@@ -80,6 +92,7 @@ mod tests {
             created_at: OffsetDateTime::now_utc(),
             deleted_at: None,
             end_reason: None,
+            node: None,
         }
     }
 
@@ -92,11 +105,21 @@ mod tests {
     fn a_token_opens_only_its_own_session() {
         let signer = Signer::new("s");
         let token = issue(&signer, &session("abc", None), CDP_TOKEN_TTL);
-        assert!(verify(&signer, &token, "abc"));
-        assert!(!verify(&signer, &token, "abd"));
-        assert!(!verify(&Signer::new("other"), &token, "abc"));
-        assert!(!verify(&signer, &format!("{token}0"), "abc"));
-        assert!(!verify(&signer, "garbage", "abc"));
+        assert!(verify(&signer, &token, "abc").is_some());
+        assert!(verify(&signer, &token, "abd").is_none());
+        assert!(verify(&Signer::new("other"), &token, "abc").is_none());
+        assert!(verify(&signer, &format!("{token}0"), "abc").is_none());
+        assert!(verify(&signer, "garbage", "abc").is_none());
+    }
+
+    #[test]
+    fn a_token_names_the_node_running_its_session() {
+        let signer = Signer::new("s");
+        let mut running = session("abc", None);
+        running.node = Some("node-b".into());
+        let token = issue(&signer, &running, CDP_TOKEN_TTL);
+        let grant = verify(&signer, &token, "abc").expect("valid");
+        assert_eq!(grant.node.as_deref(), Some("node-b"));
     }
 
     #[test]
@@ -123,7 +146,7 @@ mod tests {
         );
         // A session already past its end gets a token that is already dead.
         let ended = issue(&signer, &session("abc", Some(0)), CDP_TOKEN_TTL);
-        assert!(!verify(&signer, &ended, "abc"));
+        assert!(verify(&signer, &ended, "abc").is_none());
     }
 
     #[test]
@@ -139,9 +162,9 @@ mod tests {
             other.split('.').nth(1).unwrap(),
             parts[2]
         );
-        assert!(!verify(&signer, &forged, "xyz"));
+        assert!(verify(&signer, &forged, "xyz").is_none());
         // An unsigned token (`alg: none`, empty signature) is refused too.
         let unsigned = format!("{}.{}.", parts[0], parts[1]);
-        assert!(!verify(&signer, &unsigned, "abc"));
+        assert!(verify(&signer, &unsigned, "abc").is_none());
     }
 }

@@ -18,15 +18,16 @@ pub use error::GboxError;
 
 use crate::common::auth::{require_api_key, ApiKey, KeyHeader};
 use crate::common::error::CommonError;
+use crate::common::forward::{to_serving_node, Routing, Serving};
 use crate::ApiState;
 
 /// The GBOX routes, all behind `Authorization: Bearer <api key>` but the CDP WebSocket, whose
 /// presigned URL carries its own token.
 pub fn router(state: ApiState) -> Router<ApiState> {
-    let authed = Router::new()
-        .route("/boxes", get(boxes::list))
-        .route("/boxes/linux", post(boxes::create_linux))
-        .route("/boxes/android", post(boxes::create_android))
+    let serving = |serving| {
+        middleware::from_fn_with_state(Routing::new(&state, serving), to_serving_node::<GboxError>)
+    };
+    let per_box = Router::new()
         .route("/boxes/{id}", get(boxes::retrieve))
         .route("/boxes/{id}/terminate", post(boxes::terminate))
         .route("/boxes/{id}/actions/tap", post(actions::tap))
@@ -61,6 +62,15 @@ pub fn router(state: ApiState) -> Router<ApiState> {
             "/boxes/{id}/browser/tabs",
             get(browser::tabs).post(browser::open_tab),
         )
+        .route_layer(serving(Serving::Session));
+    let authed = Router::new()
+        .route("/boxes", get(boxes::list))
+        .route(
+            "/boxes/linux",
+            post(boxes::create_linux).layer(serving(Serving::NewSession)),
+        )
+        .route("/boxes/android", post(boxes::create_android))
+        .merge(per_box)
         .route_layer(middleware::from_fn_with_state(
             ApiKey::new(&state, KeyHeader::Bearer),
             require_api_key::<GboxError>,

@@ -15,18 +15,19 @@ pub use error::KernelError;
 
 use crate::common::auth::{require_api_key, ApiKey, KeyHeader};
 use crate::common::error::CommonError;
+use crate::common::forward::{to_serving_node, Routing, Serving};
 use crate::ApiState;
 
 /// The Kernel routes, behind `Authorization: Bearer <api key>` (docs/kernel.md, "Auth and
 /// request bodies"); the CDP relay authenticates with its `?jwt=` instead.
 pub fn router(state: ApiState) -> Router<ApiState> {
-    let authed = Router::new()
-        .route(
-            "/browsers",
-            post(browsers::create)
-                .get(browsers::list)
-                .delete(browsers::delete_by_persistent_id),
+    let serving = |serving| {
+        middleware::from_fn_with_state(
+            Routing::new(&state, serving),
+            to_serving_node::<KernelError>,
         )
+    };
+    let per_browser = Router::new()
         .route(
             "/browsers/{id}",
             get(browsers::retrieve)
@@ -42,6 +43,16 @@ pub fn router(state: ApiState) -> Router<ApiState> {
             "/browsers/{id}/replays/{replay_id}/stop",
             post(replays::stop),
         )
+        .route_layer(serving(Serving::Session));
+    let authed = Router::new()
+        .route(
+            "/browsers",
+            post(browsers::create)
+                .layer(serving(Serving::NewSession))
+                .get(browsers::list)
+                .delete(browsers::delete_by_persistent_id),
+        )
+        .merge(per_browser)
         .route_layer(middleware::from_fn_with_state(
             ApiKey::new(&state, KeyHeader::Bearer),
             require_api_key::<KernelError>,

@@ -23,12 +23,15 @@ pub use error::NativeError;
 
 use crate::common::auth::{require_api_key, ApiKey, KeyHeader};
 use crate::common::error::CommonError;
+use crate::common::forward::{to_serving_node, Routing, Serving};
 use crate::ApiState;
 
 /// The `/v1` routes. Bearer auth on all but the OpenAPI document and the CDP relay (`?jwt=`).
 pub fn router(state: ApiState) -> Router<ApiState> {
-    let authed = Router::new()
-        .route("/sessions", post(sessions::create).get(sessions::list))
+    let serving = |serving| {
+        middleware::from_fn_with_state(Routing::new(&state, serving), to_serving_node::<NativeError>)
+    };
+    let per_session = Router::new()
         .route(
             "/sessions/{id}",
             get(sessions::retrieve).delete(sessions::delete),
@@ -37,6 +40,8 @@ pub fn router(state: ApiState) -> Router<ApiState> {
             "/sessions/{id}/recordings",
             post(recordings::start).get(recordings::list),
         )
+        .route_layer(serving(Serving::Session));
+    let per_recording = Router::new()
         .route(
             "/recordings/{id}",
             get(recordings::retrieve).delete(recordings::delete),
@@ -46,6 +51,16 @@ pub fn router(state: ApiState) -> Router<ApiState> {
             "/recordings/{id}/download-url",
             get(recordings::download_url),
         )
+        .route_layer(serving(Serving::Recording));
+    let authed = Router::new()
+        .route(
+            "/sessions",
+            post(sessions::create)
+                .layer(serving(Serving::NewSession))
+                .get(sessions::list),
+        )
+        .merge(per_session)
+        .merge(per_recording)
         .route(
             "/test-records/{id}",
             get(records::retrieve).delete(records::delete),

@@ -85,6 +85,8 @@ pub struct SessionJson {
     pub deleted_at: Option<String>,
     /// Why it ended when no client ended it (`node_lost`, `server_restarted`).
     pub end_reason: Option<String>,
+    /// The fleet node running it (`--node-id`); any node answers for it.
+    pub node: Option<String>,
 }
 
 impl SessionJson {
@@ -108,6 +110,7 @@ impl SessionJson {
             created_at: rfc3339(session.created_at),
             deleted_at: session.deleted_at.map(rfc3339),
             end_reason: session.end_reason,
+            node: session.node,
             id: session.id,
         }
     }

@@ -56,6 +56,11 @@ pub struct SqlMetadata {
 }
 
 impl SqlMetadata {
+    /// True for a database several nodes can share (PostgreSQL); SQLite is one node's own.
+    pub fn is_shared(&self) -> bool {
+        self.backend == Backend::Postgres
+    }
+
     /// Opens (creating if needed) the SQLite file at `path`.
     pub async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
         let url = SqliteConnectOptions::new()
@@ -207,6 +212,7 @@ fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
         created_at: from_micros(row.try_get("created_at")?)?,
         deleted_at: opt_from_micros(row.try_get("deleted_at")?)?,
         end_reason: row.try_get("end_reason")?,
+        node: row.try_get("owner_node")?,
     })
 }
 
@@ -501,6 +507,7 @@ pub(super) mod tests {
             created_at: OffsetDateTime::now_utc(),
             deleted_at: None,
             end_reason: None,
+            node: None,
         }
     }
 
