@@ -10,7 +10,7 @@ use tapedeck_api::common::forward::Forwarder;
 use tapedeck_api::ApiState;
 use tapedeck_engine::{Engine, EngineConfig, Sandbox};
 use tapedeck_store::{
-    redact_password, secrets, BlobStore, NodeOwner, NodeRegistration, Presigner, Signer,
+    redact_password, secrets, BlobStore, FleetMetadata, NodeOwner, NodeRegistration, Presigner, Signer,
     SqlMetadata,
 };
 use tapedeck_upstream::UpstreamClient;
@@ -189,6 +189,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     tokio::spawn(engine.clone().reap_sessions());
     tokio::spawn(engine.clone().run_traffic_writer());
+    tokio::spawn(engine.clone().sync_traffic_with_fleet());
     if let Some(days) = config.retention_days {
         tracing::info!(
             days,

@@ -4,7 +4,10 @@ rows, a lost node's recordings are finalized by a survivor from the bucket, and 
 only frozen cannot overwrite what was recovered."""
 
 import signal
+import threading
 import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -108,6 +111,61 @@ def test_creates_through_one_node_fill_the_fleet_then_answer_529(three_nodes):
     assert full.status_code == 529, full.text
     # Lists read the shared database: every node sees the whole fleet's sessions.
     assert sorted(br.session_id for br in c.kernel_client().browsers.list()) == sorted(created)
+
+
+class CountingApp:
+    """A target application that counts the requests each path gets."""
+
+    def __init__(self):
+        hits = self.hits = Counter()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                hits[self.path] += 1
+                body = self.path.encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+def test_a_fast_run_records_traffic_through_every_nodes_proxy_and_is_tested_once(three_nodes):
+    a, b, c = three_nodes
+    app = CountingApp()
+    try:
+        created = a.fast("POST", "/test_run", json={"name": "fleet run"}).json()["body"]
+        # Once create answers, every node's proxy records into the run.
+        sent = []
+        for n, proxy in enumerate([b, c, b, c, a, c]):
+            with httpx.Client(proxy=proxy.proxy_url, timeout=30) as client:
+                path = f"/item/{n}"
+                assert client.get(f"{app.url}{path}").text == path
+                sent.append(path)
+        stopped = c.fast("POST", f"/test_run/{created['id']}/action/stop").json()["body"]
+        assert stopped["recording"] is False and stopped["baseline_count"] == len(sent), stopped
+        with httpx.Client(proxy=b.proxy_url, timeout=30) as client:
+            client.get(f"{app.url}/after-stop")
+
+        def finished():
+            return a.fast("GET", f"/test_run/{created['id']}").json()["body"]["state"] in ("passed", "failed")
+        wait_until(finished, 60, "the run's testing phase to finish")
+        run = b.fast("GET", f"/test_run/{created['id']}").json()["body"]
+        assert run["state"] == "passed" and run["baseline_check_passed_count"] == len(sent), run
+        entries = b.native("GET", f"/test-records/{created['test_record_id']}/har").json()["log"]["entries"]
+        assert sorted(e["request"]["url"] for e in entries) == sorted(f"{app.url}{p}" for p in sent)
+        # Each path: recorded once, replayed once by one node's testing phase.
+        assert all(app.hits[p] == 2 for p in sent) and app.hits["/after-stop"] == 1, app.hits
+    finally:
+        app.httpd.shutdown()
 
 
 def test_a_node_on_a_shared_database_refuses_to_start_without_a_cluster_secret(tmp_path, postgres):  # noqa: F811

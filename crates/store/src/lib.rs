@@ -13,8 +13,8 @@ pub use blobs::BlobStore;
 pub use error::StoreError;
 pub use keys::StorageKey;
 pub use meta::{
-    redact_password, FleetMetadata, LostRows, Metadata, NodeOwner, NodeRecord, NodeRegistration,
-    SqlMetadata, TakenOver,
+    redact_password, DatabaseTime, FleetMetadata, LostRows, Metadata, NodeOwner, NodeRecord,
+    NodeRegistration, RecordingRun, SqlMetadata, TakenOver,
 };
 pub use presign::{PresignError, Presigner, Signer};
 pub use upload::BlobUpload;

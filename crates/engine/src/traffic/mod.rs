@@ -2,6 +2,7 @@
 //! proxy asks which requests to keep ([`sink`]), and a single writer task appends them to their
 //! test record.
 
+mod fleet_sync;
 mod hosts;
 #[cfg(test)]
 mod inactivity_tests;
@@ -15,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tapedeck_core::traffic::TrafficSink;
-use tapedeck_core::Baseline;
+use tapedeck_core::{Baseline, TestRun};
 use tokio::sync::{mpsc, oneshot};
 
 pub use hosts::HostPattern;
@@ -46,7 +47,31 @@ pub(crate) struct ActiveRecording {
     ticket: RecordTicket,
     hosts: HostPattern,
     inactivity_timeout: Duration,
+    /// When this node, or (as of the last sync) any node of the fleet, last saw its traffic.
     last_activity: Instant,
+    /// When this node last told the fleet about its traffic for it.
+    synced_at: Instant,
+}
+
+impl ActiveRecording {
+    /// `run` recording from now on, for requests to `hosts`.
+    fn new(run: &TestRun, hosts: HostPattern) -> Self {
+        let now = Instant::now();
+        Self {
+            ticket: RecordTicket {
+                test_run_id: run.id,
+                test_record_id: run.test_record_id,
+                body_cap: run
+                    .spec
+                    .body_cap_kib
+                    .and_then(|kib| usize::try_from(kib * 1024).ok()),
+            },
+            hosts,
+            inactivity_timeout: Duration::from_secs(run.spec.inactivity_timeout_secs),
+            last_activity: now,
+            synced_at: now,
+        }
+    }
 }
 
 /// Messages to the writer, processed in order.

@@ -1,13 +1,11 @@
 //! Test runs: create (record into a new test record), copy (replay an existing one), stop.
 
-use std::time::{Duration, Instant};
-
 use tapedeck_core::{ConflictReason, EngineError, TestRecord, TestRun, TestRunSpec, TestRunState};
 use time::OffsetDateTime;
 
 use tapedeck_store::meta::Page;
 
-use super::{ActiveRecording, HostPattern, RecordTicket};
+use super::{ActiveRecording, HostPattern};
 use crate::{lock, Engine};
 
 /// Most test runs or records in one page of a list.
@@ -65,7 +63,7 @@ impl Engine {
             }
         }
         let hosts = HostPattern::parse(&spec.allowed_hosts)?;
-        let _transition = self.inner.traffic.transitions.lock().await;
+        let transition = self.inner.traffic.transitions.lock().await;
         self.interrupt_active_runs(project).await?;
         let now = OffsetDateTime::now_utc();
         let record_name = request
@@ -78,20 +76,11 @@ impl Engine {
             .await?;
         let mut run = new_run(record.id, spec, true, now);
         run.id = self.inner.meta.insert_test_run(&run).await?;
-        let recording = ActiveRecording {
-            ticket: RecordTicket {
-                test_run_id: run.id,
-                test_record_id: record.id,
-                body_cap: run
-                    .spec
-                    .body_cap_kib
-                    .and_then(|kib| usize::try_from(kib * 1024).ok()),
-            },
-            hosts,
-            inactivity_timeout: Duration::from_secs(run.spec.inactivity_timeout_secs),
-            last_activity: Instant::now(),
-        };
-        lock(&self.inner.traffic.active).insert(project.to_owned(), recording);
+        lock(&self.inner.traffic.active)
+            .insert(project.to_owned(), ActiveRecording::new(&run, hosts));
+        drop(transition);
+        // Once this answers, every node's proxy records into the run.
+        self.wait_for_fleet_traffic().await;
         tracing::info!(
             project,
             test_run = run.id,
@@ -236,15 +225,21 @@ impl Engine {
     /// a recording"). Then the run replays its record. Stopping a run that no longer records
     /// returns it as it is.
     pub(crate) async fn end_recording_phase(&self, id: i64) -> Result<TestRun, EngineError> {
-        let _transition = self.inner.traffic.transitions.lock().await;
+        let transition = self.inner.traffic.transitions.lock().await;
         let mut run = self.run_by_id(id).await?;
         if !run.recording {
             return Ok(run);
         }
         lock(&self.inner.traffic.active).retain(|_, a| a.ticket.test_run_id != id);
         self.flush_traffic().await;
+        if !self.inner.meta.end_recording_phase(id).await? {
+            // Another node of the fleet stopped it first, and runs its testing phase.
+            return self.run_by_id(id).await;
+        }
         run.recording = false;
-        self.inner.meta.update_test_run(&run).await?;
+        drop(transition);
+        // What the other nodes' proxies admitted before the stop is stored before it answers.
+        self.wait_for_fleet_traffic().await;
         tracing::info!(test_run = id, "recording stopped");
         tokio::spawn(self.clone().replay_test_run(run.clone()));
         Ok(run)

@@ -78,6 +78,22 @@ pub struct TakenOver {
     pub test_runs: Vec<TestRun>,
 }
 
+/// A moment on the database's clock, in microseconds since the Unix epoch: the one clock every
+/// node of the fleet agrees on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DatabaseTime(pub i64);
+
+/// A test run recording now, as the whole fleet sees it.
+#[derive(Debug, Clone)]
+pub struct RecordingRun {
+    /// The project its test record belongs to.
+    pub project: String,
+    /// The run.
+    pub run: TestRun,
+    /// Since any node last saw traffic for it (or since it started, before any traffic).
+    pub idle_for: Duration,
+}
+
 /// Membership and ownership in the metadata database.
 #[async_trait]
 pub trait FleetMetadata: Send + Sync {
@@ -98,6 +114,27 @@ pub trait FleetMetadata: Send + Sync {
         node: &NodeOwner,
         silent_for: Duration,
     ) -> Result<bool, StoreError>;
+    /// True when other nodes can share this database (PostgreSQL, not SQLite).
+    fn is_shared(&self) -> bool;
+    /// The database's clock now.
+    async fn clock(&self) -> Result<DatabaseTime, StoreError>;
+    /// Every test run recording now, in every project.
+    async fn recording_runs(&self) -> Result<Vec<RecordingRun>, StoreError>;
+    /// Notes that this node saw traffic for `runs` just now.
+    async fn note_run_traffic(&self, runs: &[i64]) -> Result<(), StoreError>;
+    /// Notes that this node applied the recording runs as read at `read_at`, and stored every
+    /// exchange it admitted for runs that had stopped by then.
+    async fn note_traffic_synced(&self, read_at: DatabaseTime) -> Result<(), StoreError>;
+    /// The other live nodes (a heartbeat within `live_within`, not lost) that have not synced
+    /// their traffic since `since`.
+    async fn nodes_behind(
+        &self,
+        since: DatabaseTime,
+        live_within: Duration,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Ends run `id`'s recording phase (`recording` becomes false); `true` for the one caller
+    /// that did, who then runs its testing phase.
+    async fn end_recording_phase(&self, id: i64) -> Result<bool, StoreError>;
     /// Takes over `lost`'s rows: running sessions end (deleted at `at` with `end_reason`),
     /// and in-flight recordings and running test runs become this node's, returned for it to
     /// finish.

@@ -16,7 +16,10 @@ use tapedeck_core::{Recording, Session, SessionKind};
 use time::OffsetDateTime;
 
 pub use api_keys::ApiKeyMetadata;
-pub use fleet::{FleetMetadata, LostRows, NodeOwner, NodeRecord, NodeRegistration, TakenOver};
+pub use fleet::{
+    DatabaseTime, FleetMetadata, LostRows, NodeOwner, NodeRecord, NodeRegistration, RecordingRun,
+    TakenOver,
+};
 pub use sql::{redact_password, SqlMetadata};
 pub use traffic::TrafficMetadata;
 

@@ -29,7 +29,7 @@ const DATABASE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
+pub(super) enum Backend {
     Sqlite,
     Postgres,
 }
@@ -49,18 +49,13 @@ impl Backend {
 #[derive(Clone)]
 pub struct SqlMetadata {
     pub(super) pool: AnyPool,
-    backend: Backend,
+    pub(super) backend: Backend,
     /// Who the rows this node writes belong to; updates of sessions and recordings apply only
     /// to rows it still owns.
     pub(super) owner: NodeOwner,
 }
 
 impl SqlMetadata {
-    /// True for a database several nodes can share (PostgreSQL); SQLite is one node's own.
-    pub fn is_shared(&self) -> bool {
-        self.backend == Backend::Postgres
-    }
-
     /// Opens (creating if needed) the SQLite file at `path`.
     pub async fn open_sqlite(path: &Path) -> Result<Self, StoreError> {
         let url = SqliteConnectOptions::new()

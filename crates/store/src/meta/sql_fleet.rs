@@ -8,8 +8,11 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use time::OffsetDateTime;
 
-use super::fleet::{FleetMetadata, LostRows, NodeOwner, NodeRecord, NodeRegistration, TakenOver};
-use super::sql::{micros, recording_from_row, SqlMetadata};
+use super::fleet::{
+    DatabaseTime, FleetMetadata, LostRows, NodeOwner, NodeRecord, NodeRegistration, RecordingRun,
+    TakenOver,
+};
+use super::sql::{micros, recording_from_row, Backend, SqlMetadata};
 use super::sql_traffic::{flag, run_from_row};
 use crate::StoreError;
 
@@ -125,6 +128,88 @@ impl FleetMetadata for SqlMetadata {
         .bind(i64::try_from(silent_for.as_micros()).unwrap_or(i64::MAX))
         .execute(&self.pool)
         .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    fn is_shared(&self) -> bool {
+        self.backend == Backend::Postgres
+    }
+
+    async fn clock(&self) -> Result<DatabaseTime, StoreError> {
+        let now = sqlx::query_scalar(&format!("SELECT {}", self.database_now()))
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(DatabaseTime(now))
+    }
+
+    async fn recording_runs(&self) -> Result<Vec<RecordingRun>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT run.*, record.project AS project,
+                {} - COALESCE(run.last_traffic_at, run.start_time) AS idle
+             FROM test_runs run JOIN test_records record ON record.id = run.test_record_id
+             WHERE run.state = 'running' AND run.recording ORDER BY run.id",
+            self.database_now()
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let idle: i64 = row.try_get("idle")?;
+                Ok(RecordingRun {
+                    project: row.try_get("project")?,
+                    run: run_from_row(row)?,
+                    idle_for: Duration::from_micros(u64::try_from(idle).unwrap_or(0)),
+                })
+            })
+            .collect()
+    }
+
+    async fn note_run_traffic(&self, runs: &[i64]) -> Result<(), StoreError> {
+        for id in runs {
+            sqlx::query(&format!(
+                "UPDATE test_runs SET last_traffic_at = {} WHERE id = $1",
+                self.database_now()
+            ))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn note_traffic_synced(&self, read_at: DatabaseTime) -> Result<(), StoreError> {
+        sqlx::query("UPDATE nodes SET traffic_synced_at = $3 WHERE id = $1 AND incarnation = $2")
+            .bind(&self.owner.node)
+            .bind(&self.owner.incarnation)
+            .bind(read_at.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn nodes_behind(
+        &self,
+        since: DatabaseTime,
+        live_within: Duration,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT id FROM nodes
+             WHERE id <> $1 AND NOT lost AND heartbeat_at >= {} - $2
+               AND COALESCE(traffic_synced_at, 0) < $3 ORDER BY id",
+            self.database_now()
+        ))
+        .bind(&self.owner.node)
+        .bind(i64::try_from(live_within.as_micros()).unwrap_or(i64::MAX))
+        .bind(since.0)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn end_recording_phase(&self, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE test_runs SET recording = FALSE WHERE id = $1 AND recording")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
