@@ -47,6 +47,11 @@ impl Engine {
         warm
     }
 
+    /// How many pooled sessions are ready to be handed out.
+    pub(crate) fn pooled_sessions(&self) -> usize {
+        lock(&self.inner.warm.ready).len()
+    }
+
     /// Ends one pooled session to free its slot; false when the pool is empty.
     pub(crate) async fn evict_warm(&self) -> bool {
         let Some(warm) = lock(&self.inner.warm.ready).pop() else {

@@ -6,6 +6,7 @@ pub mod cdp_relay;
 pub mod error;
 pub mod files;
 pub mod health;
+pub mod metrics;
 pub mod request_id;
 pub mod timestamp;
 pub mod token;
