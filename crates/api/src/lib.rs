@@ -41,10 +41,12 @@ impl ApiState {
     }
 }
 
-/// The whole HTTP surface: `/healthz`, `/files`, `/v1`, `/kernel`, `/gbox` and `/fast`.
+/// The whole HTTP surface: `/healthz`, `/metrics`, `/files`, `/v1`, `/kernel`, `/gbox` and
+/// `/fast`.
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/healthz", get(common::health::healthz))
+        .merge(common::metrics::router(&state))
         .merge(common::files::router())
         .nest("/v1", native::router(state.clone()))
         .nest("/kernel", kernel::router(state.clone()))

@@ -76,4 +76,20 @@ impl EngineError {
     pub fn internal(err: impl std::fmt::Display) -> Self {
         Self::Internal(err.to_string())
     }
+
+    /// Which kind of failure this is, as a stable snake_case name (the variant's), for
+    /// metrics and logs; it never carries the error's details.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::InvalidInput(_) => "invalid_input",
+            Self::NotFound { .. } => "not_found",
+            Self::Conflict { .. } => "conflict",
+            Self::NotReady(_) => "not_ready",
+            Self::CapacityExhausted(_) => "capacity_exhausted",
+            Self::Forbidden(_) => "forbidden",
+            Self::Unavailable(_) => "unavailable",
+            Self::TimedOut(_) => "timed_out",
+            Self::Internal(_) => "internal",
+        }
+    }
 }

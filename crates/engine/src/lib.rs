@@ -34,7 +34,7 @@ use tokio::sync::Semaphore;
 pub use actions::MAX_WHEEL_CLICKS;
 pub use api_keys::{IssuedKey, NewKey, API_KEY_LEN};
 pub use config::EngineConfig;
-pub use counters::EngineCounters;
+pub use counters::{EngineCounters, EngineMetrics, HistogramSnapshot};
 pub use fleet::{HEARTBEAT_EVERY, SILENT_AFTER};
 pub use recording::{Artifact, RecordingKind, RecordingRequest};
 pub use recovery::RecoveryProgress;

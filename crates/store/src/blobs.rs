@@ -5,6 +5,7 @@
 //! (see [`crate::upload`]) and moves out of the spool take each backend's own way.
 
 use std::path::{Path as FsPath, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -70,6 +71,19 @@ pub struct BlobStore {
     local_root: Option<PathBuf>,
     /// Set for a bucket, which presigns its own URLs (SigV4) and serves them itself.
     bucket: Option<Bucket>,
+    /// What the store and its clones have stored so far.
+    written: BytesWritten,
+}
+
+/// A count of bytes stored, shared by a store, its clones and the uploads they start.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BytesWritten(Arc<AtomicU64>);
+
+impl BytesWritten {
+    /// Counts `bytes` more bytes stored.
+    pub(crate) fn add(&self, bytes: u64) {
+        self.0.fetch_add(bytes, Ordering::Relaxed);
+    }
 }
 
 /// The bucket itself, for what the folder-scoped `inner` cannot do: upload parts in any order,
@@ -101,6 +115,7 @@ impl BlobStore {
             inner: Arc::new(LocalFileSystem::new_with_prefix(&root)?),
             local_root: Some(root),
             bucket: None,
+            written: BytesWritten::default(),
         })
     }
 
@@ -146,6 +161,7 @@ impl BlobStore {
             inner,
             local_root: None,
             bucket: Some(Bucket { s3, signer, prefix }),
+            written: BytesWritten::default(),
         };
         store.inner.list_with_delimiter(None).await.map_err(|e| {
             // Without keys in the environment, object_store asks the EC2 metadata service,
@@ -194,11 +210,19 @@ impl BlobStore {
         self.local_root.as_ref().map(|root| root.join(key.path()))
     }
 
+    /// Bytes stored since the store was opened, by it and its clones: objects put, files moved
+    /// in, uploads finished. Rewrites and deletes do not count; an object replaced counts again.
+    pub fn bytes_written(&self) -> u64 {
+        self.written.0.load(Ordering::Relaxed)
+    }
+
     /// Writes `bytes` under `key`, replacing what was there.
     pub async fn put(&self, key: &StorageKey, bytes: bytes::Bytes) -> Result<(), StoreError> {
+        let size = bytes.len() as u64;
         self.inner
             .put(&key.object_path(), PutPayload::from(bytes))
             .await?;
+        self.written.add(size);
         Ok(())
     }
 
@@ -238,7 +262,10 @@ impl BlobStore {
                 tokio::fs::create_dir_all(parent).await?;
             }
             match tokio::fs::rename(file, &dest).await {
-                Ok(()) => return Ok(bytes),
+                Ok(()) => {
+                    self.written.add(bytes.len() as u64);
+                    return Ok(bytes);
+                }
                 // Another filesystem: upload below.
                 Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {}
                 Err(e) => return Err(e.into()),
@@ -253,8 +280,11 @@ impl BlobStore {
     /// succeeds, and until then its first bytes can be rewritten (see [`crate::upload`]).
     pub async fn upload(&self, dest: &StorageKey) -> Result<BlobUpload, StoreError> {
         match (&self.bucket, self.local_path(dest)) {
-            (Some(bucket), _) => BlobUpload::bucket(bucket.s3.clone(), bucket.path(dest)).await,
-            (None, Some(file)) => BlobUpload::file(file).await,
+            (Some(bucket), _) => {
+                let (s3, path) = (bucket.s3.clone(), bucket.path(dest));
+                BlobUpload::bucket(s3, path, self.written.clone()).await
+            }
+            (None, Some(file)) => BlobUpload::file(file, self.written.clone()).await,
             (None, None) => Err(StoreError::Config(
                 "the store is neither a directory nor a bucket".into(),
             )),
@@ -383,6 +413,7 @@ mod tests {
         let key = StorageKey::for_path("rec/x/parts/seg_00000.m4s").unwrap();
         assert_eq!(store.move_file(&key, &segment).await.unwrap(), "video");
         assert!(!segment.exists());
+        assert_eq!(store.bytes_written(), 5);
         let stored = store.local_path(&key).unwrap();
         // The same file, not a copy of it.
         assert_eq!(
@@ -432,7 +463,13 @@ mod tests {
             None,
             "not before it is finished"
         );
+        assert_eq!(store.bytes_written(), 11, "the parts");
         assert_eq!(upload.finish().await.unwrap(), 11);
+        assert_eq!(
+            store.bytes_written(),
+            22,
+            "the parts and the finished upload"
+        );
         let on_disk = std::fs::read(store.local_path(&dest).unwrap()).unwrap();
         assert_eq!(on_disk, b"hello world");
         assert_eq!(store.size(&dest).await.unwrap(), Some(11));

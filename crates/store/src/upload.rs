@@ -16,6 +16,7 @@ use object_store::{MultipartId, PutPayload};
 use tokio::io::{AsyncSeekExt as _, AsyncWriteExt as _};
 use tokio::task::JoinSet;
 
+use crate::blobs::BytesWritten;
 use crate::StoreError;
 
 /// The size of every part of a bucket upload but the last, and so also how many leading bytes
@@ -29,6 +30,8 @@ const PARTS_IN_FLIGHT: usize = 2;
 pub struct BlobUpload {
     sink: Sink,
     size: u64,
+    /// Where the object's size is counted once it appears.
+    written: BytesWritten,
 }
 
 /// Where an upload's bytes go.
@@ -38,18 +41,20 @@ enum Sink {
 }
 
 impl BlobUpload {
-    /// An upload into a staging file that becomes `dest` at the end.
-    pub(crate) async fn file(dest: PathBuf) -> Result<Self, StoreError> {
+    /// An upload into a staging file that becomes `dest` at the end, counted in `written`.
+    pub(crate) async fn file(dest: PathBuf, written: BytesWritten) -> Result<Self, StoreError> {
         Ok(Self {
             sink: Sink::File(FileUpload::create(dest).await?),
             size: 0,
+            written,
         })
     }
 
-    /// A multipart upload of `path` into `store`.
+    /// A multipart upload of `path` into `store`, counted in `written`.
     pub(crate) async fn bucket(
         store: Arc<dyn MultipartStore>,
         path: Path,
+        written: BytesWritten,
     ) -> Result<Self, StoreError> {
         let id = store.create_multipart(&path).await?;
         Ok(Self {
@@ -64,6 +69,7 @@ impl BlobUpload {
                 sent: Vec::new(),
             }),
             size: 0,
+            written,
         })
     }
 
@@ -99,7 +105,9 @@ impl BlobUpload {
             Sink::File(file) => file.finish().await,
             Sink::Bucket(parts) => parts.finish().await,
         };
-        finished.map(|()| self.size)
+        finished?;
+        self.written.add(self.size);
+        Ok(self.size)
     }
 
     /// Drops what was uploaded; the object never appears.
@@ -352,9 +360,10 @@ mod tests {
         let bucket = Arc::new(Parts::default());
         let pieces = pieces();
         let patch = (1000, &b"index"[..]);
-        let started = BlobUpload::bucket(bucket.clone(), Path::from("x.mp4"))
-            .await
-            .unwrap();
+        let started =
+            BlobUpload::bucket(bucket.clone(), Path::from("x.mp4"), BytesWritten::default())
+                .await
+                .unwrap();
         let size = upload(started, &pieces, patch).await;
         let (sizes, stored) = bucket.completed.lock().unwrap().take().expect("completed");
         assert_eq!(size, stored.len() as u64);
@@ -367,9 +376,10 @@ mod tests {
     async fn a_small_bucket_upload_is_its_head_alone() {
         let bucket = Arc::new(Parts::default());
         let pieces = vec![b"init".to_vec(), b"free".to_vec(), b"video".to_vec()];
-        let started = BlobUpload::bucket(bucket.clone(), Path::from("x.mp4"))
-            .await
-            .unwrap();
+        let started =
+            BlobUpload::bucket(bucket.clone(), Path::from("x.mp4"), BytesWritten::default())
+                .await
+                .unwrap();
         upload(started, &pieces, (4, b"sidx")).await;
         let (sizes, stored) = bucket.completed.lock().unwrap().take().expect("completed");
         assert_eq!((sizes, stored), (vec![13], b"initsidxvideo".to_vec()));
@@ -381,7 +391,9 @@ mod tests {
         let dest = dir.path().join("recordings").join("x.mp4");
         let pieces = pieces();
         let patch = (PART_SIZE as u64 - 5, &b"index"[..]);
-        let mut started = BlobUpload::file(dest.clone()).await.unwrap();
+        let mut started = BlobUpload::file(dest.clone(), BytesWritten::default())
+            .await
+            .unwrap();
         started.write(b"").await.unwrap();
         assert!(!dest.exists(), "not before it is finished");
         let size = upload(started, &pieces, patch).await;
@@ -397,7 +409,9 @@ mod tests {
     async fn a_rewrite_past_the_head_or_the_end_is_refused_and_abort_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("x.mp4");
-        let mut started = BlobUpload::file(dest.clone()).await.unwrap();
+        let mut started = BlobUpload::file(dest.clone(), BytesWritten::default())
+            .await
+            .unwrap();
         started.write(&vec![0; PART_SIZE + 10]).await.unwrap();
         assert!(started
             .rewrite(PART_SIZE as u64 - 2, b"four")
@@ -408,9 +422,10 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 
         let bucket = Arc::new(Parts::default());
-        let mut started = BlobUpload::bucket(bucket.clone(), Path::from("x.mp4"))
-            .await
-            .unwrap();
+        let mut started =
+            BlobUpload::bucket(bucket.clone(), Path::from("x.mp4"), BytesWritten::default())
+                .await
+                .unwrap();
         started.write(&vec![0; PART_SIZE + 10]).await.unwrap();
         assert!(started
             .rewrite(PART_SIZE as u64 + 1, b"four")

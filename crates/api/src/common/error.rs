@@ -2,6 +2,9 @@
 //! body that the native API and Kernel both use. Each dialect wraps [`CommonError`] and renders
 //! it in its own format in its own `error.rs`.
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
 use axum::extract::rejection::QueryRejection;
 use axum::extract::Query;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -84,11 +87,27 @@ impl CommonError {
         }
     }
 
+    /// Which kind of failure this is, as a stable snake_case name for metrics: the engine's
+    /// own [`EngineError::kind`] for an engine error.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Engine(e) => e.kind(),
+            Self::Body(_) => "malformed_body",
+            Self::Query(_) => "malformed_query",
+            Self::Unauthorized => "unauthorized",
+            Self::RouteNotFound => "route_not_found",
+            Self::NotServed(_) => "not_served",
+        }
+    }
+
     /// The `{code, message}` body with this error's code.
     ///
+    /// Every dialect renders its answer from this, once per failed request, so this is where
+    /// each answered error is counted by [`Self::kind`] (see [`answered_errors`]).
     /// A server failure is logged with its details and the request's id, and its message names
     /// only that id: internal text (paths, SQL, a child's stderr) never reaches a client.
     pub fn body(&self) -> ErrorBody {
+        *lock_answered().entry(self.kind()).or_default() += 1;
         // Only a failure of the server itself hides its text: a route that is not served, a
         // full server, a session or database that does not answer all say what happened.
         let failed = matches!(self, Self::Engine(EngineError::Internal(_)));
@@ -106,6 +125,21 @@ impl CommonError {
             message,
         }
     }
+}
+
+/// How many errors of each kind the server answered since it started, by kind. A process-wide
+/// count, since [`CommonError::body`], where every dialect's errors pass, has no engine at hand.
+static ANSWERED: Mutex<BTreeMap<&'static str, u64>> = Mutex::new(BTreeMap::new());
+
+/// Locks [`ANSWERED`], ignoring poisoning: it holds plain counts.
+fn lock_answered() -> std::sync::MutexGuard<'static, BTreeMap<&'static str, u64>> {
+    ANSWERED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The errors answered so far, by [`CommonError::kind`] in name order: each kind seen at least
+/// once.
+pub fn answered_errors() -> Vec<(&'static str, u64)> {
+    lock_answered().iter().map(|(&k, &n)| (k, n)).collect()
 }
 
 /// Seconds a client is told to wait before retrying a 503.
@@ -164,6 +198,27 @@ mod tests {
         assert_eq!(body.code, "internal_error");
         assert!(body.message.contains("req123"), "{}", body.message);
         assert!(!body.message.contains("/var/lib"), "{}", body.message);
+    }
+
+    #[test]
+    fn each_rendered_error_is_counted_under_its_kind() {
+        let answered = |kind| {
+            answered_errors()
+                .into_iter()
+                .find(|&(k, _)| k == kind)
+                .map_or(0, |(_, n)| n)
+        };
+        // No other test renders these two, so the counts move only here.
+        let before = (answered("forbidden"), answered("not_served"));
+        CommonError::Engine(EngineError::Forbidden("a tampered key".into())).body();
+        CommonError::NotServed("use /v1").body();
+        CommonError::NotServed("use /v1").body();
+        assert_eq!(
+            (answered("forbidden"), answered("not_served")),
+            (before.0 + 1, before.1 + 2)
+        );
+        let kinds: Vec<_> = answered_errors().into_iter().map(|(k, _)| k).collect();
+        assert!(kinds.windows(2).all(|w| w[0] < w[1]), "{kinds:?}");
     }
 
     #[test]

@@ -44,9 +44,8 @@ pub(super) async fn supervise(
     async move {
         let id = recording.id.clone();
         let outcome = run(&engine, recorder, recording, ring_segments, stop_rx).await;
-        match &outcome {
-            Ok(_) => Counters::bump(&engine.inner.counters.recordings_finalized),
-            Err(e) => tracing::error!(error = %e, "finalization failed"),
+        if let Err(e) = &outcome {
+            tracing::error!(error = %e, "finalization failed");
         }
         done_tx.send_replace(Some(outcome));
         engine.forget_recording(&id);
@@ -108,6 +107,8 @@ async fn run(
             }
         }
     };
+    // The stop's latency runs from here, whatever stopped it, to the finalized video.
+    let stopping = Instant::now();
     engine.close_stop_channel(&recording.id);
     tracing::info!(reason = reason.as_str(), "stopping recording");
     recording.state = RecordingState::Stopping;
@@ -125,7 +126,14 @@ async fn run(
         StopReason::RecorderExited => RecordingState::Interrupted,
         _ => RecordingState::Finished,
     };
-    finalize_with_retries(engine, recording, final_state, assembly, length_ms).await
+    let finalized =
+        finalize_with_retries(engine, recording, final_state, assembly, length_ms).await;
+    if finalized.is_ok() {
+        let counters = &engine.inner.counters;
+        Counters::bump(&counters.recordings_finalized);
+        counters.recording_stops.observe(stopping.elapsed());
+    }
+    finalized
 }
 
 /// Finalizes as `final_state`, retrying a failure (a bucket or database that hiccups) with a doubling wait;

@@ -138,7 +138,18 @@ async fn a_stopped_recording_is_every_segment_in_order_assembled_while_recording
     assert_eq!(stored.storage_key, finished.storage_key);
     assert_eq!(stored.size_bytes, finished.size_bytes);
     assert_eq!(stored.duration_ms, finished.duration_ms);
-    assert_eq!(engine.counters().recordings_finalized, 1);
+    let metrics = engine.metrics();
+    assert_eq!(metrics.counters.recordings_finalized, 1);
+    assert_eq!(metrics.recording_stops.count, 1);
+    // Every part was stored once, then the video made of them.
+    let parts: usize = std::iter::once("init.mp4")
+        .chain(FIXTURE_SEGMENTS)
+        .map(|name| fixture(name).len())
+        .sum();
+    assert_eq!(
+        metrics.counters.blob_bytes_written,
+        (parts + bytes.len()) as u64
+    );
     // The spool is gone once the artifact is complete.
     assert!(!engine.config().spool_dir(&recording.id).exists());
 }

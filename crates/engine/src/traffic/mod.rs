@@ -23,6 +23,7 @@ pub use hosts::HostPattern;
 pub use pages::BaselinePages;
 pub use runs::{CopyRequest, CreateRequest};
 
+use crate::counters::Counters;
 use crate::{lock, Engine};
 
 /// Most baselines written in one transaction.
@@ -147,8 +148,14 @@ impl Engine {
             }
         }
         if !baselines.is_empty() {
-            if let Err(e) = self.inner.meta.insert_baselines(&mut baselines).await {
-                tracing::error!(error = %e, lost = baselines.len(), "could not store baselines");
+            let counters = &self.inner.counters;
+            let stored = baselines.len() as u64;
+            match self.inner.meta.insert_baselines(&mut baselines).await {
+                Ok(()) => Counters::add(&counters.baselines_recorded, stored),
+                Err(e) => {
+                    tracing::error!(error = %e, lost = stored, "could not store baselines");
+                    Counters::add(&counters.baselines_not_stored, stored);
+                }
             }
         }
         for done in flushes {

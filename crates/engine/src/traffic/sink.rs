@@ -9,6 +9,7 @@ use tapedeck_core::Baseline;
 use tokio::sync::mpsc::OwnedPermit;
 
 use super::{RecordTicket, WriterMessage};
+use crate::counters::Counters;
 use crate::{lock, Engine};
 
 /// The engine, as the proxy sees it.
@@ -50,6 +51,8 @@ impl TrafficSink for EngineSink {
     }
 
     fn admit<'a>(&'a self, principal: Option<&'a Principal>, host: &'a str) -> Admission<'a> {
+        // The proxy asks about every request it relays, so each is counted here once.
+        Counters::bump(&self.engine.inner.counters.proxy_requests);
         Box::pin(async move {
             let ticket = self.ticket(principal, host)?;
             // Waits while the queue is full; fails only once the engine is gone.
@@ -101,11 +104,14 @@ impl RecordSlot for EngineSlot {
                 run.last_activity = std::time::Instant::now();
                 self.permit.send(WriterMessage::Baseline(baseline));
             }
-            None => tracing::debug!(
-                // Without the query, which may carry credentials.
-                url = baseline.url.split('?').next().unwrap_or_default(),
-                "exchange finished after its run stopped"
-            ),
+            None => {
+                Counters::bump(&self.engine.inner.counters.baselines_after_stop);
+                tracing::debug!(
+                    // Without the query, which may carry credentials.
+                    url = baseline.url.split('?').next().unwrap_or_default(),
+                    "exchange finished after its run stopped"
+                );
+            }
         }
     }
 }
@@ -297,6 +303,11 @@ mod tests {
             stored.extend(page);
         }
         assert_eq!(stored.len(), EXCHANGES);
+        let counted = engine.metrics().counters;
+        assert_eq!(counted.proxy_requests, EXCHANGES as u64 + 1);
+        assert_eq!(counted.baselines_recorded, EXCHANGES as u64);
+        assert_eq!(counted.baselines_after_stop, 1);
+        assert_eq!(counted.baselines_not_stored, 0);
         assert!(stored
             .iter()
             .enumerate()
