@@ -224,7 +224,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let state = ApiState {
         engine: engine.clone(),
         signer,
-        forwarder: Forwarder::new(cluster),
+        forwarder: Forwarder::new(engine.clone(), cluster),
         public_url: public_url.clone().into(),
         proxy_ca_der,
     };

@@ -79,6 +79,7 @@ def test_any_node_answers_for_a_kernel_browser_its_replay_and_its_cdp_url(three_
     # A node checks the caller's key itself: a wrong one gets no further than the node it reached.
     with pytest.raises(AuthenticationError):
         Kernel(api_key="wrong", base_url=b.kernel_url, max_retries=0).browsers.retrieve(browser.session_id)
+    assert b.metric("tapedeck_forwarded_requests_total") >= 3  # start, list, delete
     on_b.browsers.delete_by_id(browser.session_id)
     assert a.native("GET", f"/sessions/{browser.session_id}").json()["state"] == "deleted"
 

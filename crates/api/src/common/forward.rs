@@ -19,7 +19,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tapedeck_core::ApiKeyRecord;
-use tapedeck_engine::{EngineError, NodeRoute};
+use tapedeck_engine::{Engine, EngineError, NodeRoute};
 use time::OffsetDateTime;
 
 use super::auth::Caller;
@@ -56,18 +56,21 @@ pub struct Forwarded;
 pub struct Forwarder {
     client: Client<HttpConnector, Body>,
     cluster: Option<ClusterAuth>,
+    /// Counts what is forwarded, for `/metrics`.
+    engine: Engine,
 }
 
 impl Forwarder {
-    /// A forwarder signing with `cluster`; without one (a single node) it forwards nothing
-    /// and refuses forwarded requests.
-    pub fn new(cluster: Option<ClusterAuth>) -> Self {
+    /// A forwarder for `engine`'s node, signing with `cluster`; without one (a single node)
+    /// it forwards nothing and refuses forwarded requests.
+    pub fn new(engine: Engine, cluster: Option<ClusterAuth>) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         connector.set_nodelay(true);
         Self {
             client: Client::builder(TokioExecutor::new()).build(connector),
             cluster,
+            engine,
         }
     }
 
@@ -144,6 +147,7 @@ impl Forwarder {
                 ))
             }
         };
+        self.engine.observe_forwarded(started.elapsed());
         tracing::debug!(node = %route.node, status = %response.status(), ms = started.elapsed().as_millis(), "forwarded");
 
         if let Some(client_side) = upgrade.filter(|_| response.status() == StatusCode::SWITCHING_PROTOCOLS)
