@@ -323,7 +323,7 @@ def test_presigned_bucket_urls_name_the_public_endpoint_clients_reach(tmp_path, 
     public = f"http://localhost:{port}"
     server = Server(tmp_path / "public", first_display=199, env=s3.env,
                     extra_args=["--database-url", postgres(), "--blob-url", f"s3://{BUCKET}",
-                                "--blob-public-url", public]).start()
+                                "--blob-public-url", public, "--cluster-secret", CLUSTER_SECRET]).start()
     try:
         kernel = server.kernel_client()
         browser = kernel.browsers.create()

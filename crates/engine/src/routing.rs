@@ -5,10 +5,12 @@
 //! The answers come from the fleet's view each node keeps in memory (refreshed with every
 //! heartbeat), read again from the database only when it does not know the node asked about.
 
+use std::time::{Duration, Instant};
+
 use tapedeck_core::EngineError;
 use tapedeck_store::NodeRecord;
 
-use crate::fleet::SILENT_AFTER;
+use crate::fleet::{HEARTBEAT_EVERY, SILENT_AFTER};
 use crate::{lock, Engine};
 
 /// Another node of the fleet, where a request must be served.
@@ -29,22 +31,27 @@ impl NodeRoute {
     }
 }
 
-/// The fleet as this node last read it.
+/// A node whose heartbeat is this old is not sent requests: it is frozen or cut off (and soon
+/// found lost if it stays so), and a forwarded request would wait on it in vain.
+const UNRESPONSIVE_AFTER: Duration = Duration::from_secs(3 * HEARTBEAT_EVERY.as_secs());
+
+/// The fleet as this node last read it, and when.
 #[derive(Default)]
 pub(crate) struct FleetView {
-    nodes: std::sync::Mutex<Vec<NodeRecord>>,
+    nodes: std::sync::Mutex<(Vec<NodeRecord>, Option<Instant>)>,
 }
 
 impl FleetView {
     pub(crate) fn replace(&self, nodes: Vec<NodeRecord>) {
-        *lock(&self.nodes) = nodes;
+        *lock(&self.nodes) = (nodes, Some(Instant::now()));
     }
 
+    /// `node` as last read, its heartbeat age brought up to now.
     fn find(&self, node: &str) -> Option<NodeRecord> {
-        lock(&self.nodes)
-            .iter()
-            .find(|n| n.owner.node == node)
-            .cloned()
+        let view = lock(&self.nodes);
+        let mut record = view.0.iter().find(|n| n.owner.node == node).cloned()?;
+        record.heartbeat_age += view.1.map_or(Duration::ZERO, |read| read.elapsed());
+        Some(record)
     }
 }
 
@@ -57,8 +64,9 @@ impl Engine {
     /// Where requests on `node`'s sessions go: `None` for this node, and for a node the fleet
     /// found lost (its sessions ended; what is left of them is served from the database).
     ///
-    /// Errors: `NotFound` for a node the fleet does not know; `Unavailable` when the database
-    /// is needed and does not answer.
+    /// Errors: `NotFound` for a node the fleet does not know; `Unavailable` for a node that
+    /// has written no heartbeat for [`UNRESPONSIVE_AFTER`], or when the database is needed
+    /// and does not answer.
     pub async fn route_to_node(&self, node: &str) -> Result<Option<NodeRoute>, EngineError> {
         if node == self.node_id() {
             return Ok(None);
@@ -74,7 +82,18 @@ impl Engine {
                     .ok_or_else(|| EngineError::not_found("node", node))?
             }
         };
-        Ok((!record.lost).then(|| NodeRoute::of(&record)))
+        if record.lost {
+            return Ok(None);
+        }
+        if record.heartbeat_age >= UNRESPONSIVE_AFTER {
+            return Err(EngineError::Unavailable(format!(
+                "node {node}, which serves this, has written no heartbeat for {} s; if it stays \
+                 silent, the fleet takes its sessions over after {} s",
+                record.heartbeat_age.as_secs(),
+                SILENT_AFTER.as_secs()
+            )));
+        }
+        Ok(Some(NodeRoute::of(&record)))
     }
 
     /// Where requests on one of `project`'s sessions go: `None` when it runs here, or is not
@@ -130,6 +149,7 @@ impl Engine {
         let nodes = lock(&self.inner.fleet.nodes);
         let me = self.node_id();
         let roomiest = nodes
+            .0
             .iter()
             .filter(|n| {
                 n.owner.node != me && !n.lost && !n.draining && n.heartbeat_age < SILENT_AFTER

@@ -33,7 +33,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Longest wait for the serving node's response head. Its slowest calls (a create that starts
 /// a browser, a stop that finalizes a long recording) answer well within it; the body then
 /// streams for as long as it takes.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(120);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Headers that describe one hop, not the request; the upgrade pair is put back for upgrades.
 const HOP_BY_HOP: [HeaderName; 8] = [
