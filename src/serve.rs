@@ -10,8 +10,8 @@ use tapedeck_api::common::forward::Forwarder;
 use tapedeck_api::ApiState;
 use tapedeck_engine::{Engine, EngineConfig, Sandbox};
 use tapedeck_store::{
-    redact_password, secrets, BlobStore, FleetMetadata, NodeOwner, NodeRegistration, Presigner, Signer,
-    SqlMetadata,
+    redact_password, secrets, BlobStore, FleetMetadata, NodeOwner, NodeRegistration, Presigner,
+    Signer, SqlMetadata,
 };
 use tapedeck_upstream::UpstreamClient;
 use tokio::signal::unix::{signal, SignalKind};

@@ -101,7 +101,11 @@ impl Engine {
     /// Writes this node's heartbeat with its load now; `false` when the fleet found it lost.
     pub(crate) async fn write_heartbeat(&self) -> Result<bool, EngineError> {
         let active = u32::try_from(self.live_session_ids().len()).unwrap_or(u32::MAX);
-        Ok(self.inner.meta.heartbeat(active, self.is_draining()).await?)
+        Ok(self
+            .inner
+            .meta
+            .heartbeat(active, self.is_draining())
+            .await?)
     }
 
     async fn take_over_lost_nodes(&self) -> Result<(), EngineError> {

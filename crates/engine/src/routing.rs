@@ -108,7 +108,12 @@ impl Engine {
         if self.running_here(project, id_or_name).is_some() {
             return Ok(None);
         }
-        let Some(session) = self.inner.meta.find_session(project, id_or_name, false).await? else {
+        let Some(session) = self
+            .inner
+            .meta
+            .find_session(project, id_or_name, false)
+            .await?
+        else {
             return Ok(None);
         };
         match session.node {
@@ -216,7 +221,11 @@ mod tests {
             other.register_node(&registration).await.unwrap();
             assert!(other.heartbeat(active, draining).await.unwrap());
         }
-        let placed = engine.place_session().await.unwrap().expect("placed elsewhere");
+        let placed = engine
+            .place_session()
+            .await
+            .unwrap()
+            .expect("placed elsewhere");
         assert_eq!(
             placed,
             NodeRoute {

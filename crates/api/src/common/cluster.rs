@@ -49,10 +49,14 @@ impl ClusterAuth {
         let sig = self
             .signer
             .sign(signing_input(&at, method, path_and_query, &caller).as_bytes());
-        [(CALLER_HEADER, caller), (AT_HEADER, at), (SIGNATURE_HEADER, sig)]
-            .into_iter()
-            .filter_map(|(name, value)| Some((name, HeaderValue::from_str(&value).ok()?)))
-            .collect()
+        [
+            (CALLER_HEADER, caller),
+            (AT_HEADER, at),
+            (SIGNATURE_HEADER, sig),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| Some((name, HeaderValue::from_str(&value).ok()?)))
+        .collect()
     }
 
     /// The caller a forwarded request names, when its signature holds at `now`: `None` when a
@@ -74,9 +78,10 @@ impl ClusterAuth {
             .parse::<i64>()
             .is_ok_and(|at| (now.unix_timestamp() - at).abs() <= CLOCK_SLACK_SECS);
         if !fresh
-            || !self
-                .signer
-                .verify(signing_input(at, method, path_and_query, caller).as_bytes(), sig)
+            || !self.signer.verify(
+                signing_input(at, method, path_and_query, caller).as_bytes(),
+                sig,
+            )
         {
             return None;
         }
@@ -138,8 +143,20 @@ mod tests {
             auth.verify(headers, method, path, at).is_none()
         };
         let path = "/kernel/browsers";
-        assert!(refused(&ClusterAuth::new(&Signer::new("t")), &headers, &Method::POST, path, now));
-        assert!(refused(&auth, &headers, &Method::POST, "/kernel/browsers/x", now));
+        assert!(refused(
+            &ClusterAuth::new(&Signer::new("t")),
+            &headers,
+            &Method::POST,
+            path,
+            now
+        ));
+        assert!(refused(
+            &auth,
+            &headers,
+            &Method::POST,
+            "/kernel/browsers/x",
+            now
+        ));
         assert!(refused(&auth, &headers, &Method::DELETE, path, now));
         let later = now + time::Duration::seconds(CLOCK_SLACK_SECS + 1);
         assert!(refused(&auth, &headers, &Method::POST, path, later));

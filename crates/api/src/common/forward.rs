@@ -134,9 +134,7 @@ impl Forwarder {
         }
 
         let started = Instant::now();
-        let sent = self
-            .client
-            .request(Request::from_parts(parts, body));
+        let sent = self.client.request(Request::from_parts(parts, body));
         let mut response = match tokio::time::timeout(RESPONSE_TIMEOUT, sent).await {
             Ok(Ok(response)) => response,
             Ok(Err(e)) => return Err(unavailable(route, &format!("it did not answer: {e}"))),
@@ -150,7 +148,8 @@ impl Forwarder {
         self.engine.observe_forwarded(started.elapsed());
         tracing::debug!(node = %route.node, status = %response.status(), ms = started.elapsed().as_millis(), "forwarded");
 
-        if let Some(client_side) = upgrade.filter(|_| response.status() == StatusCode::SWITCHING_PROTOCOLS)
+        if let Some(client_side) =
+            upgrade.filter(|_| response.status() == StatusCode::SWITCHING_PROTOCOLS)
         {
             let node_side = hyper::upgrade::on(&mut response);
             tokio::spawn(async move {

@@ -29,7 +29,10 @@ use crate::ApiState;
 /// The `/v1` routes. Bearer auth on all but the OpenAPI document and the CDP relay (`?jwt=`).
 pub fn router(state: ApiState) -> Router<ApiState> {
     let serving = |serving| {
-        middleware::from_fn_with_state(Routing::new(&state, serving), to_serving_node::<NativeError>)
+        middleware::from_fn_with_state(
+            Routing::new(&state, serving),
+            to_serving_node::<NativeError>,
+        )
     };
     let per_session = Router::new()
         .route(

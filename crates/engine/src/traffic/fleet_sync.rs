@@ -120,8 +120,12 @@ impl Engine {
         };
         match waited.await {
             Ok(behind) if behind.is_empty() => {}
-            Ok(behind) => tracing::warn!(nodes = ?behind, "nodes did not read a run's start or stop in time; their proxies follow at their next sync"),
-            Err(e) => tracing::warn!(error = %e, "could not wait for the fleet to read a run's start or stop"),
+            Ok(behind) => {
+                tracing::warn!(nodes = ?behind, "nodes did not read a run's start or stop in time; their proxies follow at their next sync")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not wait for the fleet to read a run's start or stop")
+            }
         }
     }
 }

@@ -206,10 +206,11 @@ impl FleetMetadata for SqlMetadata {
     }
 
     async fn end_recording_phase(&self, id: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE test_runs SET recording = FALSE WHERE id = $1 AND recording")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("UPDATE test_runs SET recording = FALSE WHERE id = $1 AND recording")
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 
