@@ -1,4 +1,5 @@
-//! Screenshots of a whole display as PNG, grabbed by ffmpeg's x11grab (one frame).
+//! Screenshots of a display, or of a region of it, as PNG, grabbed by ffmpeg's x11grab (one
+//! frame).
 
 use std::time::Duration;
 
@@ -9,17 +10,41 @@ use crate::{CaptureError, Display};
 /// The longest a screenshot may take.
 const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// One PNG of the display as it is now; ffmpeg runs in the display's sandbox and writes the PNG
-/// to its standard output.
-pub async fn png(ffmpeg: &std::path::Path, display: &Display) -> Result<Vec<u8>, CaptureError> {
-    let size = format!("{}x{}", display.width(), display.height());
+/// A rectangle of the screen, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    /// Left edge.
+    pub x: u32,
+    /// Top edge.
+    pub y: u32,
+    /// Width, at least 1.
+    pub width: u32,
+    /// Height, at least 1.
+    pub height: u32,
+}
+
+/// One PNG of the display as it is now, or of `region` of it (which must lie on the screen);
+/// ffmpeg runs in the display's sandbox and writes the PNG to its standard output.
+pub async fn png(
+    ffmpeg: &std::path::Path,
+    display: &Display,
+    region: Option<Region>,
+) -> Result<Vec<u8>, CaptureError> {
+    let region = region.unwrap_or(Region {
+        x: 0,
+        y: 0,
+        width: display.width(),
+        height: display.height(),
+    });
+    let size = format!("{}x{}", region.width, region.height);
+    let input = format!("{}+{},{}", display.name(), region.x, region.y);
     let confinement = Confinement {
         ..Confinement::default()
     };
     let mut cmd = display.sandbox().command(ffmpeg, &confinement);
     cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
         .args(["-f", "x11grab", "-draw_mouse", "0", "-video_size", &size])
-        .args(["-i", &display.name()])
+        .args(["-i", &input])
         .args(["-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-"]);
     let png = run_to_completion("ffmpeg", &mut cmd, SCREENSHOT_TIMEOUT).await?;
     if png.starts_with(b"\x89PNG") {

@@ -10,6 +10,10 @@ pub enum MouseButton {
     Middle,
     /// Button 3.
     Right,
+    /// Button 8, "back" on five-button mice.
+    Back,
+    /// Button 9, "forward" on five-button mice.
+    Forward,
 }
 
 /// How a list of keys is pressed.

@@ -2,6 +2,7 @@
 //! description through the browser's accessibility tree.
 
 use tapedeck_capture::input;
+use tapedeck_capture::screenshot::Region;
 use tapedeck_capture::{element, screenshot, tabs, CaptureError, Display};
 use tapedeck_core::session::is_allowed_page_url;
 use tapedeck_core::ui::{BrowserTab, KeyPressing, LocatedElement, MouseButton, TypingMode};
@@ -9,6 +10,7 @@ use tapedeck_core::{EngineError, Viewport};
 
 use tapedeck_store::StorageKey;
 
+use crate::computer::check_region;
 use crate::layout::session_object_key;
 use crate::Engine;
 
@@ -19,7 +21,7 @@ pub const MAX_WHEEL_CLICKS: i64 = 100;
 impl Engine {
     /// Runs `action` with the session's display, holding it so actions on one session run one
     /// at a time, and counts as activity.
-    async fn on_display<T>(
+    pub(crate) async fn on_display<T>(
         &self,
         session_id: &str,
         action: impl AsyncFnOnce(&Display) -> Result<T, CaptureError>,
@@ -123,11 +125,25 @@ impl Engine {
             .await
     }
 
-    /// A PNG of the whole display.
-    pub async fn screenshot_png(&self, session_id: &str) -> Result<Vec<u8>, EngineError> {
+    /// A PNG of the whole display, or of `region` of it.
+    ///
+    /// Errors: `InvalidInput` for a region not inside the screen.
+    pub async fn screenshot_png(
+        &self,
+        session_id: &str,
+        region: Option<Region>,
+    ) -> Result<Vec<u8>, EngineError> {
+        if let Some(region) = region {
+            check_region(
+                &self.live_session(session_id)?.session.spec.viewport,
+                region,
+            )?;
+        }
         let ffmpeg = self.config().ffmpeg.clone();
-        self.on_display(session_id, async |d| screenshot::png(&ffmpeg, d).await)
-            .await
+        self.on_display(session_id, async |d| {
+            screenshot::png(&ffmpeg, d, region).await
+        })
+        .await
     }
 
     /// Stores a screenshot (PNG bytes) among the session's own objects
@@ -189,7 +205,7 @@ impl Engine {
 
 /// A failed action as the client hears it: a tool or the browser that did not answer in time
 /// is the session's state ([`EngineError::TimedOut`]); anything else is the server's failure.
-fn action_error(e: CaptureError) -> EngineError {
+pub(crate) fn action_error(e: CaptureError) -> EngineError {
     match e {
         CaptureError::TimedOut { program, secs } => EngineError::TimedOut(format!(
             "{program} did not answer within {secs} s; the action was abandoned"
@@ -199,7 +215,7 @@ fn action_error(e: CaptureError) -> EngineError {
 }
 
 /// Refuses points outside the screen, which X would silently clamp to its edge.
-fn check_point(screen: &Viewport, x: i64, y: i64) -> Result<(), EngineError> {
+pub(crate) fn check_point(screen: &Viewport, x: i64, y: i64) -> Result<(), EngineError> {
     let inside = |v: i64, max: u32| (0..i64::from(max)).contains(&v);
     if inside(x, screen.width) && inside(y, screen.height) {
         Ok(())

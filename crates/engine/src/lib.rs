@@ -5,6 +5,7 @@
 
 mod actions;
 pub mod api_keys;
+mod computer;
 mod config;
 mod counters;
 mod disk;
@@ -33,6 +34,7 @@ use tokio::sync::Semaphore;
 
 pub use actions::MAX_WHEEL_CLICKS;
 pub use api_keys::{IssuedKey, NewKey, API_KEY_LEN};
+pub use computer::{BatchFailure, ClickKind, ComputerAction, Motion, MAX_BATCH};
 pub use config::EngineConfig;
 pub use counters::{EngineCounters, EngineMetrics, HistogramSnapshot};
 pub use fleet::{HEARTBEAT_EVERY, SILENT_AFTER};
@@ -41,6 +43,7 @@ pub use recovery::RecoveryProgress;
 pub use routing::NodeRoute;
 pub use session::{CdpEndpoint, SessionLabels};
 pub use tapedeck_capture::chromium::through_proxy_args as browser_through_proxy_args;
+pub use tapedeck_capture::screenshot::Region;
 pub use tapedeck_capture::Sandbox;
 pub use tapedeck_core::EngineError;
 pub use traffic::{BaselinePages, CopyRequest, CreateRequest, HostPattern};

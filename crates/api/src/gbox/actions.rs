@@ -283,7 +283,7 @@ async fn take_screenshot(
     output_format: Option<&str>,
     expires_in: Option<&str>,
 ) -> Result<ScreenshotJson, GboxError> {
-    let png = state.engine.screenshot_png(session_id).await?;
+    let png = state.engine.screenshot_png(session_id, None).await?;
     match output_format {
         None | Some("base64") => Ok(ScreenshotJson {
             uri: format!(

@@ -3,6 +3,7 @@
 //! The unmodified `kernel` SDK works with `KERNEL_BASE_URL=<public-url>/kernel`.
 
 mod browsers;
+mod computer;
 mod error;
 mod replays;
 mod wire;
@@ -43,6 +44,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
             "/browsers/{id}/replays/{replay_id}/stop",
             post(replays::stop),
         )
+        .nest("/browsers/{id}/computer", computer_routes())
         .route_layer(serving(Serving::Session));
     let authed = Router::new()
         .route(
@@ -62,4 +64,21 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/browsers/{id}/webdriver", get(browsers::webdriver))
         .merge(authed)
         .fallback(|| async { KernelError(CommonError::RouteNotFound) })
+}
+
+/// `/browsers/{id}/computer/*`, Kernel's computer controls.
+fn computer_routes() -> Router<ApiState> {
+    Router::new()
+        .route("/click_mouse", post(computer::click_mouse))
+        .route("/move_mouse", post(computer::move_mouse))
+        .route("/drag_mouse", post(computer::drag_mouse))
+        .route("/scroll", post(computer::scroll))
+        .route("/type", post(computer::type_text))
+        .route("/press_key", post(computer::press_key))
+        .route("/batch", post(computer::batch))
+        .route("/screenshot", post(computer::screenshot))
+        .route("/get_mouse_position", post(computer::get_mouse_position))
+        .route("/cursor", post(computer::not_served))
+        .route("/clipboard/read", post(computer::not_served))
+        .route("/clipboard/write", post(computer::not_served))
 }
