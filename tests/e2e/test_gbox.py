@@ -1,5 +1,6 @@
 """GBOX's boxes, UI actions, recording, rewind and storage, driven by the unmodified `gbox-sdk`."""
 
+import json
 import os
 import signal
 import time
@@ -271,3 +272,29 @@ def test_a_stopped_browser_times_out_its_own_actions_only_and_its_box_still_ends
             os.kill(main.pid, signal.SIGCONT)
         except ProcessLookupError:
             pass
+
+
+def test_gbox_gestures_drag_a_slider_swipe_to_scroll_and_long_press_for_a_context_menu(sdk, server, pages):
+    box = sdk.create(type="linux", wait=True)
+    open_page(box, f"{pages}/input.html", server, "input")
+    box.action.move(x=640, y=600)  # a first mouse event tells the page its offset on the screen
+    left, top, width, height = json.loads(page_value(server, box.data.id, "JSON.stringify(window.box('slider'))"))
+    middle = top + height // 2
+    box.action.drag(start={"x": left + 2, "y": middle}, end={"x": left + width + 20, "y": middle}, duration="300ms")
+    assert page_value(server, box.data.id, "document.getElementById('slider').value") == "100"
+
+    box.action.swipe(direction="up", distance="medium")  # the finger pushes the page up: it scrolls down
+    assert page_value(server, box.data.id, "window.scrollY") >= 300
+
+    box.action.long_press(x=700, y=600, duration="300ms")
+    menus = page_value(server, box.data.id, "window.events.filter(e => e.type === 'contextmenu').length")
+    assert menus == 1
+
+
+def test_gbox_android_only_routes_answer_400_naming_the_route(sdk, server):
+    box = sdk.create(type="linux")
+    response = httpx.post(f"{server.url}/gbox/boxes/{box.data.id}/actions/press-button", json={"buttons": ["home"]},
+                          headers={"Authorization": f"Bearer {API_KEY}"})
+    assert response.status_code == 400 and "actions/press-button" in response.text, response.text
+    media = httpx.get(f"{server.url}/gbox/boxes/{box.data.id}/media/albums", headers={"Authorization": f"Bearer {API_KEY}"})
+    assert media.status_code == 400 and "media/albums" in media.text, media.text

@@ -57,31 +57,7 @@ async fn pointer(
 ) -> Result<Json<ActionResult>, GboxError> {
     let session = running_box(state, project, id).await?;
     let params: PointerAction = parse_json(body)?;
-    let (x, y, what) = match (params.x, params.y, params.target) {
-        (Some(x), Some(y), _) => (x, y, format!("({x}, {y})")),
-        (_, _, Some(Target::Element(e))) => (e.center_x, e.center_y, "the detected element".into()),
-        (_, _, Some(Target::Description(description))) => {
-            let found = state
-                .engine
-                .find_element(&session.id, &description)
-                .await?
-                .ok_or_else(|| {
-                    EngineError::InvalidInput(format!(
-                        "no element on the page matches the target {description:?}"
-                    ))
-                })?;
-            (
-                found.x as f64,
-                found.y as f64,
-                format!("{} {:?}", found.role, found.name),
-            )
-        }
-        _ => {
-            return Err(
-                EngineError::InvalidInput(format!("{verb} needs x and y, or a target")).into(),
-            )
-        }
-    };
+    let (x, y, what) = locate(state, &session.id, params.x, params.y, params.target, verb).await?;
     let button = match params.button.as_deref() {
         None | Some("left") => MouseButton::Left,
         Some("right") => MouseButton::Right,
@@ -111,6 +87,41 @@ async fn pointer(
         format!("{verb} on {what} executed successfully"),
     )
     .await
+}
+
+/// The screen point an action aims at: `x` and `y`, or its `target` (an element the client
+/// detected, or one described in words and found on the front page), with words saying which.
+pub(super) async fn locate(
+    state: &ApiState,
+    session_id: &str,
+    x: Option<f64>,
+    y: Option<f64>,
+    target: Option<Target>,
+    verb: &str,
+) -> Result<(f64, f64, String), GboxError> {
+    match (x, y, target) {
+        (Some(x), Some(y), _) => Ok((x, y, format!("({x}, {y})"))),
+        (_, _, Some(Target::Element(e))) => {
+            Ok((e.center_x, e.center_y, "the detected element".into()))
+        }
+        (_, _, Some(Target::Description(description))) => {
+            let found = state
+                .engine
+                .find_element(session_id, &description)
+                .await?
+                .ok_or_else(|| {
+                    EngineError::InvalidInput(format!(
+                        "no element on the page matches the target {description:?}"
+                    ))
+                })?;
+            Ok((
+                found.x as f64,
+                found.y as f64,
+                format!("{} {:?}", found.role, found.name),
+            ))
+        }
+        _ => Err(EngineError::InvalidInput(format!("{verb} needs x and y, or a target")).into()),
+    }
 }
 
 /// `POST …/actions/type`: types `text`, replacing the field's content with `mode: "replace"`.
@@ -309,7 +320,7 @@ async fn take_screenshot(
 }
 
 /// The action's reply, with a screenshot after it when `options.screenshot` asks.
-async fn respond(
+pub(super) async fn respond(
     state: &ApiState,
     session_id: &str,
     options: &ActionOptions,

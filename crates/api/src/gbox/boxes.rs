@@ -209,3 +209,29 @@ pub async fn terminate(
     }
     Ok(StatusCode::OK)
 }
+
+/// The routes only Android boxes have (`press-button`, `screen-rotation`, `settings`,
+/// `android/*`, `media/*`): a Linux box answers 400, naming the route.
+pub async fn android_only(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(params): Path<Vec<(String, String)>>,
+    uri: axum::extract::OriginalUri,
+) -> GboxError {
+    let id = params
+        .iter()
+        .find(|(name, _)| name == "id")
+        .map_or("", |(_, value)| value.as_str());
+    if let Err(e) = running_box(&state, caller.project(), id).await {
+        return e;
+    }
+    let route = uri
+        .path()
+        .split_once("/boxes/")
+        .map_or(uri.path(), |(_, rest)| rest);
+    let route = route.split_once('/').map_or(route, |(_, rest)| rest);
+    EngineError::InvalidInput(format!(
+        "{route} is an Android box route; this box is a Linux box, which does not have it"
+    ))
+    .into()
+}

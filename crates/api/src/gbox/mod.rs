@@ -6,12 +6,13 @@ mod actions;
 mod boxes;
 mod browser;
 mod error;
+mod gestures;
 mod recording;
 mod storage;
 mod wire;
 
 use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 
 pub use error::GboxError;
@@ -35,6 +36,18 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/boxes/{id}/actions/type", post(actions::type_text))
         .route("/boxes/{id}/actions/press-key", post(actions::press_key))
         .route("/boxes/{id}/actions/scroll", post(actions::scroll))
+        .route("/boxes/{id}/actions/move", post(gestures::move_pointer))
+        .route("/boxes/{id}/actions/drag", post(gestures::drag))
+        .route("/boxes/{id}/actions/long-press", post(gestures::long_press))
+        .route("/boxes/{id}/actions/swipe", post(gestures::swipe))
+        .route("/boxes/{id}/actions/press-button", any(boxes::android_only))
+        .route(
+            "/boxes/{id}/actions/screen-rotation",
+            any(boxes::android_only),
+        )
+        .route("/boxes/{id}/actions/settings", any(boxes::android_only))
+        .route("/boxes/{id}/android/{*rest}", any(boxes::android_only))
+        .route("/boxes/{id}/media/{*rest}", any(boxes::android_only))
         .route("/boxes/{id}/actions/screenshot", post(actions::screenshot))
         .route(
             "/boxes/{id}/actions/recording/start",

@@ -151,6 +151,67 @@ pub struct DetectedElement {
     pub center_y: f64,
 }
 
+/// A screen point.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+}
+
+/// Where a drag or swipe starts or ends: a point, or a description of an element.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum PointOrDescription {
+    Point(Point),
+    Description(String),
+}
+
+/// `move` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MoveAction {
+    pub x: Option<f64>,
+    pub y: Option<f64>,
+    #[serde(default)]
+    pub options: ActionOptions,
+}
+
+/// `drag` body: `start` and `end`, or a `path`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DragAction {
+    pub start: Option<PointOrDescription>,
+    pub end: Option<PointOrDescription>,
+    pub path: Option<Vec<Point>>,
+    pub duration: Option<String>,
+    #[serde(default)]
+    pub options: ActionOptions,
+}
+
+/// `long-press` body: a point or a target.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LongPressAction {
+    pub x: Option<f64>,
+    pub y: Option<f64>,
+    pub target: Option<Target>,
+    pub duration: Option<String>,
+    #[serde(default)]
+    pub options: ActionOptions,
+}
+
+/// `swipe` body: a direction (and distance) from the centre or `location`, or `start`/`end`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SwipeAction {
+    pub direction: Option<String>,
+    pub distance: Option<serde_json::Value>,
+    pub start: Option<PointOrDescription>,
+    pub end: Option<PointOrDescription>,
+    #[serde(default)]
+    pub options: ActionOptions,
+}
+
 /// `tap` and `click` body.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
