@@ -401,13 +401,14 @@ def table_creates(results, runs):
     return rows + [""]
 
 
-def write_section(text: str, args, minutes: float, build: str):
+def write_section(text: str, args, minutes: float, build: str, loads: str):
     doc_path = ROOT / "BENCHMARKS.md"
     doc = doc_path.read_text()
     start, end = MARKERS
     header = (f"Command: `.venv/bin/python bench/fleet.py --runs {args.runs} --requests {args.requests} "
               f"--losses {args.losses}` (took {minutes:.1f} min). Date: {datetime.date.today().isoformat()}. "
               f"Build: {build}.  \nMachine: {machine()}.  \n"
+              f"1-minute load average after each part: {loads}.  \n"
               f"Ranges are median (min–max) over runs unless the row says otherwise.\n")
     pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
     assert pattern.search(doc), f"BENCHMARKS.md lacks the {start} … {end} markers"
@@ -429,8 +430,12 @@ def main():
         args.runs, args.requests, args.losses, scale = 1, 50, 1, 0.1
     begun = time.monotonic()
 
+    loads = []
+
     def say(what):
-        print(f"[{time.monotonic() - begun:4.0f} s] {what}", flush=True)
+        # The 1-minute load average after each part: other work on the machine shows there.
+        loads.append(f"{what.split()[0]} {Path('/proc/loadavg').read_text().split()[0]}")
+        print(f"[{time.monotonic() - begun:4.0f} s] {what} (load {loads[-1].split()[-1]})", flush=True)
 
     work = Path(tempfile.mkdtemp(prefix="tapedeck-bench-fleet-"))
     binary = work / "tapedeck"
@@ -438,7 +443,7 @@ def main():
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                           text=True).stdout.strip()
     built = datetime.datetime.fromtimestamp(binary.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
-    build = f"target/release/tapedeck built {built} (HEAD {head})"
+    build = f"target/release/tapedeck built {built} UTC (HEAD {head})"
     (work / "s3").mkdir()
     s3 = S3(work / "s3")
     pg = fleet = single_fleet = None
@@ -495,7 +500,7 @@ def main():
     text = "\n".join(out)
     print(text)
     if not (args.smoke or args.no_write):
-        write_section(text, args, minutes, build)
+        write_section(text, args, minutes, build, ", ".join(loads[1:]))
 
 
 if __name__ == "__main__":

@@ -290,6 +290,10 @@ def test_gbox_gestures_drag_a_slider_swipe_to_scroll_and_long_press_for_a_contex
     menus = page_value(server, box.data.id, "window.events.filter(e => e.type === 'contextmenu').length")
     assert menus == 1
 
+    box.action.press_key(keys=["escape"])
+    box.action.clipboard.set("from the clipboard")
+    assert box.action.clipboard.get() == "from the clipboard"
+
 
 def test_gbox_android_only_routes_answer_400_naming_the_route(sdk, server):
     box = sdk.create(type="linux")

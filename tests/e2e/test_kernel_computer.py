@@ -97,3 +97,17 @@ def test_a_batch_runs_in_order_and_stops_at_its_first_bad_action(kernel, browser
     # Points off the screen are refused, not clamped to its edge.
     with pytest.raises(BadRequestError):
         computer.click_mouse(browser.session_id, x=1280, y=10)
+
+
+def test_an_agent_pastes_what_it_wrote_to_the_clipboard_and_reads_what_the_page_copied(kernel, browser):
+    computer = kernel.browsers.computer
+    computer.move_mouse(browser.session_id, x=700, y=600)  # tells the page its offset on the screen
+    field_x, field_y = json.loads(page(browser, "JSON.stringify(window.centre('field'))"))
+    computer.write_clipboard(browser.session_id, text="pasted by the agent")
+    computer.click_mouse(browser.session_id, x=field_x, y=field_y)
+    computer.press_key(browser.session_id, keys=["Ctrl+v"])
+    assert page(browser, "document.getElementById('field').value") == "pasted by the agent"
+
+    page(browser, "document.getElementById('field').value = 'copied in the page'")
+    computer.press_key(browser.session_id, keys=["Ctrl+a", "Ctrl+c"])
+    assert computer.read_clipboard(browser.session_id).text == "copied in the page"

@@ -7,6 +7,7 @@
 
 pub mod cdp;
 pub mod chromium;
+pub mod clipboard;
 pub mod colour;
 pub mod display;
 pub mod element;

@@ -4,13 +4,14 @@
 
 use std::time::Duration;
 
+use tapedeck_capture::clipboard::{self, ClipboardOwner, MAX_CLIPBOARD_BYTES};
 use tapedeck_capture::input::{self, human_path, xdotool_combo, InputStep};
 use tapedeck_capture::screenshot::Region;
 use tapedeck_core::ui::MouseButton;
 use tapedeck_core::{EngineError, Viewport};
 
 use crate::actions::{action_error, check_point, MAX_WHEEL_CLICKS};
-use crate::Engine;
+use crate::{lock, Engine};
 
 /// Most actions in one batch.
 pub const MAX_BATCH: usize = 100;
@@ -223,6 +224,51 @@ impl Engine {
             self.touch_session(session_id);
         }
         Ok(())
+    }
+
+    /// The text on the session's clipboard (empty when there is none).
+    ///
+    /// Errors: `NotFound` for no such running session; `TimedOut` when the clipboard's owner
+    /// (the browser) does not answer.
+    pub async fn read_clipboard(&self, session_id: &str) -> Result<String, EngineError> {
+        let number = self.display_number(session_id).await?;
+        tokio::task::spawn_blocking(move || clipboard::read(number))
+            .await
+            .map_err(EngineError::internal)?
+            .map_err(action_error)
+    }
+
+    /// Puts `text` on the session's clipboard, where a paste (`Ctrl+v`) finds it until the
+    /// browser copies something else.
+    ///
+    /// Errors: `InvalidInput` past [`MAX_CLIPBOARD_BYTES`]; `NotFound` for no such running
+    /// session.
+    pub async fn write_clipboard(&self, session_id: &str, text: String) -> Result<(), EngineError> {
+        if text.len() > MAX_CLIPBOARD_BYTES {
+            return Err(EngineError::InvalidInput(format!(
+                "clipboard text is limited to {MAX_CLIPBOARD_BYTES} bytes"
+            )));
+        }
+        let number = self.display_number(session_id).await?;
+        let owner = tokio::task::spawn_blocking(move || ClipboardOwner::hold(number, text))
+            .await
+            .map_err(EngineError::internal)?
+            .map_err(action_error)?;
+        let live = self.live_session(session_id)?;
+        // The new owner took the selection; the old one's thread has ended or ends now.
+        let old = lock(&live.clipboard).replace(owner);
+        drop(old);
+        self.touch_session(session_id);
+        Ok(())
+    }
+
+    async fn display_number(&self, session_id: &str) -> Result<u32, EngineError> {
+        let live = self.live_session(session_id)?;
+        let display = live.display.lock().await;
+        display
+            .as_ref()
+            .map(|d| d.number())
+            .ok_or_else(|| EngineError::conflict("the session is ending"))
     }
 
     /// Where the session's pointer is, in screen pixels.

@@ -34,6 +34,8 @@ pub(crate) struct LiveSession {
     /// The X server's process group, to stop it under an action stuck on it.
     display_pgid: i32,
     pub(crate) activity: Activity,
+    /// The text this session's clipboard holds, when a client wrote it.
+    pub(crate) clipboard: Mutex<Option<tapedeck_capture::clipboard::ClipboardOwner>>,
     _display_lease: DisplayLease,
     _slot: OwnedSemaphorePermit,
     /// Released when the last holder drops, after the browser is stopped.
@@ -161,6 +163,7 @@ impl Engine {
             display: tokio::sync::Mutex::new(Some(display)),
             browser: tokio::sync::Mutex::new(Some(browser)),
             activity: Activity::default(),
+            clipboard: Mutex::default(),
             _display_lease: lease,
             _slot: slot,
             _devtools_claim: devtools_claim,

@@ -15,7 +15,7 @@ use tapedeck_core::{id, EngineError};
 use super::boxes::running_box;
 use super::storage::url_ttl;
 use super::wire::{
-    ActionOptions, ActionResult, ActionScreenshots, PointerAction, PressKeyAction,
+    ActionOptions, ActionResult, ActionScreenshots, ClipboardAction, PointerAction, PressKeyAction,
     ScreenshotAction, ScreenshotJson, ScreenshotOption, ScrollAction, Target, TypeAction,
 };
 use super::GboxError;
@@ -348,4 +348,39 @@ pub(super) async fn respond(
         message,
         screenshot,
     }))
+}
+
+/// `GET …/actions/clipboard`: the clipboard's text, as `text/plain`.
+pub async fn clipboard_get(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<axum::response::Response, GboxError> {
+    use axum::response::IntoResponse;
+    let session = running_box(&state, caller.project(), &id).await?;
+    let text = state.engine.read_clipboard(&session.id).await?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
+}
+
+/// `POST …/actions/clipboard` `{content}`: puts the text on the clipboard.
+pub async fn clipboard_set(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<axum::http::StatusCode, GboxError> {
+    let session = running_box(&state, caller.project(), &id).await?;
+    let params: ClipboardAction = parse_json(&body)?;
+    let content = params
+        .content
+        .ok_or_else(|| EngineError::InvalidInput("content is required".into()))?;
+    state.engine.write_clipboard(&session.id, content).await?;
+    Ok(axum::http::StatusCode::OK)
 }

@@ -36,6 +36,10 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/boxes/{id}/actions/type", post(actions::type_text))
         .route("/boxes/{id}/actions/press-key", post(actions::press_key))
         .route("/boxes/{id}/actions/scroll", post(actions::scroll))
+        .route(
+            "/boxes/{id}/actions/clipboard",
+            get(actions::clipboard_get).post(actions::clipboard_set),
+        )
         .route("/boxes/{id}/actions/move", post(gestures::move_pointer))
         .route("/boxes/{id}/actions/drag", post(gestures::drag))
         .route("/boxes/{id}/actions/long-press", post(gestures::long_press))

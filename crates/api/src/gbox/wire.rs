@@ -166,6 +166,12 @@ pub enum PointOrDescription {
     Description(String),
 }
 
+/// `clipboard` body.
+#[derive(Debug, Default, Deserialize)]
+pub struct ClipboardAction {
+    pub content: Option<String>,
+}
+
 /// `move` body.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -411,9 +411,47 @@ pub async fn get_mouse_position(
     Ok(Json(MousePosition { x, y }))
 }
 
-/// `cursor` and `clipboard/*`: named by Kernel's API, not served yet; says so.
-pub async fn not_served() -> KernelError {
+#[derive(Debug, Deserialize)]
+struct ClipboardText {
+    text: String,
+}
+
+/// `POST /browsers/{id}/computer/clipboard/read` → `{text}`.
+pub async fn read_clipboard(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, KernelError> {
+    let session = state
+        .engine
+        .get_session(caller.project(), &id, false)
+        .await?;
+    let text = state.engine.read_clipboard(&session.id).await?;
+    Ok(Json(serde_json::json!({ "text": text })))
+}
+
+/// `POST /browsers/{id}/computer/clipboard/write` `{text}`: a paste finds it there.
+pub async fn write_clipboard(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<StatusCode, KernelError> {
+    let params: ClipboardText = required(&body)?;
+    let session = state
+        .engine
+        .get_session(caller.project(), &id, false)
+        .await?;
+    state
+        .engine
+        .write_clipboard(&session.id, params.text)
+        .await?;
+    Ok(StatusCode::OK)
+}
+
+/// `POST /browsers/{id}/computer/cursor`: named by Kernel's API, not served yet; says so.
+pub async fn set_cursor() -> KernelError {
     KernelError(CommonError::NotServed(
-        "cursor visibility and the clipboard are not served by this server yet",
+        "hiding the cursor is not served by this server",
     ))
 }

@@ -78,7 +78,7 @@ fn computer_routes() -> Router<ApiState> {
         .route("/batch", post(computer::batch))
         .route("/screenshot", post(computer::screenshot))
         .route("/get_mouse_position", post(computer::get_mouse_position))
-        .route("/cursor", post(computer::not_served))
-        .route("/clipboard/read", post(computer::not_served))
-        .route("/clipboard/write", post(computer::not_served))
+        .route("/cursor", post(computer::set_cursor))
+        .route("/clipboard/read", post(computer::read_clipboard))
+        .route("/clipboard/write", post(computer::write_clipboard))
 }
