@@ -1,8 +1,10 @@
 """GBOX's boxes, UI actions, recording, rewind and storage, driven by the unmodified `gbox-sdk`."""
 
+import base64
 import json
 import os
 import signal
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -293,6 +295,32 @@ def test_gbox_gestures_drag_a_slider_swipe_to_scroll_and_long_press_for_a_contex
     box.action.press_key(keys=["escape"])
     box.action.clipboard.set("from the clipboard")
     assert box.action.clipboard.get() == "from the clipboard"
+
+
+def pixel_rgb(png, x, y):
+    """The (r, g, b) of one pixel of a PNG file."""
+    done = subprocess.run(["ffmpeg", "-v", "error", "-i", str(png), "-vf", f"crop=1:1:{x}:{y}",
+                           "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True)
+    return tuple(done.stdout[:3])
+
+
+def test_gbox_screen_layout_and_element_detection_describe_the_page_in_front(sdk, server, pages, scratch):
+    box = sdk.create(type="linux", wait=True)
+    open_page(box, f"{pages}/input.html", server, "input")
+    assert 'id="slider"' in box.action.screen_layout().content
+    box.action.move(x=640, y=600)  # a first mouse event tells the page its offset on the screen
+    detected = box.action.elements.detect()
+    [save] = [e for e in detected.elements.elements if e.label == "Save draft"]
+    assert save.type == "button"
+    centre_x, centre_y = json.loads(page_value(server, box.data.id, "JSON.stringify(window.centre('save'))"))
+    assert save.x <= centre_x <= save.x + save.width and save.y <= centre_y <= save.y + save.height, save
+    assert abs(save.center_x - centre_x) <= 2 and abs(save.center_y - centre_y) <= 2, save
+    # The marked screenshot frames the button in red where the source shows it plain.
+    for name, shot in (("source", detected.screenshot.source), ("marked", detected.screenshot.marked)):
+        (scratch / f"{name}.png").write_bytes(base64.b64decode(shot.uri.split(",", 1)[1]))
+    edge = (int(save.x), int(save.y + save.height / 2))
+    plain, framed = (pixel_rgb(scratch / f"{n}.png", *edge) for n in ("source", "marked"))
+    assert framed[0] > 200 and framed[1] < 80 and plain != framed, (plain, framed)
 
 
 def test_gbox_android_only_routes_answer_400_naming_the_route(sdk, server):

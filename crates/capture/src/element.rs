@@ -7,11 +7,14 @@
 use std::net::SocketAddr;
 
 use serde_json::{json, Value};
-use tapedeck_core::ui::LocatedElement;
+use tapedeck_core::ui::{ElementBounds, LocatedElement};
 
 use crate::cdp::CdpClient;
 use crate::tabs;
 use crate::CaptureError;
+
+/// Most elements one detection lists.
+pub const MAX_ELEMENTS: usize = 200;
 
 /// Roles a person acts on; they win over static text with the same name.
 const INTERACTIVE_ROLES: &[&str] = &[
@@ -69,9 +72,75 @@ pub async fn find_by_description(
             session,
         )
         .await;
-    let model = cdp
-        .call("DOM.getBoxModel", json!({"backendNodeId": node}), session)
+    let origin = viewport_origin(&mut cdp, session).await?;
+    let Some(bounds) = screen_box(&mut cdp, session, node, origin).await? else {
+        return Ok(None);
+    };
+    Ok(Some(LocatedElement {
+        role,
+        name,
+        x: (bounds.0 + bounds.2 / 2.0).round() as i64,
+        y: (bounds.1 + bounds.3 / 2.0).round() as i64,
+    }))
+}
+
+/// The elements of the tab in front a person can act on (an interactive role and a box on
+/// the page), in document order, at most [`MAX_ELEMENTS`].
+pub async fn interactive(
+    addr: SocketAddr,
+    browser_path: &str,
+) -> Result<Vec<ElementBounds>, CaptureError> {
+    let mut cdp = CdpClient::connect(addr, browser_path).await?;
+    let Some(page) = tabs::front(&mut cdp).await? else {
+        return Ok(Vec::new());
+    };
+    let session = Some(page.session.as_str());
+    let tree = cdp
+        .call("Accessibility.getFullAXTree", json!({}), session)
         .await?;
+    let origin = viewport_origin(&mut cdp, session).await?;
+    let mut found = Vec::new();
+    for n in tree["nodes"].as_array().into_iter().flatten() {
+        let role = n["role"]["value"].as_str().unwrap_or_default();
+        let (false, Some(node)) = (n["ignored"] == json!(true), n["backendDOMNodeId"].as_i64())
+        else {
+            continue;
+        };
+        if !INTERACTIVE_ROLES.contains(&role) {
+            continue;
+        }
+        // Hidden elements have no box; they are not on the screen to act on.
+        if let Some((x, y, width, height)) = screen_box(&mut cdp, session, node, origin).await? {
+            found.push(ElementBounds {
+                role: role.to_owned(),
+                name: n["name"]["value"].as_str().unwrap_or_default().to_owned(),
+                x,
+                y,
+                width,
+                height,
+            });
+        }
+        if found.len() == MAX_ELEMENTS {
+            break;
+        }
+    }
+    Ok(found)
+}
+
+/// The screen box (left, top, width, height) of DOM node `node`, the viewport being at
+/// `origin` on the screen; `None` when it has no box.
+async fn screen_box(
+    cdp: &mut CdpClient,
+    session: Option<&str>,
+    node: i64,
+    origin: (f64, f64),
+) -> Result<Option<(f64, f64, f64, f64)>, CaptureError> {
+    let Ok(model) = cdp
+        .call("DOM.getBoxModel", json!({"backendNodeId": node}), session)
+        .await
+    else {
+        return Ok(None);
+    };
     let quad: Vec<f64> = model["model"]["border"]
         .as_array()
         .into_iter()
@@ -81,9 +150,25 @@ pub async fn find_by_description(
     if quad.len() != 8 {
         return Ok(None);
     }
-    let cx = (quad[0] + quad[2] + quad[4] + quad[6]) / 4.0;
-    let cy = (quad[1] + quad[3] + quad[5] + quad[7]) / 4.0;
-    // Where the page's viewport sits on the screen: the window's position plus its toolbar.
+    let xs = [quad[0], quad[2], quad[4], quad[6]];
+    let ys = [quad[1], quad[3], quad[5], quad[7]];
+    let (left, top) = (
+        xs.iter().copied().fold(f64::MAX, f64::min),
+        ys.iter().copied().fold(f64::MAX, f64::min),
+    );
+    let (right, bottom) = (
+        xs.iter().copied().fold(f64::MIN, f64::max),
+        ys.iter().copied().fold(f64::MIN, f64::max),
+    );
+    let (ox, oy) = origin;
+    Ok(Some((ox + left, oy + top, right - left, bottom - top)))
+}
+
+/// Where the page's viewport sits on the screen: the window's position plus its toolbar.
+async fn viewport_origin(
+    cdp: &mut CdpClient,
+    session: Option<&str>,
+) -> Result<(f64, f64), CaptureError> {
     let origin = cdp
         .call(
             "Runtime.evaluate",
@@ -93,16 +178,10 @@ pub async fn find_by_description(
         )
         .await?;
     let offset = &origin["result"]["value"];
-    let (ox, oy) = (
+    Ok((
         offset[0].as_f64().unwrap_or(0.0),
         offset[1].as_f64().unwrap_or(0.0),
-    );
-    Ok(Some(LocatedElement {
-        role,
-        name,
-        x: (ox + cx).round() as i64,
-        y: (oy + cy).round() as i64,
-    }))
+    ))
 }
 
 fn words(text: &str) -> Vec<String> {

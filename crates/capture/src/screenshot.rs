@@ -30,6 +30,25 @@ pub async fn png(
     display: &Display,
     region: Option<Region>,
 ) -> Result<Vec<u8>, CaptureError> {
+    grab(ffmpeg, display, region, &[]).await
+}
+
+/// One PNG of the whole display with a red frame drawn around each of `marks` (ffmpeg's
+/// `drawbox`), as element detection shows what it found.
+pub async fn png_marked(
+    ffmpeg: &std::path::Path,
+    display: &Display,
+    marks: &[Region],
+) -> Result<Vec<u8>, CaptureError> {
+    grab(ffmpeg, display, None, marks).await
+}
+
+async fn grab(
+    ffmpeg: &std::path::Path,
+    display: &Display,
+    region: Option<Region>,
+    marks: &[Region],
+) -> Result<Vec<u8>, CaptureError> {
     let region = region.unwrap_or(Region {
         x: 0,
         y: 0,
@@ -44,8 +63,20 @@ pub async fn png(
     let mut cmd = display.sandbox().command(ffmpeg, &confinement);
     cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
         .args(["-f", "x11grab", "-draw_mouse", "0", "-video_size", &size])
-        .args(["-i", &input])
-        .args(["-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-"]);
+        .args(["-i", &input]);
+    if !marks.is_empty() {
+        let boxes: Vec<String> = marks
+            .iter()
+            .map(|m| {
+                format!(
+                    "drawbox=x={}:y={}:w={}:h={}:color=red@0.9:t=2",
+                    m.x, m.y, m.width, m.height
+                )
+            })
+            .collect();
+        cmd.args(["-vf", &boxes.join(",")]);
+    }
+    cmd.args(["-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-"]);
     let png = run_to_completion("ffmpeg", &mut cmd, SCREENSHOT_TIMEOUT).await?;
     if png.starts_with(b"\x89PNG") {
         Ok(png)

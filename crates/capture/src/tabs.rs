@@ -34,6 +34,40 @@ pub async fn list(addr: SocketAddr, browser_path: &str) -> Result<Vec<BrowserTab
     Ok(tabs)
 }
 
+/// Most bytes of a page's HTML handed out.
+pub const MAX_HTML_BYTES: usize = 4 * 1024 * 1024;
+
+/// The HTML of the tab in front (`document.documentElement.outerHTML`), at most
+/// [`MAX_HTML_BYTES`] (cut at a character boundary); `None` when no tab is open.
+pub async fn front_html(
+    addr: SocketAddr,
+    browser_path: &str,
+) -> Result<Option<String>, CaptureError> {
+    let mut cdp = CdpClient::connect(addr, browser_path).await?;
+    let Some(page) = front(&mut cdp).await? else {
+        return Ok(None);
+    };
+    let html = cdp
+        .call(
+            "Runtime.evaluate",
+            json!({"expression": "document.documentElement.outerHTML", "returnByValue": true}),
+            Some(page.session.as_str()),
+        )
+        .await?;
+    let mut html = html["result"]["value"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if html.len() > MAX_HTML_BYTES {
+        let cut = (0..=MAX_HTML_BYTES)
+            .rev()
+            .find(|i| html.is_char_boundary(*i))
+            .unwrap_or(0);
+        html.truncate(cut);
+    }
+    Ok(Some(html))
+}
+
 /// Opens `url` in a new tab in front and waits (up to 10 s) for its DOM to be loaded.
 pub async fn open(
     addr: SocketAddr,

@@ -47,6 +47,23 @@ pub struct LocatedElement {
     pub y: i64,
 }
 
+/// An element of the front page a person can act on, with its box on the screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ElementBounds {
+    /// Accessibility role, e.g. `button`.
+    pub role: String,
+    /// Accessible name, e.g. `Login`.
+    pub name: String,
+    /// Screen x of its left edge, in pixels.
+    pub x: f64,
+    /// Screen y of its top edge, in pixels.
+    pub y: f64,
+    /// Width in pixels.
+    pub width: f64,
+    /// Height in pixels.
+    pub height: f64,
+}
+
 /// One tab of a session's browser.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BrowserTab {

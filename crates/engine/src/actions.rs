@@ -5,7 +5,9 @@ use tapedeck_capture::input;
 use tapedeck_capture::screenshot::Region;
 use tapedeck_capture::{element, screenshot, tabs, CaptureError, Display};
 use tapedeck_core::session::is_allowed_page_url;
-use tapedeck_core::ui::{BrowserTab, KeyPressing, LocatedElement, MouseButton, TypingMode};
+use tapedeck_core::ui::{
+    BrowserTab, ElementBounds, KeyPressing, LocatedElement, MouseButton, TypingMode,
+};
 use tapedeck_core::{EngineError, Viewport};
 
 use tapedeck_store::StorageKey;
@@ -174,6 +176,55 @@ impl Engine {
 }
 
 impl Engine {
+    /// The elements of the session's front page a person can act on, with their screen boxes
+    /// (at most [`element::MAX_ELEMENTS`]), a screenshot, and the same screenshot with each
+    /// element framed in red.
+    pub async fn detect_elements(&self, session_id: &str) -> Result<DetectedElements, EngineError> {
+        let live = self.live_session(session_id)?;
+        self.touch_session(session_id);
+        let elements = element::interactive(live.devtools, &live.browser_ws_path)
+            .await
+            .map_err(action_error)?;
+        let screen = live.session.spec.viewport;
+        let marks: Vec<Region> = elements
+            .iter()
+            .filter_map(|e| {
+                let (x, y) = (e.x.max(0.0) as u32, e.y.max(0.0) as u32);
+                let width = (e.width as u32).min(screen.width.saturating_sub(x));
+                let height = (e.height as u32).min(screen.height.saturating_sub(y));
+                (width > 0 && height > 0).then_some(Region {
+                    x,
+                    y,
+                    width,
+                    height,
+                })
+            })
+            .collect();
+        let ffmpeg = self.config().ffmpeg.clone();
+        let (source, marked) = self
+            .on_display(session_id, async |d| {
+                let source = screenshot::png(&ffmpeg, d, None).await?;
+                let marked = screenshot::png_marked(&ffmpeg, d, &marks).await?;
+                Ok((source, marked))
+            })
+            .await?;
+        Ok(DetectedElements {
+            elements,
+            source,
+            marked,
+        })
+    }
+
+    /// The HTML of the session's front page (empty when no tab is open).
+    pub async fn front_page_html(&self, session_id: &str) -> Result<String, EngineError> {
+        let live = self.live_session(session_id)?;
+        self.touch_session(session_id);
+        let html = tabs::front_html(live.devtools, &live.browser_ws_path)
+            .await
+            .map_err(action_error)?;
+        Ok(html.unwrap_or_default())
+    }
+
     /// The tabs of the session's browser, in the browser's order (at most
     /// [`tabs::MAX_TABS`]).
     pub async fn browser_tabs(&self, session_id: &str) -> Result<Vec<BrowserTab>, EngineError> {
@@ -201,6 +252,17 @@ impl Engine {
             .await
             .map_err(action_error)
     }
+}
+
+/// What element detection found on a session's screen.
+#[derive(Debug)]
+pub struct DetectedElements {
+    /// The elements, in document order.
+    pub elements: Vec<ElementBounds>,
+    /// A PNG of the screen.
+    pub source: Vec<u8>,
+    /// The same PNG with each element framed.
+    pub marked: Vec<u8>,
 }
 
 /// A failed action as the client hears it: a tool or the browser that did not answer in time

@@ -32,7 +32,7 @@ use tapedeck_store::{BlobStore, Metadata, Presigner};
 use tapedeck_upstream::UpstreamClient;
 use tokio::sync::Semaphore;
 
-pub use actions::MAX_WHEEL_CLICKS;
+pub use actions::{DetectedElements, MAX_WHEEL_CLICKS};
 pub use api_keys::{IssuedKey, NewKey, API_KEY_LEN};
 pub use computer::{BatchFailure, ClickKind, ComputerAction, Motion, MAX_BATCH};
 pub use config::EngineConfig;

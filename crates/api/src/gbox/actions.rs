@@ -295,6 +295,17 @@ async fn take_screenshot(
     expires_in: Option<&str>,
 ) -> Result<ScreenshotJson, GboxError> {
     let png = state.engine.screenshot_png(session_id, None).await?;
+    deliver(state, session_id, png, output_format, expires_in).await
+}
+
+/// A PNG as GBOX hands screenshots out: a `data:` URI, or a storage key with a presigned URL.
+pub(super) async fn deliver(
+    state: &ApiState,
+    session_id: &str,
+    png: Vec<u8>,
+    output_format: Option<&str>,
+    expires_in: Option<&str>,
+) -> Result<ScreenshotJson, GboxError> {
     match output_format {
         None | Some("base64") => Ok(ScreenshotJson {
             uri: format!(

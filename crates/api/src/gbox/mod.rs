@@ -8,6 +8,7 @@ mod browser;
 mod error;
 mod gestures;
 mod recording;
+mod screen;
 mod storage;
 mod wire;
 
@@ -39,6 +40,14 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route(
             "/boxes/{id}/actions/clipboard",
             get(actions::clipboard_get).post(actions::clipboard_set),
+        )
+        .route(
+            "/boxes/{id}/actions/screen-layout",
+            get(screen::screen_layout),
+        )
+        .route(
+            "/boxes/{id}/actions/elements/detect",
+            post(screen::detect_elements),
         )
         .route("/boxes/{id}/actions/move", post(gestures::move_pointer))
         .route("/boxes/{id}/actions/drag", post(gestures::drag))

@@ -166,6 +166,51 @@ pub enum PointOrDescription {
     Description(String),
 }
 
+/// `screen-layout` answer: the front page's HTML.
+#[derive(Debug, Serialize)]
+pub struct ScreenLayout {
+    pub content: String,
+}
+
+/// `elements/detect` body.
+#[derive(Debug, Default, Deserialize)]
+pub struct DetectElementsAction {
+    #[serde(default)]
+    pub screenshot: ScreenshotSettings,
+}
+
+/// One detected element, as GBOX describes it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DetectedElementJson {
+    pub id: String,
+    pub center_x: f64,
+    pub center_y: f64,
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+    pub label: String,
+    pub path: String,
+    pub source: &'static str,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// `elements/detect` answer.
+#[derive(Debug, Serialize)]
+pub struct DetectedElementsJson {
+    pub elements: Vec<DetectedElementJson>,
+    pub screenshot: DetectionScreenshots,
+}
+
+/// The screenshots of a detection: as taken, and with the elements framed.
+#[derive(Debug, Serialize)]
+pub struct DetectionScreenshots {
+    pub marked: ScreenshotJson,
+    pub source: ScreenshotJson,
+}
+
 /// `clipboard` body.
 #[derive(Debug, Default, Deserialize)]
 pub struct ClipboardAction {
