@@ -323,6 +323,25 @@ def test_gbox_screen_layout_and_element_detection_describe_the_page_in_front(sdk
     assert framed[0] > 200 and framed[1] < 80 and plain != framed, (plain, framed)
 
 
+def test_gbox_commands_and_code_run_in_the_box_as_its_user_confined_to_its_home(sdk, server):
+    box = sdk.create(type="linux", wait=True)
+    uid = box.command("id -u")
+    assert uid.exit_code == 0 and int(uid.stdout) != 0, uid
+    wrote = box.command("echo kept > note.txt && cat note.txt && pwd")
+    home = wrote.stdout.splitlines()[1]
+    assert wrote.stdout.splitlines()[0] == "kept" and home.endswith(box.data.id), wrote
+    code = box.run_code("import os, sys; print(os.getcwd(), sys.argv[1:])", language="python", argv=["a b"])
+    assert code.stdout.strip() == f"{home} ['a b']", code
+    outside = box.command("echo x > /etc/tapedeck-box-test")
+    assert outside.exit_code != 0 and "Read-only file system" in outside.stderr, outside
+    secrets = box.command(f"ls {server.data_dir / 'data'}")
+    assert secrets.exit_code != 0 and secrets.stdout == "", secrets
+    slow = box.command("sleep 10", timeout="1s")
+    assert slow.exit_code == 124, slow
+    with pytest.raises(BadRequestError):
+        box.command("true", envs={"LD_PRELOAD": "/tmp/x.so"})
+
+
 def test_gbox_android_only_routes_answer_400_naming_the_route(sdk, server):
     box = sdk.create(type="linux")
     response = httpx.post(f"{server.url}/gbox/boxes/{box.data.id}/actions/press-button", json={"buttons": ["home"]},

@@ -12,6 +12,7 @@ pub mod colour;
 pub mod display;
 pub mod element;
 pub mod error;
+pub mod exec;
 pub mod fmp4;
 pub mod grabber;
 pub mod input;

@@ -94,6 +94,34 @@ const REFUSED_PREFIXES: &[&str] = &[
 const REFUSED_SUFFIXES: &[&str] = &["_PRELOAD", "_LIBRARY_PATH"];
 
 /// Why a client may not set `name` in a session's environment, or `None` when it may.
+/// Refuses `envs` unless every name is a plain variable name (`[A-Za-z_][A-Za-z0-9_]*`) the
+/// allowlist takes and no value holds a NUL.
+///
+/// Errors: `InvalidInput` naming the first variable refused and why.
+pub fn check(envs: &std::collections::BTreeMap<String, String>) -> Result<(), crate::EngineError> {
+    for (key, value) in envs {
+        if !is_env_name(key) || value.contains('\0') {
+            return Err(crate::EngineError::InvalidInput(format!(
+                "{key:?} is not a valid environment variable name, or its value holds a NUL"
+            )));
+        }
+        if let Some(why) = refusal(key) {
+            return Err(crate::EngineError::InvalidInput(format!(
+                "environment variable {key} {why}; it cannot be set for a session"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 pub(crate) fn refusal(name: &str) -> Option<&'static str> {
     let upper = name.to_ascii_uppercase();
     if SET_BY_SERVER.contains(&upper.as_str()) {

@@ -5,7 +5,7 @@
 
 pub mod api_key;
 pub mod duration;
-mod environment;
+pub mod environment;
 pub mod error;
 pub mod id;
 pub mod recording;

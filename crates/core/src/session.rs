@@ -196,18 +196,7 @@ impl SessionSpec {
                 )));
             }
         }
-        for (key, value) in &self.envs {
-            if !is_env_name(key) || value.contains('\0') {
-                return Err(InvalidInput(format!(
-                    "{key:?} is not a valid environment variable name, or its value holds a NUL"
-                )));
-            }
-            if let Some(why) = crate::environment::refusal(key) {
-                return Err(InvalidInput(format!(
-                    "environment variable {key} {why}; it cannot be set for a session"
-                )));
-            }
-        }
+        crate::environment::check(&self.envs)?;
         if let Some(url) = &self.start_url {
             if !is_allowed_page_url(url) {
                 return Err(InvalidInput(format!(
@@ -236,14 +225,6 @@ pub fn is_allowed_page_url(url: &str) -> bool {
 }
 
 /// `[A-Za-z_][A-Za-z0-9_]*`, so an entry can never smuggle `=` or a NUL into a process's env.
-fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 #[cfg(test)]
 mod tests {
     use super::{is_allowed_page_url, SessionSpec, Viewport};

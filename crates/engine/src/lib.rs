@@ -5,6 +5,7 @@
 
 mod actions;
 pub mod api_keys;
+mod box_programs;
 mod computer;
 mod config;
 mod counters;
@@ -34,6 +35,7 @@ use tokio::sync::Semaphore;
 
 pub use actions::{DetectedElements, MAX_WHEEL_CLICKS};
 pub use api_keys::{IssuedKey, NewKey, API_KEY_LEN};
+pub use box_programs::{BoxCode, BoxRun, CodeLanguage, MAX_PROGRAM_TIME};
 pub use computer::{BatchFailure, ClickKind, ComputerAction, Motion, MAX_BATCH};
 pub use config::EngineConfig;
 pub use counters::{EngineCounters, EngineMetrics, HistogramSnapshot};
@@ -43,6 +45,7 @@ pub use recovery::RecoveryProgress;
 pub use routing::NodeRoute;
 pub use session::{CdpEndpoint, SessionLabels};
 pub use tapedeck_capture::chromium::through_proxy_args as browser_through_proxy_args;
+pub use tapedeck_capture::exec::ProgramOutput;
 pub use tapedeck_capture::screenshot::Region;
 pub use tapedeck_capture::Sandbox;
 pub use tapedeck_core::EngineError;

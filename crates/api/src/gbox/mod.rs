@@ -7,6 +7,7 @@ mod boxes;
 mod browser;
 mod error;
 mod gestures;
+mod programs;
 mod recording;
 mod screen;
 mod storage;
@@ -32,6 +33,8 @@ pub fn router(state: ApiState) -> Router<ApiState> {
     let per_box = Router::new()
         .route("/boxes/{id}", get(boxes::retrieve))
         .route("/boxes/{id}/terminate", post(boxes::terminate))
+        .route("/boxes/{id}/commands", post(programs::commands))
+        .route("/boxes/{id}/run-code", post(programs::run_code))
         .route("/boxes/{id}/actions/tap", post(actions::tap))
         .route("/boxes/{id}/actions/click", post(actions::click))
         .route("/boxes/{id}/actions/type", post(actions::type_text))

@@ -211,6 +211,40 @@ pub struct DetectionScreenshots {
     pub source: ScreenshotJson,
 }
 
+/// `commands` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunCommandAction {
+    pub command: Option<String>,
+    #[serde(default)]
+    pub envs: std::collections::BTreeMap<String, String>,
+    pub timeout: Option<String>,
+    pub working_dir: Option<String>,
+}
+
+/// `run-code` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunCodeAction {
+    pub code: Option<String>,
+    pub language: Option<String>,
+    #[serde(default)]
+    pub argv: Vec<String>,
+    #[serde(default)]
+    pub envs: std::collections::BTreeMap<String, String>,
+    pub timeout: Option<String>,
+    pub working_dir: Option<String>,
+}
+
+/// What `commands` and `run-code` answer.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgramOutputJson {
+    pub exit_code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
 /// `clipboard` body.
 #[derive(Debug, Default, Deserialize)]
 pub struct ClipboardAction {

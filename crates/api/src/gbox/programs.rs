@@ -1,0 +1,99 @@
+//! `POST /boxes/{id}/commands` and `POST /boxes/{id}/run-code`: programs run inside the box's
+//! sandbox as the session's user, confined to the box's home (docs/gbox.md, "Commands").
+
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use bytes::Bytes;
+use tapedeck_core::duration::duration_field;
+use tapedeck_core::EngineError;
+use tapedeck_engine::{BoxCode, BoxRun, CodeLanguage, ProgramOutput, MAX_PROGRAM_TIME};
+
+use super::boxes::running_box;
+use super::wire::{ProgramOutputJson, RunCodeAction, RunCommandAction};
+use super::GboxError;
+use crate::common::auth::Caller;
+use crate::common::body::parse_json;
+use crate::ApiState;
+
+/// A run's time limit when none is given (GBOX's default).
+const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `POST …/commands {command, envs?, timeout?, workingDir?}` → `{exitCode, stdout, stderr}`.
+pub async fn commands(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ProgramOutputJson>, GboxError> {
+    let session = running_box(&state, caller.project(), &id).await?;
+    let params: RunCommandAction = parse_json(&body)?;
+    let command = params
+        .command
+        .ok_or_else(|| EngineError::InvalidInput("command is required".into()))?;
+    let run = BoxRun {
+        code: BoxCode::Command(command),
+        envs: params.envs,
+        working_dir: params.working_dir,
+        timeout: duration_field(
+            "timeout",
+            params.timeout.as_deref(),
+            DEFAULT_TIMEOUT,
+            MAX_PROGRAM_TIME,
+        )?,
+    };
+    Ok(Json(output(
+        state.engine.run_in_box(&session.id, run).await?,
+    )))
+}
+
+/// `POST …/run-code {code, language?, argv?, envs?, timeout?, workingDir?}` →
+/// `{exitCode, stdout, stderr}`; `language` is bash or python (the default).
+pub async fn run_code(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ProgramOutputJson>, GboxError> {
+    let session = running_box(&state, caller.project(), &id).await?;
+    let params: RunCodeAction = parse_json(&body)?;
+    let code = params
+        .code
+        .ok_or_else(|| EngineError::InvalidInput("code is required".into()))?;
+    let language = match params.language.as_deref() {
+        None | Some("python") => CodeLanguage::Python,
+        Some("bash") => CodeLanguage::Bash,
+        Some("typescript") => CodeLanguage::TypeScript,
+        Some(other) => {
+            return Err(EngineError::InvalidInput(format!(
+                "language must be bash, python or typescript, got {other:?}"
+            ))
+            .into())
+        }
+    };
+    let run = BoxRun {
+        code: BoxCode::Code {
+            language,
+            code,
+            argv: params.argv,
+        },
+        envs: params.envs,
+        working_dir: params.working_dir,
+        timeout: duration_field(
+            "timeout",
+            params.timeout.as_deref(),
+            DEFAULT_TIMEOUT,
+            MAX_PROGRAM_TIME,
+        )?,
+    };
+    Ok(Json(output(
+        state.engine.run_in_box(&session.id, run).await?,
+    )))
+}
+
+fn output(done: ProgramOutput) -> ProgramOutputJson {
+    ProgramOutputJson {
+        exit_code: done.exit_code,
+        stdout: done.stdout,
+        stderr: done.stderr,
+    }
+}
