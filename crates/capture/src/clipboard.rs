@@ -88,6 +88,16 @@ fn open(number: u32) -> Result<(RustConnection, Window, Atoms), CaptureError> {
     Ok((conn, window, atoms))
 }
 
+/// The window that owns the clipboard now, or `NONE`.
+fn clipboard_owner(conn: &RustConnection, atoms: &Atoms) -> Result<Window, CaptureError> {
+    Ok(conn
+        .get_selection_owner(atoms.clipboard)
+        .map_err(x11)?
+        .reply()
+        .map_err(x11)?
+        .owner)
+}
+
 /// The clipboard's text on display `:number`: empty when nobody owns it or the owner has no
 /// text. Blocking; run it off the async runtime.
 ///
@@ -95,13 +105,7 @@ fn open(number: u32) -> Result<(RustConnection, Window, Atoms), CaptureError> {
 /// larger than [`MAX_CLIPBOARD_BYTES`].
 pub fn read(number: u32) -> Result<String, CaptureError> {
     let (conn, window, atoms) = open(number)?;
-    let owner = conn
-        .get_selection_owner(atoms.clipboard)
-        .map_err(x11)?
-        .reply()
-        .map_err(x11)?
-        .owner;
-    if owner == x11rb::NONE {
+    if clipboard_owner(&conn, &atoms)? == x11rb::NONE {
         return Ok(String::new());
     }
     conn.convert_selection(
@@ -165,13 +169,7 @@ impl ClipboardOwner {
         let (conn, window, atoms) = open(number)?;
         conn.set_selection_owner(window, atoms.clipboard, CURRENT_TIME)
             .map_err(x11)?;
-        let owner = conn
-            .get_selection_owner(atoms.clipboard)
-            .map_err(x11)?
-            .reply()
-            .map_err(x11)?
-            .owner;
-        if owner != window {
+        if clipboard_owner(&conn, &atoms)? != window {
             return Err(x11("the X server did not hand over the clipboard"));
         }
         let stop = Arc::new(AtomicBool::new(false));

@@ -30,20 +30,16 @@ pub async fn commands(
     let command = params
         .command
         .ok_or_else(|| EngineError::InvalidInput("command is required".into()))?;
-    let run = BoxRun {
-        code: BoxCode::Command(command),
-        envs: params.envs,
-        working_dir: params.working_dir,
-        timeout: duration_field(
-            "timeout",
-            params.timeout.as_deref(),
-            DEFAULT_TIMEOUT,
-            MAX_PROGRAM_TIME,
-        )?,
-    };
-    Ok(Json(output(
-        state.engine.run_in_box(&session.id, run).await?,
-    )))
+    let code = BoxCode::Command(command);
+    run(
+        &state,
+        &session.id,
+        code,
+        params.envs,
+        params.working_dir,
+        params.timeout,
+    )
+    .await
 }
 
 /// `POST …/run-code {code, language?, argv?, envs?, timeout?, workingDir?}` →
@@ -70,30 +66,47 @@ pub async fn run_code(
             .into())
         }
     };
-    let run = BoxRun {
-        code: BoxCode::Code {
-            language,
-            code,
-            argv: params.argv,
-        },
-        envs: params.envs,
-        working_dir: params.working_dir,
-        timeout: duration_field(
-            "timeout",
-            params.timeout.as_deref(),
-            DEFAULT_TIMEOUT,
-            MAX_PROGRAM_TIME,
-        )?,
+    let code = BoxCode::Code {
+        language,
+        code,
+        argv: params.argv,
     };
-    Ok(Json(output(
-        state.engine.run_in_box(&session.id, run).await?,
-    )))
+    run(
+        &state,
+        &session.id,
+        code,
+        params.envs,
+        params.working_dir,
+        params.timeout,
+    )
+    .await
 }
 
-fn output(done: ProgramOutput) -> ProgramOutputJson {
-    ProgramOutputJson {
+/// Runs `code` in the box with the request's variables, directory and timeout.
+async fn run(
+    state: &ApiState,
+    session_id: &str,
+    code: BoxCode,
+    envs: std::collections::BTreeMap<String, String>,
+    working_dir: Option<String>,
+    timeout: Option<String>,
+) -> Result<Json<ProgramOutputJson>, GboxError> {
+    let timeout = duration_field(
+        "timeout",
+        timeout.as_deref(),
+        DEFAULT_TIMEOUT,
+        MAX_PROGRAM_TIME,
+    )?;
+    let run = BoxRun {
+        code,
+        envs,
+        working_dir,
+        timeout,
+    };
+    let done: ProgramOutput = state.engine.run_in_box(session_id, run).await?;
+    Ok(Json(ProgramOutputJson {
         exit_code: done.exit_code,
         stdout: done.stdout,
         stderr: done.stderr,
-    }
+    }))
 }
