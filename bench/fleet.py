@@ -7,8 +7,9 @@
 Every figure is set against an anchor measured in the same run:
 1. a forwarded call: `GET /v1/sessions/{id}` sent to another node, against the owner directly;
 2. the CDP relay across nodes (the `cdp_ws_url` sent to another node, spliced through the
-   owner's relay) against the owner's own relay: small commands, and `Runtime.evaluate`
-   answering 64 KiB one at a time and 16 in flight;
+   owner's relay) against the owner's own relay, with Chromium's DevTools port (no relay)
+   beside them: small commands, and `Runtime.evaluate` answering 64 KiB one at a time and 16
+   in flight;
 3. node loss: kill -9 the node running a recording; seconds until a survivor answers
    `interrupted` for it (the heartbeat and loss thresholds are the anchor: 10 s of silence);
 4. creates: 6 sent to one node of three with `--max-sessions 2` each (sequential, and 3 clients
@@ -26,7 +27,6 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
