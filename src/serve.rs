@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tapedeck_api::common::cluster::ClusterAuth;
 use tapedeck_api::common::forward::Forwarder;
 use tapedeck_api::ApiState;
@@ -246,6 +247,13 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     let (signalled, mut deadline_starts) = tokio::sync::watch::channel(false);
     let (draining, drain_secs) = (engine.clone(), config.drain_secs);
     let graceful = async {
+        // Without TCP_NODELAY, a response written in pieces (a CDP message relayed, a
+        // forwarded answer) waits on the client's delayed ACK: about 40 ms each.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY not set");
+            }
+        });
         axum::serve(listener, tapedeck_api::router(state))
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;

@@ -100,7 +100,11 @@ impl Engine {
 
     /// Writes this node's heartbeat with its load now; `false` when the fleet found it lost.
     pub(crate) async fn write_heartbeat(&self) -> Result<bool, EngineError> {
-        let active = u32::try_from(self.live_session_ids().len()).unwrap_or(u32::MAX);
+        // Slots taken, pooled sessions aside: sessions still starting count, so a create placed
+        // right after another does not pick a node whose last slot is already spoken for.
+        let taken = self.inner.config.max_sessions
+            - self.inner.session_slots.available_permits().min(self.inner.config.max_sessions);
+        let active = u32::try_from(taken.saturating_sub(self.pooled_sessions())).unwrap_or(u32::MAX);
         Ok(self
             .inner
             .meta

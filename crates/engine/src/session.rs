@@ -195,6 +195,7 @@ impl Engine {
                 .map_err(|_| exhausted())?,
             Err(_) => return Err(exhausted()),
         };
+        self.announce_load().await;
         let options = LaunchOptions {
             start_url: spec.start_url.clone(),
             kiosk: spec.kiosk,

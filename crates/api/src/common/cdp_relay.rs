@@ -137,6 +137,8 @@ async fn upgrade_upstream(
 ) -> Result<(Upgraded, HeaderValue), RelayError> {
     let upgrade = async {
         let stream = TcpStream::connect(addr).await.map_err(upstream)?;
+        // CDP answers are written in pieces; without this, each waits on a delayed ACK.
+        stream.set_nodelay(true).map_err(upstream)?;
         let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(upstream)?;
