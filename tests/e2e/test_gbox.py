@@ -124,6 +124,22 @@ def test_gbox_browser_opens_a_page_in_a_new_tab_lists_tabs_and_hands_out_a_cdp_u
         box.browser.list_tab_info()
 
 
+def test_gbox_tabs_switch_navigate_and_close(sdk, server, pages):
+    box = sdk.create(type="linux")
+    first = next(t for t in box.browser.list_tab_info().data)
+    opened = box.browser.open_tab(f"{pages}/box.html")
+    assert opened.active
+    switched = box.browser.switch_tab(first.id)
+    assert switched.id == first.id and switched.active, switched
+    assert [t.id for t in box.browser.list_tab_info().data if t.active] == [first.id]
+    moved = box.browser.update_tab(tab_id=first.id, url=f"{pages}/solid.html")
+    assert moved.url == f"{pages}/solid.html" and not moved.loading, moved
+    assert "closed" in box.browser.close_tab(opened.id).message
+    assert [t.id for t in box.browser.list_tab_info().data] == [first.id]
+    with pytest.raises(NotFoundError):
+        box.browser.switch_tab(opened.id)
+
+
 def test_gbox_rewind_extracts_the_last_seconds(sdk, server, pages, scratch):
     box = sdk.create(type="linux")
     open_page(box, f"{pages}/box.html", server, "box")

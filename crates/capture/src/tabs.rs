@@ -80,9 +80,87 @@ pub async fn open(
         .await?;
     let target_id = created["targetId"].as_str().unwrap_or_default().to_owned();
     let attached = attach(&mut cdp, &target_id).await?;
+    loaded_tab(&mut cdp, &attached).await
+}
+
+/// Loads `url` in tab `tab_id` and waits (up to 10 s) for its DOM; `None` when the browser has
+/// no such tab.
+pub async fn navigate(
+    addr: SocketAddr,
+    browser_path: &str,
+    tab_id: &str,
+    url: &str,
+) -> Result<Option<BrowserTab>, CaptureError> {
+    let mut cdp = CdpClient::connect(addr, browser_path).await?;
+    if find_target(&mut cdp, tab_id).await?.is_none() {
+        return Ok(None);
+    }
+    let attached = attach(&mut cdp, tab_id).await?;
+    cdp.call(
+        "Page.navigate",
+        json!({"url": url}),
+        Some(&attached.session),
+    )
+    .await?;
+    loaded_tab(&mut cdp, &attached).await.map(Some)
+}
+
+/// Brings tab `tab_id` to the front; `None` when the browser has no such tab.
+pub async fn switch(
+    addr: SocketAddr,
+    browser_path: &str,
+    tab_id: &str,
+) -> Result<Option<BrowserTab>, CaptureError> {
+    let mut cdp = CdpClient::connect(addr, browser_path).await?;
+    let Some(target) = find_target(&mut cdp, tab_id).await? else {
+        return Ok(None);
+    };
+    cdp.call("Target.activateTarget", json!({"targetId": tab_id}), None)
+        .await?;
+    let attached = attach(&mut cdp, tab_id).await?;
+    // The window shows it at its next frame; until then it may still say it is hidden.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while !page_state(&mut cdp, &attached.session).await?.visible
+        && tokio::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    describe_attached(&mut cdp, &target, &attached)
+        .await
+        .map(Some)
+}
+
+/// Closes tab `tab_id`; `false` when the browser has no such tab.
+pub async fn close(
+    addr: SocketAddr,
+    browser_path: &str,
+    tab_id: &str,
+) -> Result<bool, CaptureError> {
+    let mut cdp = CdpClient::connect(addr, browser_path).await?;
+    if find_target(&mut cdp, tab_id).await?.is_none() {
+        return Ok(false);
+    }
+    cdp.call("Target.closeTarget", json!({"targetId": tab_id}), None)
+        .await?;
+    Ok(true)
+}
+
+/// The page target `tab_id`, if the browser has it.
+async fn find_target(cdp: &mut CdpClient, tab_id: &str) -> Result<Option<Value>, CaptureError> {
+    Ok(page_targets(cdp)
+        .await?
+        .into_iter()
+        .find(|t| t["targetId"] == tab_id))
+}
+
+/// Waits (up to 10 s) for the attached tab's DOM to load, then describes it.
+async fn loaded_tab(
+    cdp: &mut CdpClient,
+    attached: &AttachedTab,
+) -> Result<BrowserTab, CaptureError> {
     let deadline = tokio::time::Instant::now() + LOAD_WAIT;
     loop {
-        let state = page_state(&mut cdp, &attached.session).await?;
+        let state = page_state(cdp, &attached.session).await?;
         let loaded = state.ready != "loading" && state.url != "about:blank";
         if loaded || tokio::time::Instant::now() >= deadline {
             break;
@@ -90,9 +168,13 @@ pub async fn open(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let target = cdp
-        .call("Target.getTargetInfo", json!({"targetId": target_id}), None)
+        .call(
+            "Target.getTargetInfo",
+            json!({"targetId": attached.target_id}),
+            None,
+        )
         .await?;
-    describe_attached(&mut cdp, &target["targetInfo"], &attached).await
+    describe_attached(cdp, &target["targetInfo"], attached).await
 }
 
 /// The tab in front (visible), attached; the first tab when none says it is visible, and

@@ -1,6 +1,8 @@
 //! UI actions on a session's display: real X input, screenshots, and finding elements by
 //! description through the browser's accessibility tree.
 
+use std::net::SocketAddr;
+
 use tapedeck_capture::input;
 use tapedeck_capture::screenshot::Region;
 use tapedeck_capture::{element, screenshot, tabs, CaptureError, Display};
@@ -217,22 +219,16 @@ impl Engine {
 
     /// The HTML of the session's front page (empty when no tab is open).
     pub async fn front_page_html(&self, session_id: &str) -> Result<String, EngineError> {
-        let live = self.live_session(session_id)?;
-        self.touch_session(session_id);
-        let html = tabs::front_html(live.devtools, &live.browser_ws_path)
-            .await
-            .map_err(action_error)?;
+        let (addr, path) = self.devtools_of(session_id)?;
+        let html = tabs::front_html(addr, &path).await.map_err(action_error)?;
         Ok(html.unwrap_or_default())
     }
 
     /// The tabs of the session's browser, in the browser's order (at most
     /// [`tabs::MAX_TABS`]).
     pub async fn browser_tabs(&self, session_id: &str) -> Result<Vec<BrowserTab>, EngineError> {
-        let live = self.live_session(session_id)?;
-        self.touch_session(session_id);
-        tabs::list(live.devtools, &live.browser_ws_path)
-            .await
-            .map_err(action_error)
+        let (addr, path) = self.devtools_of(session_id)?;
+        tabs::list(addr, &path).await.map_err(action_error)
     }
 
     /// Opens `url` in a new tab in front of the session's browser, and answers once its DOM
@@ -241,16 +237,75 @@ impl Engine {
     /// Errors: [`EngineError::InvalidInput`] for a URL that is not http(s), `about:blank` or
     /// `data:`, the pages a session may show.
     pub async fn open_tab(&self, session_id: &str, url: &str) -> Result<BrowserTab, EngineError> {
-        if !is_allowed_page_url(url) {
-            return Err(EngineError::InvalidInput(format!(
-                "url must be an http or https URL, about:blank or a data: URL, got {url:?}"
-            )));
+        check_page_url(url)?;
+        let (addr, path) = self.devtools_of(session_id)?;
+        tabs::open(addr, &path, url).await.map_err(action_error)
+    }
+
+    /// Loads `url` in tab `tab_id` of the session's browser, and answers once its DOM has
+    /// loaded (or after 10 s, still loading).
+    ///
+    /// Errors: `InvalidInput` for a URL a session may not show; `NotFound` for no such tab.
+    pub async fn navigate_tab(
+        &self,
+        session_id: &str,
+        tab_id: &str,
+        url: &str,
+    ) -> Result<BrowserTab, EngineError> {
+        check_page_url(url)?;
+        let (addr, path) = self.devtools_of(session_id)?;
+        tabs::navigate(addr, &path, tab_id, url)
+            .await
+            .map_err(action_error)?
+            .ok_or_else(|| EngineError::not_found("tab", tab_id))
+    }
+
+    /// Brings tab `tab_id` of the session's browser to the front.
+    ///
+    /// Errors: `NotFound` for no such tab.
+    pub async fn switch_tab(
+        &self,
+        session_id: &str,
+        tab_id: &str,
+    ) -> Result<BrowserTab, EngineError> {
+        let (addr, path) = self.devtools_of(session_id)?;
+        tabs::switch(addr, &path, tab_id)
+            .await
+            .map_err(action_error)?
+            .ok_or_else(|| EngineError::not_found("tab", tab_id))
+    }
+
+    /// Closes tab `tab_id` of the session's browser.
+    ///
+    /// Errors: `NotFound` for no such tab.
+    pub async fn close_tab(&self, session_id: &str, tab_id: &str) -> Result<(), EngineError> {
+        let (addr, path) = self.devtools_of(session_id)?;
+        if tabs::close(addr, &path, tab_id)
+            .await
+            .map_err(action_error)?
+        {
+            Ok(())
+        } else {
+            Err(EngineError::not_found("tab", tab_id))
         }
+    }
+
+    /// The session's DevTools address and browser path, counting the call as activity.
+    fn devtools_of(&self, session_id: &str) -> Result<(SocketAddr, String), EngineError> {
         let live = self.live_session(session_id)?;
         self.touch_session(session_id);
-        tabs::open(live.devtools, &live.browser_ws_path, url)
-            .await
-            .map_err(action_error)
+        Ok((live.devtools, live.browser_ws_path.clone()))
+    }
+}
+
+/// Refuses URLs a session may not show: only http(s), `about:blank` and `data:`.
+fn check_page_url(url: &str) -> Result<(), EngineError> {
+    if is_allowed_page_url(url) {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidInput(format!(
+            "url must be an http or https URL, about:blank or a data: URL, got {url:?}"
+        )))
     }
 }
 

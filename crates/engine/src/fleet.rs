@@ -103,8 +103,13 @@ impl Engine {
         // Slots taken, pooled sessions aside: sessions still starting count, so a create placed
         // right after another does not pick a node whose last slot is already spoken for.
         let taken = self.inner.config.max_sessions
-            - self.inner.session_slots.available_permits().min(self.inner.config.max_sessions);
-        let active = u32::try_from(taken.saturating_sub(self.pooled_sessions())).unwrap_or(u32::MAX);
+            - self
+                .inner
+                .session_slots
+                .available_permits()
+                .min(self.inner.config.max_sessions);
+        let active =
+            u32::try_from(taken.saturating_sub(self.pooled_sessions())).unwrap_or(u32::MAX);
         Ok(self
             .inner
             .meta

@@ -95,6 +95,49 @@ pub async fn open_tab(
     Ok(Json(TabJson::from(tab)))
 }
 
+/// `PUT /boxes/{id}/browser/tabs/{tab_id} {url}`: loads `url` in that tab.
+pub async fn navigate_tab(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((id, tab_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<TabJson>, GboxError> {
+    let session = running_box(&state, caller.project(), &id).await?;
+    let params: OpenTabRequest = parse_json(&body)?;
+    let url = params
+        .url
+        .ok_or_else(|| EngineError::InvalidInput("url is required".into()))?;
+    let tab = state
+        .engine
+        .navigate_tab(&session.id, &tab_id, &url)
+        .await?;
+    Ok(Json(TabJson::from(tab)))
+}
+
+/// `POST /boxes/{id}/browser/tabs/{tab_id}/switch`: brings that tab to the front.
+pub async fn switch_tab(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((id, tab_id)): Path<(String, String)>,
+) -> Result<Json<TabJson>, GboxError> {
+    let session = running_box(&state, caller.project(), &id).await?;
+    let tab = state.engine.switch_tab(&session.id, &tab_id).await?;
+    Ok(Json(TabJson::from(tab)))
+}
+
+/// `DELETE /boxes/{id}/browser/tabs/{tab_id}` → `{message}`.
+pub async fn close_tab(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path((id, tab_id)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, GboxError> {
+    let session = running_box(&state, caller.project(), &id).await?;
+    state.engine.close_tab(&session.id, &tab_id).await?;
+    Ok(Json(
+        serde_json::json!({ "message": format!("tab {tab_id} closed") }),
+    ))
+}
+
 /// `GET /boxes/{id}/browser/cdp?jwt=…`: the WebSocket the CDP URL names; the token is the
 /// credential.
 pub async fn cdp(

@@ -14,7 +14,7 @@ mod storage;
 mod wire;
 
 use axum::middleware;
-use axum::routing::{any, get, post};
+use axum::routing::{any, get, post, put};
 use axum::Router;
 
 pub use error::GboxError;
@@ -90,6 +90,14 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route(
             "/boxes/{id}/browser/tabs",
             get(browser::tabs).post(browser::open_tab),
+        )
+        .route(
+            "/boxes/{id}/browser/tabs/{tab_id}",
+            put(browser::navigate_tab).delete(browser::close_tab),
+        )
+        .route(
+            "/boxes/{id}/browser/tabs/{tab_id}/switch",
+            post(browser::switch_tab),
         )
         .route_layer(serving(Serving::Session));
     let authed = Router::new()
