@@ -235,3 +235,17 @@ pub async fn android_only(
     ))
     .into()
 }
+
+/// `POST /boxes/{id}/live-view-url`: there is no live view yet; a 400 says so, rather than a
+/// 404 that reads like a wrong box.
+pub async fn live_view_url(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, GboxError> {
+    running_box(&state, caller.project(), &id).await?;
+    Err(EngineError::InvalidInput(
+        "live view is not served yet: watch a box through its recording (actions/recording) or its screenshots".into(),
+    )
+    .into())
+}

@@ -34,6 +34,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/boxes/{id}", get(boxes::retrieve))
         .route("/boxes/{id}/terminate", post(boxes::terminate))
         .route("/boxes/{id}/commands", post(programs::commands))
+        .route("/boxes/{id}/live-view-url", post(boxes::live_view_url))
         .route("/boxes/{id}/run-code", post(programs::run_code))
         .route("/boxes/{id}/actions/tap", post(actions::tap))
         .route("/boxes/{id}/actions/click", post(actions::click))
