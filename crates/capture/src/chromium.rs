@@ -22,6 +22,8 @@ use crate::{CaptureError, Display};
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long Chromium gets, after DevTools answers, to map its window.
 const WINDOW_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long Chromium gets to close by itself, writing its user data out, when asked to.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Where Debian's Chromium reads its initial preferences and policies.
 const CHROMIUM_ETC: &str = "/etc/chromium";
 /// The managed policy of every session's browser: no `file:` URLs, and none of the browser's
@@ -96,12 +98,16 @@ pub struct BrowserOptions {
     pub extra_args: Vec<String>,
 }
 
+/// The user-data dir (`--user-data-dir`) of the browser whose home is `home`.
+pub fn user_data_dir(home: &Path) -> PathBuf {
+    home.join("profile")
+}
+
 /// A running Chromium and the address of its DevTools endpoint.
 pub struct Browser {
     process: ProcessGroup,
     devtools: SocketAddr,
     browser_ws_path: String,
-    profile_dir: PathBuf,
 }
 
 /// The browser runs a little below the recorder's priority: when the machine is saturated,
@@ -145,7 +151,7 @@ impl Browser {
     /// Launches Chromium on `display`, in the display's sandbox, and waits for its DevTools
     /// endpoint.
     pub async fn launch(display: &Display, options: &BrowserOptions) -> Result<Self, CaptureError> {
-        let profile_dir = options.home.join("profile");
+        let profile_dir = user_data_dir(&options.home);
         let policy = options.home.join(POLICY_FILE);
         // Written by the server into the fresh directory: when the server is root, the session
         // user can replace the directory entry but not this file's content, which is what the
@@ -231,7 +237,6 @@ impl Browser {
             process,
             devtools,
             browser_ws_path,
-            profile_dir,
         })
     }
 
@@ -250,14 +255,33 @@ impl Browser {
         self.process.try_exited().is_none()
     }
 
-    /// Stops Chromium and all its helper processes, then removes the profile.
+    /// Asks Chromium to close (CDP `Browser.close`), as a user closing its last window would,
+    /// and waits up to [`CLOSE_TIMEOUT`] for it to exit. Chromium writes out what it holds in
+    /// memory (cookies, local storage) only when it closes this way: on a signal its sandbox
+    /// takes it down at once. Call before reading its user data; [`Browser::stop`] follows.
+    ///
+    /// Errors: [`CaptureError::TimedOut`] when it is still running, CDP failures.
+    pub async fn close(&mut self) -> Result<(), CaptureError> {
+        let mut cdp = CdpClient::connect(self.devtools, &self.browser_ws_path).await?;
+        // Chromium may close the connection before it answers: the exit is what counts.
+        if let Err(e) = cdp.call("Browser.close", serde_json::json!({}), None).await {
+            tracing::debug!(error = %e, "Browser.close had no answer");
+        }
+        match tokio::time::timeout(CLOSE_TIMEOUT, self.process.wait()).await {
+            Ok(exited) => exited.map(drop).map_err(CaptureError::from),
+            Err(_) => Err(CaptureError::TimedOut {
+                program: "chromium",
+                secs: CLOSE_TIMEOUT.as_secs(),
+            }),
+        }
+    }
+
+    /// Stops Chromium and all its helper processes. Its user data stays on disk, for its owner
+    /// to save or remove.
     pub async fn stop(mut self) {
         self.process
             .terminate(Signal::TERM, Duration::from_secs(3))
             .await;
-        if let Err(e) = tokio::fs::remove_dir_all(&self.profile_dir).await {
-            tracing::warn!(dir = %self.profile_dir.display(), error = %e, "could not remove profile");
-        }
     }
 }
 

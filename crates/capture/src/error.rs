@@ -74,6 +74,13 @@ pub enum CaptureError {
          user.max_user_namespaces), and the session user must reach --sandbox-dir)"
     )]
     Sandbox(String),
+    /// A browser's user data is over what an archive of it may hold (caches left out).
+    #[error("the browser's user data holds {0}, more than a profile may hold (caches left out)")]
+    UserDataTooLarge(String),
+    /// An archive of user data is not a zstd-compressed tar, or names a path outside its
+    /// directory.
+    #[error("user-data archive: {0}")]
+    Archive(String),
     /// File I/O in a spool or profile directory failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

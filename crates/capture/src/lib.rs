@@ -1,5 +1,6 @@
-//! Tapedeck's capture layer: Xvfb displays, headful Chromium with a loopback CDP port, and the
-//! screen recorder (X damage grabber → ffmpeg) that writes fragmented-MP4 segments.
+//! Tapedeck's capture layer: Xvfb displays, headful Chromium with a loopback CDP port (and its
+//! user data as an archive), and the screen recorder (X damage grabber → ffmpeg) that writes
+//! fragmented-MP4 segments.
 //!
 //! Every child runs in a sandbox (bubblewrap, as the unprivileged session user; see [`sandbox`])
 //! and leads its own session and process group. Every child dies with the server
@@ -27,6 +28,7 @@ pub mod shared_memory;
 pub mod sidx;
 pub mod spool;
 pub mod tabs;
+pub mod user_data;
 
 pub use chromium::{Browser, BrowserOptions};
 pub use display::Display;

@@ -27,6 +27,10 @@ pub enum EngineError {
     /// The thing exists but is not ready yet (a recording still capturing); ask again later.
     #[error("{0}")]
     NotReady(String),
+    /// Something is over the size the server keeps of it (a profile's user data); the same
+    /// request would meet the same limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// A server-wide limit is reached (sessions, displays); try again after something ends.
     #[error("{0}")]
     CapacityExhausted(String),
@@ -85,6 +89,7 @@ impl EngineError {
             Self::NotFound { .. } => "not_found",
             Self::Conflict { .. } => "conflict",
             Self::NotReady(_) => "not_ready",
+            Self::TooLarge(_) => "too_large",
             Self::CapacityExhausted(_) => "capacity_exhausted",
             Self::Forbidden(_) => "forbidden",
             Self::Unavailable(_) => "unavailable",

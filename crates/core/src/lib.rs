@@ -1,4 +1,5 @@
-//! Tapedeck's domain types: sessions, recordings, their states and the engine error enum.
+//! Tapedeck's domain types: sessions, recordings, browser profiles, their states and the engine
+//! error enum.
 //!
 //! Nothing here knows about HTTP, processes or storage; the dialects and the engine share these
 //! types so that every wire format describes the same facts.
@@ -8,6 +9,7 @@ pub mod duration;
 pub mod environment;
 pub mod error;
 pub mod id;
+pub mod profile;
 pub mod recording;
 pub mod session;
 pub mod traffic;
@@ -15,6 +17,7 @@ pub mod ui;
 
 pub use api_key::ApiKeyRecord;
 pub use error::{ConflictReason, EngineError};
+pub use profile::{Profile, ProfileUse};
 pub use recording::{Recording, RecordingLimits, RecordingState, StopReason};
 pub use session::{Session, SessionKind, SessionSpec, SessionState, Viewport};
 pub use traffic::{Baseline, TestRecord, TestRun, TestRunSpec, TestRunState};

@@ -3,13 +3,15 @@
 
 use std::path::Path;
 
+use bytes::Bytes;
 use tapedeck_capture::{Browser, BrowserOptions, CaptureError, Display};
-use tapedeck_core::{id, EngineError, Viewport};
+use tapedeck_core::{EngineError, Viewport};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::config::EngineConfig;
 use crate::displays::DisplayLease;
 use crate::endpoints::EndpointClaim;
+use crate::profiles::HeldProfile;
 use crate::Engine;
 
 /// Display numbers tried again when another X server took the one leased.
@@ -21,6 +23,8 @@ pub(crate) struct LaunchOptions {
     pub(crate) start_url: Option<String>,
     pub(crate) kiosk: bool,
     pub(crate) envs: std::collections::BTreeMap<String, String>,
+    /// A profile's saved user data, unpacked into the browser's user-data dir before it starts.
+    pub(crate) user_data: Option<(HeldProfile, Bytes)>,
 }
 
 /// A started session's processes, with the display number and capacity slot it holds: a
@@ -50,33 +54,50 @@ pub(crate) async fn stop_session_processes(
     display: Option<Display>,
     session_dir: &Path,
 ) {
+    stop_processes(browser, display).await;
+    remove_session_dir(session_dir).await;
+}
+
+/// Stops a session's browser, then its display; whichever is still held.
+pub(crate) async fn stop_processes(browser: Option<Browser>, display: Option<Display>) {
     if let Some(browser) = browser {
         browser.stop().await;
     }
     if let Some(display) = display {
         display.stop().await;
     }
+}
+
+/// Removes a session's directory: its browser's home, user data and downloads.
+pub(crate) async fn remove_session_dir(session_dir: &Path) {
     if let Err(e) = tokio::fs::remove_dir_all(session_dir).await {
         tracing::debug!(dir = %session_dir.display(), error = %e, "session dir not removed");
     }
 }
 
 impl Engine {
-    /// Leases a display number for a new session id, starts Xvfb on it and Chromium on that;
-    /// the session holds `slot` for as long as it lives.
+    /// Leases a display number for the new session `id`, starts Xvfb on it and Chromium on
+    /// that (with the profile's user data in place first, when given); the session holds
+    /// `slot` for as long as it lives.
     pub(crate) async fn launch(
         &self,
+        id: String,
         slot: OwnedSemaphorePermit,
         viewport: Viewport,
         options: LaunchOptions,
     ) -> Result<StartedSession, EngineError> {
         let config = &self.inner.config;
-        let id = id::new_id();
         let home = config.session_dir(&id);
         config
             .sandbox
             .prepare_dir(&home)
             .map_err(EngineError::internal)?;
+        if let Some((held, archive)) = options.user_data {
+            if let Err(e) = self.restore_user_data(&held, archive, &home).await {
+                remove_session_dir(&home).await;
+                return Err(e);
+            }
+        }
         let mut attempts = 0;
         let (lease, display) = loop {
             let lease =

@@ -40,6 +40,13 @@ pub(crate) fn session_object_key(
     ))?)
 }
 
+/// A profile's saved user data, a zstd-compressed tar; no session owns it.
+pub(crate) fn profile_key(profile_id: &str) -> Result<StorageKey, EngineError> {
+    Ok(StorageKey::for_path(&format!(
+        "profiles/{profile_id}.tar.zst"
+    ))?)
+}
+
 /// Who a key's layout says owns it.
 #[derive(Debug, PartialEq, Eq)]
 enum KeyOwner<'a> {
@@ -93,9 +100,10 @@ mod tests {
     }
 
     #[test]
-    fn parts_and_foreign_paths_have_no_owner() {
+    fn parts_profiles_and_foreign_paths_have_no_owner() {
         let part = format!("{}/seg-0.m4s", parts_prefix("r1"));
         assert_eq!(key_owner(&part), None);
+        assert_eq!(key_owner(profile_key("p1").unwrap().path()), None);
         assert_eq!(key_owner("sessions/s1"), None);
         assert_eq!(key_owner("other/file.mp4"), None);
     }

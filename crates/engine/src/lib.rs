@@ -1,4 +1,5 @@
-//! Tapedeck's engine: it owns display sessions and their recordings.
+//! Tapedeck's engine: it owns display sessions, their recordings and the browser profiles they
+//! load and save.
 //!
 //! The engine never knows which dialect called it. Dialects translate their wire format into
 //! the calls here and render [`EngineError`] in their own error format.
@@ -17,6 +18,7 @@ mod launch;
 mod layout;
 mod leftovers;
 mod pool;
+mod profiles;
 mod reaper;
 mod recording;
 mod recovery;
@@ -40,6 +42,7 @@ pub use computer::{BatchFailure, ClickKind, ComputerAction, Motion, MAX_BATCH};
 pub use config::EngineConfig;
 pub use counters::{EngineCounters, EngineMetrics, HistogramSnapshot};
 pub use fleet::{HEARTBEAT_EVERY, SILENT_AFTER};
+pub use profiles::{ArchiveChunks, ArchiveFormat, ProfileRequest};
 pub use recording::{Artifact, RecordingKind, RecordingRequest};
 pub use recovery::RecoveryProgress;
 pub use routing::NodeRoute;
@@ -140,7 +143,7 @@ impl Engine {
             let engine = self.clone();
             tokio::spawn(async move {
                 if let Err(e) = engine.end_session(&id).await {
-                    tracing::warn!(session = %id, error = %e, "shutdown: could not end session");
+                    tracing::warn!(session = %id, error = %e, "shutdown: session ended with an error");
                 }
             })
         });

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use tapedeck_core::{EngineError, SessionSpec};
+use tapedeck_core::{id, EngineError, SessionSpec};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::counters::Counters;
@@ -105,7 +105,8 @@ impl Engine {
 
     async fn start_warm(&self, slot: OwnedSemaphorePermit) -> Result<StartedSession, EngineError> {
         let viewport = self.inner.config.warm_viewport;
-        self.launch(slot, viewport, LaunchOptions::default()).await
+        self.launch(id::new_id(), slot, viewport, LaunchOptions::default())
+            .await
     }
 
     /// Stops every pooled session and starts no more; for server shutdown.

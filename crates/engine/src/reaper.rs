@@ -39,7 +39,7 @@ impl Engine {
                     let (engine, id) = (self.clone(), id.clone());
                     tokio::spawn(async move {
                         if let Err(e) = engine.end_session(&id).await {
-                            tracing::warn!(session = %id, error = %e, "could not end session");
+                            tracing::warn!(session = %id, error = %e, "session ended with an error");
                         }
                     });
                 }

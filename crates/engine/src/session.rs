@@ -1,4 +1,5 @@
-//! Display sessions: create, look up, list, relabel and delete; their activity and CDP guards.
+//! Display sessions: create (with a profile or not), look up, list, relabel and delete; their
+//! activity and CDP guards.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -6,8 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use tapedeck_capture::chromium::user_data_dir;
 use tapedeck_capture::{Browser, Display};
-use tapedeck_core::{EngineError, Session, SessionKind, SessionSpec, SessionState, StopReason};
+use tapedeck_core::{id, EngineError, Session, SessionKind, SessionSpec, SessionState, StopReason};
 use tapedeck_store::meta::Page;
 use time::OffsetDateTime;
 use tokio::sync::OwnedSemaphorePermit;
@@ -15,7 +18,8 @@ use tokio::sync::OwnedSemaphorePermit;
 use crate::counters::Counters;
 use crate::displays::DisplayLease;
 use crate::endpoints::EndpointClaim;
-use crate::launch::{stop_session_processes, LaunchOptions, StartedSession};
+use crate::launch::{remove_session_dir, stop_processes, LaunchOptions, StartedSession};
+use crate::profiles::{HeldProfile, ProfileRequest};
 use crate::{lock, to_completion, Engine};
 
 /// How long a teardown waits for an action in progress to release the display.
@@ -29,6 +33,8 @@ pub(crate) struct LiveSession {
     pub(crate) session: Session,
     pub(crate) display: tokio::sync::Mutex<Option<Display>>,
     pub(crate) browser: tokio::sync::Mutex<Option<Browser>>,
+    /// The profile it loaded, if any.
+    profile: Option<HeldProfile>,
     pub(crate) devtools: SocketAddr,
     pub(crate) browser_ws_path: String,
     /// The X server's process group, to stop it under an action stuck on it.
@@ -109,13 +115,31 @@ impl Engine {
         spec: SessionSpec,
     ) -> Result<Session, EngineError> {
         let (engine, project) = (self.clone(), project.to_owned());
-        to_completion(async move { engine.start_session(&project, spec).await }).await
+        to_completion(async move { engine.start_session(&project, spec, None).await }).await
+    }
+
+    /// As [`Engine::create_session`], with one of `project`'s profiles loaded into the
+    /// browser, and saved back when the session ends if `profile` asks so.
+    ///
+    /// Errors: those of [`Engine::create_session`], and `NotFound` for an unknown profile,
+    /// `Conflict` while another session uses it.
+    #[tracing::instrument(skip_all, fields(project, name = spec.name.as_deref(), profile = %profile.id_or_name))]
+    pub async fn create_session_with_profile(
+        &self,
+        project: &str,
+        spec: SessionSpec,
+        profile: ProfileRequest,
+    ) -> Result<Session, EngineError> {
+        let (engine, project) = (self.clone(), project.to_owned());
+        to_completion(async move { engine.start_session(&project, spec, Some(profile)).await })
+            .await
     }
 
     async fn start_session(
         &self,
         project: &str,
         spec: SessionSpec,
+        profile: Option<ProfileRequest>,
     ) -> Result<Session, EngineError> {
         spec.validate()?;
         if self.is_draining() {
@@ -123,14 +147,43 @@ impl Engine {
                 "this node is draining (shutting down) and takes no new sessions".into(),
             ));
         }
-        let inner = &self.inner;
         if let Some(name) = &spec.name {
             self.ensure_name_free(project, name, None).await?;
         }
-        let started = match self.take_warm(&spec) {
-            Some(warm) => warm,
-            None => self.start_cold(&spec).await?,
+        let Some(request) = profile else {
+            let started = match self.take_warm(&spec) {
+                Some(warm) => warm,
+                None => self.start_cold(&spec, id::new_id(), None).await?,
+            };
+            return self.hand_out(project, spec, started, None).await;
         };
+        // A pooled browser already runs on an empty user-data dir, so a profile takes a cold
+        // start, under an id chosen first: the claim names it.
+        let id = id::new_id();
+        let (held, user_data) = self.claim_profile(project, &request, &id).await?;
+        let user_data = user_data.map(|archive| (held.clone(), archive));
+        let handed_out = async {
+            let started = self.start_cold(&spec, id.clone(), user_data).await?;
+            self.hand_out(project, spec, started, Some(held.clone()))
+                .await
+        }
+        .await;
+        if handed_out.is_err() {
+            self.release_profile(&held, &id).await;
+        }
+        handed_out
+    }
+
+    /// Stores the session `started` runs for `spec` and hands it out; stops it if it cannot be
+    /// stored.
+    async fn hand_out(
+        &self,
+        project: &str,
+        spec: SessionSpec,
+        started: StartedSession,
+        profile: Option<HeldProfile>,
+    ) -> Result<Session, EngineError> {
+        let inner = &self.inner;
         let id = started.id.clone();
         let display_number = started.lease.number();
         let session = Session {
@@ -162,6 +215,7 @@ impl Engine {
             session: session.clone(),
             display: tokio::sync::Mutex::new(Some(display)),
             browser: tokio::sync::Mutex::new(Some(browser)),
+            profile,
             activity: Activity::default(),
             clipboard: Mutex::default(),
             _display_lease: lease,
@@ -177,8 +231,13 @@ impl Engine {
     }
 
     /// Takes a capacity slot (evicting a pooled session if that frees one) and starts a
-    /// display and browser for `spec`.
-    async fn start_cold(&self, spec: &SessionSpec) -> Result<StartedSession, EngineError> {
+    /// display and browser for `spec` as session `id`, on `user_data` when given.
+    async fn start_cold(
+        &self,
+        spec: &SessionSpec,
+        id: String,
+        user_data: Option<(HeldProfile, Bytes)>,
+    ) -> Result<StartedSession, EngineError> {
         let inner = &self.inner;
         let exhausted = || {
             EngineError::CapacityExhausted(format!(
@@ -200,8 +259,9 @@ impl Engine {
             start_url: spec.start_url.clone(),
             kiosk: spec.kiosk,
             envs: spec.envs.clone(),
+            user_data,
         };
-        self.launch(slot, spec.viewport, options).await
+        self.launch(id, slot, spec.viewport, options).await
     }
 
     /// Finds one of `project`'s sessions by id or name.
@@ -294,6 +354,10 @@ impl Engine {
 
     /// Ends the session `session_id`, whoever owns it (the reaper, shutdown): its recordings are
     /// finalized, then its browser and display are stopped by pid and the display number is freed.
+    /// A session saving its profile first has its browser close itself (writing out cookies and
+    /// local storage), then its user data is saved once both processes are gone.
+    ///
+    /// Errors: only a failed profile save, once the session has ended all the same.
     #[tracing::instrument(skip(self))]
     pub(crate) async fn end_session(&self, session_id: &str) -> Result<(), EngineError> {
         let live = lock(&self.inner.sessions).remove(session_id);
@@ -305,8 +369,15 @@ impl Engine {
                 tracing::warn!(recording = %recording_id, error = %e, "could not finalize on session end");
             }
         }
+        let mut saved = Ok(());
         if let Some(live) = live {
-            let browser = live.browser.lock().await.take();
+            let mut browser = live.browser.lock().await.take();
+            let saving = live.profile.as_ref().filter(|held| held.save_changes);
+            if let (Some(browser), Some(held)) = (browser.as_mut(), saving) {
+                if let Err(e) = browser.close().await {
+                    tracing::warn!(session = %session_id, profile = %held.id, error = %e, "chromium did not close by itself; saving its user data as it is on disk");
+                }
+            }
             let display = match tokio::time::timeout(DISPLAY_WAIT, live.display.lock()).await {
                 Ok(mut display) => display.take(),
                 Err(_) => {
@@ -317,8 +388,15 @@ impl Engine {
                     live.display.lock().await.take()
                 }
             };
-            stop_session_processes(browser, display, &self.inner.config.session_dir(session_id))
-                .await;
+            stop_processes(browser, display).await;
+            let home = self.inner.config.session_dir(session_id);
+            if let Some(held) = saving {
+                saved = self.save_profile(held, user_data_dir(&home)).await;
+            }
+            remove_session_dir(&home).await;
+            if let Some(held) = &live.profile {
+                self.release_profile(held, session_id).await;
+            }
         }
         let ended_at = OffsetDateTime::now_utc();
         if let Err(e) = self
@@ -340,7 +418,7 @@ impl Engine {
         tracing::info!(session = %session_id, "session deleted");
         // Its slot is free again (unless a CDP relay still holds it): the pool may refill.
         self.fill_warm_pool();
-        Ok(())
+        saved
     }
 
     /// Retries marking an ended session deleted until the database takes it.

@@ -35,6 +35,9 @@ pub enum StoreError {
     /// A storage key was malformed or pointed outside the store's root.
     #[error("invalid storage key: {0}")]
     InvalidKey(String),
+    /// A row would take a unique name its project already uses; says what exists.
+    #[error("{0} already exists")]
+    Duplicate(String),
     /// A row this node wrote belongs to another node now: the fleet found this node lost and
     /// a survivor took the row over.
     #[error("{0} was taken over by another node; this node no longer owns it")]
@@ -45,6 +48,7 @@ impl From<StoreError> for EngineError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::InvalidKey(msg) => EngineError::Forbidden(msg),
+            duplicate @ StoreError::Duplicate(_) => EngineError::conflict(duplicate.to_string()),
             StoreError::NotOwner(what) => EngineError::Unavailable(format!(
                 "{what} was taken over by another node; this node is leaving the fleet"
             )),

@@ -66,6 +66,7 @@ impl CommonError {
                 (StatusCode::SERVICE_UNAVAILABLE, "capacity_exhausted")
             }
             Self::Engine(EngineError::Forbidden(_)) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::Engine(EngineError::TooLarge(_)) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Self::Engine(EngineError::TimedOut(_)) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
             Self::Engine(EngineError::Unavailable(_)) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")

@@ -1,16 +1,18 @@
 //! `/browsers`: create, list, retrieve, update, delete, and the CDP relay.
 
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use axum::Json;
 use bytes::Bytes;
 use serde_json::Value;
-use tapedeck_core::SessionKind;
+use tapedeck_core::{Session, SessionKind};
 use tapedeck_engine::{EngineError, SessionLabels};
 
-use super::wire::{Browser, CreateBrowser, ListBrowsers, LookupQuery};
+use super::wire::{
+    page_headers, Browser, BrowserProfile, CreateBrowser, ListBrowsers, LookupQuery,
+};
 use super::KernelError;
 use crate::common::auth::Caller;
 use crate::common::body::parse_json;
@@ -24,24 +26,41 @@ type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;
 
+/// The Browser view of `session`, with the profile it holds.
+async fn browser(state: &ApiState, session: Session) -> Result<Browser, KernelError> {
+    let profile = state.engine.session_profile(&session.id).await?;
+    Ok(Browser::from_session(state, session, profile))
+}
+
 /// `POST /browsers` → 200 + Browser. The session is always headful: replays need a screen.
+/// With `profile`, the profile's user data is loaded first (docs/kernel.md, "Profiles").
 pub async fn create(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     body: Bytes,
 ) -> Result<Json<Browser>, KernelError> {
-    let params: CreateBrowser = parse_json(&body)?;
+    let mut params: CreateBrowser = parse_json(&body)?;
     if params.gpu == Some(true) {
         return Err(EngineError::InvalidInput(
             "gpu sessions are not available on this server".into(),
         )
         .into());
     }
-    let session = state
-        .engine
-        .create_session(caller.project(), params.into_spec())
-        .await?;
-    Ok(Json(Browser::from_session(&state, session)))
+    let profile = params
+        .profile
+        .take()
+        .map(BrowserProfile::into_request)
+        .transpose()?;
+    let (engine, project, spec) = (&state.engine, caller.project(), params.into_spec());
+    let session = match profile {
+        Some(profile) => {
+            engine
+                .create_session_with_profile(project, spec, profile)
+                .await?
+        }
+        None => engine.create_session(project, spec).await?,
+    };
+    Ok(Json(browser(&state, session).await?))
 }
 
 /// `GET /browsers` → a JSON array with `X-Has-More`, and `X-Next-Offset` when there is more
@@ -67,22 +86,13 @@ pub async fn list(
         )
         .await?;
     let count = page.items.len() as u64;
-    let browsers: Vec<Browser> = page
-        .items
-        .into_iter()
-        .filter(|s| q.status.as_deref() != Some("deleted") || s.deleted_at.is_some())
-        .map(|s| Browser::from_session(&state, s))
-        .collect();
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        "x-has-more",
-        HeaderValue::from_static(if page.has_more { "true" } else { "false" }),
-    );
-    if page.has_more {
-        headers.insert("x-next-offset", HeaderValue::from(offset + count));
+    let mut browsers = Vec::with_capacity(page.items.len());
+    for session in page.items {
+        if q.status.as_deref() != Some("deleted") || session.deleted_at.is_some() {
+            browsers.push(browser(&state, session).await?);
+        }
     }
-    headers.insert("x-limit", HeaderValue::from(limit));
-    headers.insert("x-offset", HeaderValue::from(offset));
+    let headers = page_headers(page.has_more, offset, count, limit);
     Ok((headers, Json(browsers)).into_response())
 }
 
@@ -98,7 +108,7 @@ pub async fn retrieve(
         .engine
         .get_session(caller.project(), &id, include_deleted)
         .await?;
-    Ok(Json(Browser::from_session(&state, session)))
+    Ok(Json(browser(&state, session).await?))
 }
 
 /// Why a PATCH field was refused: a label of the wrong type, or a field that cannot change.
@@ -133,7 +143,7 @@ pub async fn update(
         .engine
         .relabel_session(caller.project(), &id, labels)
         .await?;
-    Ok(Json(Browser::from_session(&state, session)))
+    Ok(Json(browser(&state, session).await?))
 }
 
 /// `DELETE /browsers/{id_or_name}` → 204.

@@ -1,10 +1,11 @@
-//! Kernel's browsers and replays API (docs/kernel.md), mounted at `/kernel`.
+//! Kernel's browsers, replays and profiles API (docs/kernel.md), mounted at `/kernel`.
 //!
 //! The unmodified `kernel` SDK works with `KERNEL_BASE_URL=<public-url>/kernel`.
 
 mod browsers;
 mod computer;
 mod error;
+mod profiles;
 mod replays;
 mod wire;
 
@@ -55,6 +56,15 @@ pub fn router(state: ApiState) -> Router<ApiState> {
                 .delete(browsers::delete_by_persistent_id),
         )
         .merge(per_browser)
+        // Profiles live in metadata and the blob store: any node serves them.
+        .route("/profiles", post(profiles::create).get(profiles::list))
+        .route(
+            "/profiles/{id}",
+            get(profiles::retrieve)
+                .patch(profiles::update)
+                .delete(profiles::delete),
+        )
+        .route("/profiles/{id}/download", get(profiles::download))
         .route_layer(middleware::from_fn_with_state(
             ApiKey::new(&state, KeyHeader::Bearer),
             require_api_key::<KernelError>,

@@ -1,7 +1,9 @@
 //! Kernel's JSON shapes (docs/kernel.md, "Wire shapes"), and how engine types become them.
 
+use axum::http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 use tapedeck_core::{EngineError, Recording, Session, SessionSpec, Viewport};
+use tapedeck_engine::{ArchiveFormat, ProfileRequest};
 use time::OffsetDateTime;
 
 use crate::common::token;
@@ -21,6 +23,7 @@ pub struct CreateBrowser {
     pub viewport: Option<Viewport>,
     pub kiosk_mode: Option<bool>,
     pub tags: Option<serde_json::Map<String, serde_json::Value>>,
+    pub profile: Option<BrowserProfile>,
 }
 
 impl CreateBrowser {
@@ -37,6 +40,34 @@ impl CreateBrowser {
                 self.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECS),
             )
         }
+    }
+}
+
+/// `BrowserCreateParams.profile`: the profile to load, by `id` or by `name`, and whether the
+/// browser's changes are saved back to it when it ends (`save_changes`, default false).
+#[derive(Debug, Default, Deserialize)]
+pub struct BrowserProfile {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub save_changes: Option<bool>,
+}
+
+impl BrowserProfile {
+    /// The engine's request; exactly one of `id` and `name` must be given.
+    pub fn into_request(self) -> Result<ProfileRequest, EngineError> {
+        let id_or_name = match (self.id, self.name) {
+            (Some(id), None) => id,
+            (None, Some(name)) => name,
+            _ => {
+                return Err(EngineError::InvalidInput(
+                    "profile takes either an id or a name".into(),
+                ))
+            }
+        };
+        Ok(ProfileRequest {
+            id_or_name,
+            save_changes: self.save_changes.unwrap_or(false),
+        })
     }
 }
 
@@ -68,11 +99,19 @@ pub struct Browser {
         skip_serializing_if = "Option::is_none"
     )]
     pub deleted_at: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile_save_changes: Option<bool>,
 }
 
 impl Browser {
-    /// The Kernel view of a session, with a fresh CDP token.
-    pub fn from_session(state: &ApiState, session: Session) -> Self {
+    /// The Kernel view of a session and the profile it holds, with a fresh CDP token.
+    pub fn from_session(
+        state: &ApiState,
+        session: Session,
+        profile: Option<tapedeck_core::Profile>,
+    ) -> Self {
         let ws = state.public_ws_url();
         let jwt = token::issue(&state.signer, &session, token::CDP_TOKEN_TTL);
         Self {
@@ -93,8 +132,109 @@ impl Browser {
             tags: session.spec.tags,
             deleted_at: session.deleted_at,
             session_id: session.id,
+            profile_save_changes: profile
+                .as_ref()
+                .and_then(|p| p.in_use.as_ref())
+                .map(|used| used.save_changes),
+            profile: profile.map(Profile::from),
         }
     }
+}
+
+/// The Profile object.
+#[derive(Debug, Serialize)]
+pub struct Profile {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub updated_at: Option<OffsetDateTime>,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+impl From<tapedeck_core::Profile> for Profile {
+    fn from(profile: tapedeck_core::Profile) -> Self {
+        Self {
+            id: profile.id,
+            name: profile.name,
+            created_at: profile.created_at,
+            updated_at: profile.updated_at,
+            last_used_at: profile.last_used_at,
+        }
+    }
+}
+
+/// `ProfileCreateParams` and `ProfileUpdateParams` (where `name` is required).
+#[derive(Debug, Default, Deserialize)]
+pub struct ProfileName {
+    pub name: Option<String>,
+}
+
+/// Query of `GET /profiles`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListProfiles {
+    pub limit: Option<u32>,
+    pub offset: Option<u64>,
+    pub name: Option<String>,
+    pub query: Option<String>,
+}
+
+/// Query of `GET /profiles/{id_or_name}/download`.
+#[derive(Debug, Default, Deserialize)]
+pub struct DownloadProfile {
+    pub format: Option<DownloadFormat>,
+}
+
+/// `ProfileDownloadParams.format`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub enum DownloadFormat {
+    #[serde(rename = "tar.zst")]
+    TarZst,
+    #[serde(rename = "tar")]
+    Tar,
+}
+
+impl DownloadFormat {
+    /// The engine's format.
+    pub fn archive_format(self) -> ArchiveFormat {
+        match self {
+            Self::TarZst => ArchiveFormat::TarZst,
+            Self::Tar => ArchiveFormat::Tar,
+        }
+    }
+
+    /// The file extension a download in this format gets.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::TarZst => "tar.zst",
+            Self::Tar => "tar",
+        }
+    }
+}
+
+/// The headers of one page of a list (docs/kernel.md, "Listing pages"): `X-Has-More` always,
+/// `X-Next-Offset` when more remain, `X-Limit` and `X-Offset` echoing the query.
+pub fn page_headers(has_more: bool, offset: u64, count: u64, limit: u32) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "x-has-more",
+        HeaderValue::from_static(if has_more { "true" } else { "false" }),
+    );
+    if has_more {
+        headers.insert("x-next-offset", HeaderValue::from(offset + count));
+    }
+    headers.insert("x-limit", HeaderValue::from(limit));
+    headers.insert("x-offset", HeaderValue::from(offset));
+    headers
 }
 
 /// `ReplayStartParams`.

@@ -1,13 +1,16 @@
-//! The metadata repository: sessions, recordings, recorded traffic and API keys.
+//! The metadata repository: sessions, recordings, recorded traffic, API keys and browser
+//! profiles.
 //!
 //! The engine talks to the [`Metadata`] trait only; [`SqlMetadata`] implements it on SQLite (the
 //! embedded default) and PostgreSQL.
 
 mod api_keys;
 mod fleet;
+mod profiles;
 mod sql;
 mod sql_api_keys;
 mod sql_fleet;
+mod sql_profiles;
 mod sql_traffic;
 mod traffic;
 
@@ -20,6 +23,7 @@ pub use fleet::{
     DatabaseTime, FleetMetadata, LostRows, NodeOwner, NodeRecord, NodeRegistration, RecordingRun,
     TakenOver,
 };
+pub use profiles::{ProfileFilter, ProfileMetadata};
 pub use sql::{redact_password, SqlMetadata};
 pub use traffic::TrafficMetadata;
 
@@ -34,9 +38,11 @@ pub struct Page<T> {
     pub has_more: bool,
 }
 
-/// Where sessions, recordings, recorded traffic and API keys are kept.
+/// Where sessions, recordings, recorded traffic, API keys and profiles are kept.
 #[async_trait]
-pub trait Metadata: TrafficMetadata + ApiKeyMetadata + FleetMetadata + Send + Sync {
+pub trait Metadata:
+    TrafficMetadata + ApiKeyMetadata + FleetMetadata + ProfileMetadata + Send + Sync
+{
     /// Stores a new session. Fails when a live session of its project already has its name.
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;
     /// Finds one of `project`'s sessions by id, or by name among its live sessions; deleted
