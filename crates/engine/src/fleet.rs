@@ -118,7 +118,7 @@ impl Engine {
     }
 
     async fn take_over_lost_nodes(&self) -> Result<(), EngineError> {
-        let me = self.inner.meta.owner().node.clone();
+        let me = self.node_id().to_owned();
         for node in self.refresh_fleet_view().await? {
             if node.lost || node.owner.node == me || node.heartbeat_age < SILENT_AFTER {
                 continue;

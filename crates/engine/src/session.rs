@@ -152,7 +152,12 @@ impl Engine {
         }
         let Some(request) = profile else {
             let started = match self.take_warm(&spec) {
-                Some(warm) => warm,
+                // A pooled session becomes a client's: the fleet sees one more running here.
+                // (A cold start announced its slot as it took it.)
+                Some(warm) => {
+                    self.announce_load().await;
+                    warm
+                }
                 None => self.start_cold(&spec, id::new_id(), None).await?,
             };
             return self.hand_out(project, spec, started, None).await;
@@ -194,7 +199,7 @@ impl Engine {
             created_at: OffsetDateTime::now_utc(),
             deleted_at: None,
             end_reason: None,
-            node: Some(inner.meta.owner().node.clone()),
+            node: Some(self.node_id().to_owned()),
         };
         if let Err(e) = inner.meta.insert_session(&session).await {
             started.stop(&inner.config).await;
@@ -225,7 +230,6 @@ impl Engine {
         live.activity.touch();
         lock(&inner.sessions).insert(id.clone(), live);
         Counters::bump(&inner.counters.sessions_created);
-        self.announce_load().await;
         tracing::info!(session = %id, display_number, "session created");
         Ok(session)
     }

@@ -87,10 +87,7 @@ pub async fn open_tab(
     body: Bytes,
 ) -> Result<Json<TabJson>, GboxError> {
     let session = running_box(&state, caller.project(), &id).await?;
-    let params: OpenTabRequest = parse_json(&body)?;
-    let url = params
-        .url
-        .ok_or_else(|| EngineError::InvalidInput("url is required".into()))?;
+    let url = requested_url(&body)?;
     let tab = state.engine.open_tab(&session.id, &url).await?;
     Ok(Json(TabJson::from(tab)))
 }
@@ -103,10 +100,7 @@ pub async fn navigate_tab(
     body: Bytes,
 ) -> Result<Json<TabJson>, GboxError> {
     let session = running_box(&state, caller.project(), &id).await?;
-    let params: OpenTabRequest = parse_json(&body)?;
-    let url = params
-        .url
-        .ok_or_else(|| EngineError::InvalidInput("url is required".into()))?;
+    let url = requested_url(&body)?;
     let tab = state
         .engine
         .navigate_tab(&session.id, &tab_id, &url)
@@ -166,4 +160,12 @@ fn check_size(size: &str) -> Result<(), EngineError> {
             "size must be <width>x<height> in pixels, like 1280x720, got {size:?}"
         ))),
     }
+}
+
+/// The `url` a tab request must carry.
+fn requested_url(body: &Bytes) -> Result<String, GboxError> {
+    let params: OpenTabRequest = parse_json(body)?;
+    Ok(params
+        .url
+        .ok_or_else(|| EngineError::InvalidInput("url is required".into()))?)
 }

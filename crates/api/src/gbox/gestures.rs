@@ -95,7 +95,7 @@ pub async fn drag(
         .unwrap_or(u32::MAX)
         .max(1);
     // Moves every DRAG_STEP, spread over the segments; at least one move per segment.
-    let steps = (duration.as_millis() / DRAG_STEP.as_millis()) as u32 / segments;
+    let steps = ((duration.as_millis() / DRAG_STEP.as_millis()) as u32 / segments).clamp(1, 100);
     let action = ComputerAction::Drag {
         path: points
             .iter()
@@ -104,8 +104,8 @@ pub async fn drag(
         button: MouseButton::Left,
         delay: Duration::ZERO,
         motion: Motion::Linear {
-            steps: steps.clamp(1, 100),
-            step_delay: duration / (segments * steps.clamp(1, 100)),
+            steps,
+            step_delay: duration / (segments * steps),
         },
         hold_keys: Vec::new(),
     };
