@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from gbox_sdk import GboxSDK
-from gbox_sdk._exceptions import BadRequestError, NotFoundError
+from gbox_sdk._exceptions import BadRequestError, NotFoundError, PermissionDeniedError
 
 from conftest import API_KEY, chromium_of, expires, ffprobe, frame_rgb, mean_rgb, node, processes, wait_until
 
@@ -138,6 +138,11 @@ def test_gbox_tabs_switch_navigate_and_close(sdk, server, pages):
     assert [t.id for t in box.browser.list_tab_info().data] == [first.id]
     with pytest.raises(NotFoundError):
         box.browser.switch_tab(opened.id)
+    # Closing the browser closes its pages; its window stays, with one blank tab.
+    box.browser.open_tab(f"{pages}/box.html")
+    sdk.client.v1.boxes.browser.close(box.data.id)
+    [blank] = box.browser.list_tab_info().data
+    assert blank.url == "about:blank" and blank.id != first.id, blank
 
 
 def test_gbox_rewind_extracts_the_last_seconds(sdk, server, pages, scratch):
@@ -308,7 +313,18 @@ def test_gbox_gestures_drag_a_slider_swipe_to_scroll_and_long_press_for_a_contex
     menus = page_value(server, box.data.id, "window.events.filter(e => e.type === 'contextmenu').length")
     assert menus == 1
 
+    # One finger touching down on the slider's right end and moving to its left drags it to 0.
     box.action.press_key(keys=["escape"])
+    page_value(server, box.data.id, "window.scrollTo(0, 0), window.scrollY")
+    left, top, width, height = json.loads(page_value(server, box.data.id, "JSON.stringify(window.box('slider'))"))
+    middle = top + height // 2
+    box.action.touch(points=[{"start": {"x": left + width - 2, "y": middle},
+                              "actions": [{"type": "wait", "duration": "50ms"},
+                                          {"type": "move", "x": left - 20, "y": middle, "duration": "200ms"}]}])
+    assert page_value(server, box.data.id, "document.getElementById('slider').value") == "0"
+    with pytest.raises(BadRequestError):
+        box.action.touch(points=[{"start": {"x": 10, "y": 10}}, {"start": {"x": 20, "y": 20}}])
+
     box.action.clipboard.set("from the clipboard")
     assert box.action.clipboard.get() == "from the clipboard"
 
@@ -339,7 +355,7 @@ def test_gbox_screen_layout_and_element_detection_describe_the_page_in_front(sdk
     assert framed[0] > 200 and framed[1] < 80 and plain != framed, (plain, framed)
 
 
-def test_gbox_commands_and_code_run_in_the_box_as_its_user_confined_to_its_home(sdk, server):
+def test_gbox_commands_code_and_files_run_in_the_box_as_its_user_confined_to_its_home(sdk, server):
     box = sdk.create(type="linux", wait=True)
     uid = box.command("id -u")
     assert uid.exit_code == 0 and int(uid.stdout) != 0, uid
@@ -357,9 +373,58 @@ def test_gbox_commands_and_code_run_in_the_box_as_its_user_confined_to_its_home(
     with pytest.raises(BadRequestError):
         box.command("true", envs={"LD_PRELOAD": "/tmp/x.so"})
 
+    # Files: written, read, listed, renamed and removed as the box's user, in its home.
+    written = box.fs.write(path="notes/today.txt", content="written through fs")
+    assert written.data.path == f"{home}/notes/today.txt" and written.data.size == "18", written.data
+    assert box.command("stat -c %u notes/today.txt").stdout.strip() == uid.stdout.strip()
+    assert box.fs.read("notes/today.txt").content == "written through fs"
+    assert box.command("cat notes/today.txt").stdout == "written through fs"
+    binary = box.fs.write(path="notes/bytes.bin", content=bytes(range(256)))
+    assert binary.data.size == "256", binary.data
+    listed = box.fs.list_info("notes").data
+    assert sorted((e.name, e.type) for e in listed) == [("bytes.bin", "file"), ("today.txt", "file")], listed
+    deep = {e.path: e.type for e in box.fs.list_info(".", depth=2).data}
+    assert deep[f"{home}/notes"] == "dir" and deep[f"{home}/notes/today.txt"] == "file", deep
+    moved = box.fs.rename(old_path="notes/today.txt", new_path="notes/kept.txt")
+    assert moved.name == "kept.txt" and moved.type == "file", moved
+    assert box.fs.exists("notes/kept.txt").exists and not box.fs.exists("notes/today.txt").exists
+    assert box.fs.get("notes").data.type == "dir"
+    assert "removed" in box.fs.remove("notes").message
+    assert not box.fs.exists("notes").exists
+    # Outside its home the box's user is refused, and the server's data dir is not there at all.
+    with pytest.raises(PermissionDeniedError):
+        box.fs.write(path="/etc/tapedeck-box-test", content="x")
+    with pytest.raises(NotFoundError):
+        box.fs.read(str(server.data_dir / "data" / "tapedeck.db"))
+    with pytest.raises(NotFoundError):
+        box.fs.read("missing.txt")
+    box.fs.write(path="a.txt", content="1")
+    box.fs.write(path="b.txt", content="2")
+    with pytest.raises(BadRequestError) as refused:  # GBOX's SDK retries a 409: conflicts are 400s
+        box.fs.rename(old_path="a.txt", new_path="b.txt")
+    assert "already exists" in refused.value.body["message"]
 
-def test_gbox_android_only_routes_answer_400_naming_the_route(sdk, server):
+
+def test_gbox_display_start_and_the_routes_a_linux_box_lacks(sdk, server):
     box = sdk.create(type="linux")
+    display = box.display()
+    assert (display.resolution.width, display.resolution.height) == (1280, 720), display
+    assert display.orientation == "landscapeLeft"
+    assert box.resolution.set(width=1280, height=720).width == 1280
+    with pytest.raises(BadRequestError) as refused:
+        box.resolution.set(width=800, height=600)
+    assert "1280x720" in refused.value.body["message"]
+    assert box.start().data.status == "running"
+    with pytest.raises(BadRequestError) as refused:
+        box.stop()
+    assert "cannot be stopped and resumed" in refused.value.body["message"]
+    with pytest.raises(BadRequestError) as refused:
+        box.action.extract(instruction="the page's title")
+    assert "actions/extract" in refused.value.body["message"]
+    for method, route in (("POST", "web-terminal-url"), ("GET", "websocket-url")):
+        response = httpx.request(method, f"{server.url}/gbox/boxes/{box.data.id}/{route}",
+                                 headers={"Authorization": f"Bearer {API_KEY}"})
+        assert response.status_code == 400 and route in response.text, response.text
     response = httpx.post(f"{server.url}/gbox/boxes/{box.data.id}/actions/press-button", json={"buttons": ["home"]},
                           headers={"Authorization": f"Bearer {API_KEY}"})
     assert response.status_code == 400 and "actions/press-button" in response.text, response.text

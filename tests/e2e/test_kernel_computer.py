@@ -9,7 +9,7 @@ import time
 import pytest
 from kernel import BadRequestError
 
-from conftest import node
+from conftest import frame_rgb, mean_rgb, node
 
 VIEWPORT = {"width": 1280, "height": 720}
 
@@ -71,14 +71,34 @@ def test_an_agent_clicks_drags_types_selects_and_scrolls_with_computer_controls(
     assert page(browser, "window.scrollY") >= 200
 
 
-def test_an_agent_takes_screenshots_of_the_screen_and_of_a_region(kernel, browser):
+def test_an_agent_takes_screenshots_of_the_screen_and_of_a_region(kernel, browser, scratch):
     computer = kernel.browsers.computer
     whole = computer.capture_screenshot(browser.session_id).read()
     assert png_size(whole) == (1280, 720)
-    region = computer.capture_screenshot(browser.session_id, region={"x": 100, "y": 50, "width": 200, "height": 120}).read()
+    # A shade over the whole page, in a colour whose channels differ, so a swapped channel shows.
+    page(browser, """new Promise(done => {
+        document.body.insertAdjacentHTML('beforeend',
+            '<div id=shade style="position:fixed;inset:0;background:rgb(20,160,220);z-index:99"></div>');
+        requestAnimationFrame(() => requestAnimationFrame(() => done(true)));
+    })""")
+    # Below the browser's own toolbar, which the page's shade does not cover.
+    region = computer.capture_screenshot(browser.session_id, region={"x": 100, "y": 200, "width": 200, "height": 120}).read()
     assert png_size(region) == (200, 120)
+    (scratch / "region.png").write_bytes(region)
+    shade = mean_rgb(frame_rgb(scratch / "region.png", 0))
+    assert all(abs(got - want) <= 3 for got, want in zip(shade, (20, 160, 220))), shade
+    page(browser, "document.getElementById('shade').remove(), true")
     with pytest.raises(BadRequestError):
         computer.capture_screenshot(browser.session_id, region={"x": 1200, "y": 0, "width": 200, "height": 10})
+
+
+def test_the_cursor_is_hidden_and_cannot_be_shown(kernel, browser):
+    computer = kernel.browsers.computer
+    assert computer.set_cursor_visibility(browser.session_id, hidden=True).ok
+    with pytest.raises(BadRequestError) as refused:
+        computer.set_cursor_visibility(browser.session_id, hidden=False)
+    assert "never draw a pointer" in str(refused.value), refused.value
+    computer.batch(browser.session_id, actions=[{"type": "set_cursor", "set_cursor": {"hidden": True}}])
 
 
 def test_a_batch_runs_in_order_and_stops_at_its_first_bad_action(kernel, browser):

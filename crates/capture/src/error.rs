@@ -81,6 +81,14 @@ pub enum CaptureError {
     /// directory.
     #[error("user-data archive: {0}")]
     Archive(String),
+    /// A box refused a file operation (GBOX's `fs`), for the reason given.
+    #[error("{message}")]
+    BoxFile {
+        /// Why, for the status a client gets.
+        refusal: crate::box_files::FileRefusal,
+        /// What the box said, naming the path.
+        message: String,
+    },
     /// File I/O in a spool or profile directory failed.
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),

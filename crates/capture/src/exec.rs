@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use crate::sandbox::{Confinement, Mount, Sandbox};
 use crate::CaptureError;
 
-/// Most bytes of stdout, and of stderr, a run hands back; the rest is read and dropped.
+/// Most bytes of stdout, and of stderr, a client's program hands back.
 pub const MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 /// The exit code of a run stopped at its timeout, as coreutils' `timeout` reports it.
 pub const TIMED_OUT_EXIT_CODE: i32 = 124;
@@ -31,6 +31,11 @@ pub struct BoxProgram {
     pub working_dir: Option<PathBuf>,
     /// Longest it may run; then it is killed with everything it started.
     pub timeout: Duration,
+    /// What it reads on stdin, then end of file.
+    pub stdin: Vec<u8>,
+    /// Most bytes of stdout, and of stderr, handed back ([`MAX_OUTPUT_BYTES`] for a client's
+    /// programs); the rest is read and dropped.
+    pub max_output: usize,
 }
 
 /// What a run left.
@@ -39,10 +44,10 @@ pub struct ProgramOutput {
     /// Its exit code; [`TIMED_OUT_EXIT_CODE`] when stopped at its timeout, 128 + the signal
     /// when killed by one.
     pub exit_code: i32,
-    /// What it wrote to stdout, at most [`MAX_OUTPUT_BYTES`] (lossy UTF-8).
-    pub stdout: String,
+    /// What it wrote to stdout, at most [`BoxProgram::max_output`] bytes.
+    pub stdout: Vec<u8>,
     /// What it wrote to stderr, likewise.
-    pub stderr: String,
+    pub stderr: Vec<u8>,
 }
 
 /// Runs `program` in `sandbox`'s box whose home is `home`, on display `display_name` (`:N`).
@@ -72,7 +77,11 @@ pub async fn run(
         .arg(&working_dir)
         .arg(&program.program)
         .args(&program.args)
-        .stdin(Stdio::null())
+        .stdin(if program.stdin.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -81,8 +90,17 @@ pub async fn run(
         program: "box program",
         source,
     })?;
-    let stdout = tokio::spawn(read_capped(child.stdout.take()));
-    let stderr = tokio::spawn(read_capped(child.stderr.take()));
+    if let Some(mut stdin) = child.stdin.take() {
+        let input = program.stdin.clone();
+        // Fed beside the readers: a program that writes before it has read everything would
+        // otherwise block on a full pipe while this side blocks on its stdin.
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt as _;
+            let _ = stdin.write_all(&input).await;
+        });
+    }
+    let stdout = tokio::spawn(read_capped(child.stdout.take(), program.max_output));
+    let stderr = tokio::spawn(read_capped(child.stderr.take(), program.max_output));
     let exit_code = match tokio::time::timeout(program.timeout, child.wait()).await {
         Ok(Ok(status)) => {
             use std::os::unix::process::ExitStatusExt;
@@ -105,16 +123,15 @@ pub async fn run(
             TIMED_OUT_EXIT_CODE
         }
     };
-    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
     Ok(ProgramOutput {
         exit_code,
-        stdout: text(stdout.await.unwrap_or_default()),
-        stderr: text(stderr.await.unwrap_or_default()),
+        stdout: stdout.await.unwrap_or_default(),
+        stderr: stderr.await.unwrap_or_default(),
     })
 }
 
-/// Everything `stream` yields until it closes, keeping the first [`MAX_OUTPUT_BYTES`].
-async fn read_capped(stream: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
+/// Everything `stream` yields until it closes, keeping the first `cap` bytes.
+async fn read_capped(stream: Option<impl AsyncRead + Unpin>, cap: usize) -> Vec<u8> {
     let Some(mut stream) = stream else {
         return Vec::new();
     };
@@ -124,7 +141,7 @@ async fn read_capped(stream: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
         if n == 0 {
             break;
         }
-        let room = MAX_OUTPUT_BYTES.saturating_sub(kept.len());
+        let room = cap.saturating_sub(kept.len());
         kept.extend_from_slice(&chunk[..n.min(room)]);
     }
     kept

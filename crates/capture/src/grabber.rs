@@ -18,8 +18,6 @@ use std::time::{Duration, Instant};
 
 use x11rb::connection::{Connection, RequestConnection};
 use x11rb::protocol::damage::{self, ConnectionExt as _, ReportLevel};
-use x11rb::protocol::shm::{self, ConnectionExt as _};
-use x11rb::protocol::xproto::ImageFormat;
 use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 
@@ -132,41 +130,22 @@ impl GrabLoop {
         let grab_err =
             |what: &str, e: &dyn std::fmt::Display| CaptureError::Grab(format!("{what}: {e}"));
         let conn = crate::display::connect(options.display_number)?;
-        let screen = 0;
-        let root = conn.setup().roots[screen].root;
-        let depth_ok =
-            conn.setup().pixmap_formats.iter().any(|f| {
-                f.depth == conn.setup().roots[screen].root_depth && f.bits_per_pixel == 32
-            });
-        if !depth_ok {
-            return Err(CaptureError::Grab(
-                "the screen is not 32 bits per pixel".into(),
-            ));
-        }
-        for name in [damage::X11_EXTENSION_NAME, shm::X11_EXTENSION_NAME] {
-            let present = conn
-                .extension_information(name)
-                .map_err(|e| grab_err("query extensions", &e))?;
-            if present.is_none() {
-                return Err(CaptureError::Grab(format!("the X server lacks {name}")));
-            }
+        let root = conn.setup().roots[0].root;
+        crate::shared_memory::check_server(&conn)?;
+        if conn
+            .extension_information(damage::X11_EXTENSION_NAME)
+            .map_err(|e| grab_err("query extensions", &e))?
+            .is_none()
+        {
+            return Err(CaptureError::Grab(format!(
+                "the X server lacks {}",
+                damage::X11_EXTENSION_NAME
+            )));
         }
         conn.damage_query_version(1, 1)
             .map_err(|e| grab_err("damage", &e))?
             .reply()
             .map_err(|e| grab_err("damage", &e))?;
-        // Shared memory is passed as a descriptor (AttachFd), new in MIT-SHM 1.2.
-        let shm = conn
-            .shm_query_version()
-            .map_err(|e| grab_err("shm", &e))?
-            .reply()
-            .map_err(|e| grab_err("shm", &e))?;
-        if (shm.major_version, shm.minor_version) < (1, 2) {
-            return Err(CaptureError::Grab(format!(
-                "the X server's MIT-SHM is {}.{}; passing memory as a descriptor needs 1.2",
-                shm.major_version, shm.minor_version
-            )));
-        }
         let damage = conn.generate_id().map_err(|e| grab_err("damage id", &e))?;
         conn.damage_create(damage, root, ReportLevel::NON_EMPTY)
             .map_err(|e| grab_err("damage", &e))?
@@ -268,22 +247,7 @@ impl GrabLoop {
 
     /// Copies the screen into `images[index]`.
     fn grab(&self, index: usize) -> Result<(), CaptureError> {
-        self.conn
-            .shm_get_image(
-                self.root,
-                0,
-                0,
-                self.width,
-                self.height,
-                !0,
-                ImageFormat::Z_PIXMAP.into(),
-                self.images[index].segment(),
-                0,
-            )
-            .map_err(|e| CaptureError::Grab(format!("grab: {e}")))?
-            .reply()
-            .map_err(|e| CaptureError::Grab(format!("grab: {e}")))?;
-        Ok(())
+        self.images[index].fill(&self.conn, self.root, 0, 0, self.width, self.height)
     }
 
     /// Writes the current frame stamped with `at`, unless a frame already holds that millisecond.

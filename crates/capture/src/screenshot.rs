@@ -1,14 +1,17 @@
-//! Screenshots of a display, or of a region of it, as PNG, grabbed by ffmpeg's x11grab (one
-//! frame).
+//! Screenshots of a display, or of a region of it, as PNG: the X server copies the pixels into
+//! shared memory (MIT-SHM, as the recorder's grabber does) and they are encoded here. No
+//! process is spawned, so a screenshot costs one copy and one encode.
 
 use std::time::Duration;
 
-use crate::process::run_to_completion;
-use crate::sandbox::Confinement;
+use crate::shared_memory::{self, SharedImage};
 use crate::{CaptureError, Display};
 
 /// The longest a screenshot may take.
 const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The frame drawn around a marked region: its width in pixels and its colour.
+const MARK_THICKNESS: u32 = 2;
+const MARK_RGB: [u8; 3] = [255, 0, 0];
 
 /// A rectangle of the screen, in pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,67 +26,153 @@ pub struct Region {
     pub height: u32,
 }
 
-/// One PNG of the display as it is now, or of `region` of it (which must lie on the screen);
-/// ffmpeg runs in the display's sandbox and writes the PNG to its standard output.
-pub async fn png(
-    ffmpeg: &std::path::Path,
-    display: &Display,
-    region: Option<Region>,
-) -> Result<Vec<u8>, CaptureError> {
-    grab(ffmpeg, display, region, &[]).await
+/// One PNG of the display as it is now, or of `region` of it (which must lie on the screen).
+///
+/// Errors: `Grab` when the display cannot be grabbed, `TimedOut` past 15 s.
+pub async fn png(display: &Display, region: Option<Region>) -> Result<Vec<u8>, CaptureError> {
+    let region = region.unwrap_or_else(|| whole(display));
+    grab(display, region, move |rgb| {
+        encode_png(&rgb, region.width, region.height)
+    })
+    .await
 }
 
-/// One PNG of the whole display with a red frame drawn around each of `marks` (ffmpeg's
-/// `drawbox`), as element detection shows what it found.
-pub async fn png_marked(
-    ffmpeg: &std::path::Path,
+/// One grab of the whole display as two PNGs: as it is, and with a red frame drawn around each
+/// of `marks` (element detection shows what it found this way).
+///
+/// Errors: as [`png`].
+pub async fn png_and_marked(
     display: &Display,
     marks: &[Region],
-) -> Result<Vec<u8>, CaptureError> {
-    grab(ffmpeg, display, None, marks).await
+) -> Result<(Vec<u8>, Vec<u8>), CaptureError> {
+    let screen = whole(display);
+    let marks = marks.to_vec();
+    grab(display, screen, move |mut rgb| {
+        let plain = encode_png(&rgb, screen.width, screen.height)?;
+        for mark in &marks {
+            draw_frame(&mut rgb, screen.width, screen.height, *mark);
+        }
+        Ok((plain, encode_png(&rgb, screen.width, screen.height)?))
+    })
+    .await
 }
 
-async fn grab(
-    ffmpeg: &std::path::Path,
-    display: &Display,
-    region: Option<Region>,
-    marks: &[Region],
-) -> Result<Vec<u8>, CaptureError> {
-    let region = region.unwrap_or(Region {
+/// The whole screen of `display`.
+fn whole(display: &Display) -> Region {
+    Region {
         x: 0,
         y: 0,
         width: display.width(),
         height: display.height(),
-    });
-    let size = format!("{}x{}", region.width, region.height);
-    let input = format!("{}+{},{}", display.name(), region.x, region.y);
-    let confinement = Confinement {
-        ..Confinement::default()
-    };
-    let mut cmd = display.sandbox().command(ffmpeg, &confinement);
-    cmd.args(["-hide_banner", "-loglevel", "error", "-nostdin"])
-        .args(["-f", "x11grab", "-draw_mouse", "0", "-video_size", &size])
-        .args(["-i", &input]);
-    if !marks.is_empty() {
-        let boxes: Vec<String> = marks
-            .iter()
-            .map(|m| {
-                format!(
-                    "drawbox=x={}:y={}:w={}:h={}:color=red@0.9:t=2",
-                    m.x, m.y, m.width, m.height
-                )
-            })
-            .collect();
-        cmd.args(["-vf", &boxes.join(",")]);
     }
-    cmd.args(["-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-"]);
-    let png = run_to_completion("ffmpeg", &mut cmd, SCREENSHOT_TIMEOUT).await?;
-    if png.starts_with(b"\x89PNG") {
-        Ok(png)
-    } else {
-        Err(CaptureError::Exited {
-            program: "ffmpeg",
-            status: "wrote no PNG".into(),
-        })
+}
+
+/// Grabs `region` of `display` as RGB rows and hands them to `encode`, off the async threads.
+async fn grab<T: Send + 'static>(
+    display: &Display,
+    region: Region,
+    encode: impl FnOnce(Vec<u8>) -> Result<T, CaptureError> + Send + 'static,
+) -> Result<T, CaptureError> {
+    let number = display.number();
+    let grabbing = tokio::task::spawn_blocking(move || encode(grab_rgb(number, region)?));
+    // A stopped X server would block the grab; the caller is answered at the bound, and the
+    // thread ends when the display does.
+    match tokio::time::timeout(SCREENSHOT_TIMEOUT, grabbing).await {
+        Ok(done) => done.map_err(|e| CaptureError::Grab(format!("screenshot: {e}")))?,
+        Err(_) => Err(CaptureError::TimedOut {
+            program: "the display's screenshot",
+            secs: SCREENSHOT_TIMEOUT.as_secs(),
+        }),
+    }
+}
+
+/// The pixels of `region` of display `:number`, as RGB rows.
+fn grab_rgb(number: u32, region: Region) -> Result<Vec<u8>, CaptureError> {
+    use x11rb::connection::Connection as _;
+    let conn = crate::display::connect(number)?;
+    shared_memory::check_server(&conn)?;
+    let root = conn.setup().roots[0].root;
+    let narrow = |v: u32| {
+        u16::try_from(v).map_err(|_| CaptureError::Grab(format!("{v} is off any X screen")))
+    };
+    let (width, height) = (narrow(region.width)?, narrow(region.height)?);
+    let (x, y) = (narrow(region.x)? as i16, narrow(region.y)? as i16);
+    let image = SharedImage::attach(&conn, usize::from(width) * usize::from(height) * 4)?;
+    image.fill(&conn, root, x, y, width, height)?;
+    Ok(image
+        .bytes()
+        .chunks_exact(4)
+        .flat_map(|bgrx| [bgrx[2], bgrx[1], bgrx[0]])
+        .collect())
+}
+
+/// Draws a [`MARK_THICKNESS`] frame just inside `mark` on the `width`×`height` RGB image.
+fn draw_frame(rgb: &mut [u8], width: u32, height: u32, mark: Region) {
+    let (right, bottom) = (
+        (mark.x + mark.width).min(width),
+        (mark.y + mark.height).min(height),
+    );
+    for y in mark.y..bottom {
+        for x in mark.x..right {
+            let edge = x < mark.x + MARK_THICKNESS
+                || y < mark.y + MARK_THICKNESS
+                || x + MARK_THICKNESS >= mark.x + mark.width
+                || y + MARK_THICKNESS >= mark.y + mark.height;
+            if edge {
+                let at = ((y * width + x) * 3) as usize;
+                rgb[at..at + 3].copy_from_slice(&MARK_RGB);
+            }
+        }
+    }
+}
+
+/// `rgb` (`width`×`height`, 8-bit RGB rows) as a PNG, compressed for speed: screenshots are
+/// asked for between an agent's steps.
+fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, CaptureError> {
+    let failed = |e: png::EncodingError| CaptureError::Grab(format!("PNG encoding: {e}"));
+    let mut out = Vec::with_capacity(rgb.len() / 4);
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    let mut writer = encoder.write_header().map_err(failed)?;
+    writer.write_image_data(rgb).map_err(failed)?;
+    writer.finish().map_err(failed)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_marked_region_gets_a_frame_and_keeps_its_inside() {
+        let (width, height) = (10, 8);
+        let mut rgb = vec![0u8; (width * height * 3) as usize];
+        let mark = Region {
+            x: 2,
+            y: 1,
+            width: 6,
+            height: 5,
+        };
+        draw_frame(&mut rgb, width, height, mark);
+        let red = |x: u32, y: u32| rgb[((y * width + x) * 3) as usize] == 255;
+        assert!(red(2, 1) && red(7, 5) && red(3, 3) && red(6, 3));
+        assert!(!red(4, 3), "the inside stays as it was");
+        assert!(!red(1, 1) && !red(8, 5), "nothing outside the mark");
+    }
+
+    #[test]
+    fn an_encoded_screenshot_decodes_to_the_same_pixels() {
+        let (width, height) = (3, 2);
+        let rgb: Vec<u8> = (0..18).map(|v| v * 10).collect();
+        let encoded = encode_png(&rgb, width, height).unwrap();
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(encoded))
+            .read_info()
+            .unwrap();
+        let mut decoded = vec![0; decoder.output_buffer_size().unwrap()];
+        let frame = decoder.next_frame(&mut decoded).unwrap();
+        assert_eq!((frame.width, frame.height), (width, height));
+        assert_eq!(&decoded[..frame.buffer_size()], &rgb[..]);
     }
 }

@@ -11,9 +11,52 @@ use std::ffi::c_void;
 use rustix::fs::MemfdFlags;
 use rustix::mm::{MapFlags, ProtFlags};
 use x11rb::connection::Connection;
-use x11rb::protocol::shm::ConnectionExt as _;
+use x11rb::protocol::shm::{self, ConnectionExt as _};
+use x11rb::protocol::xproto::ImageFormat;
 
 use crate::CaptureError;
+
+/// Checks that `conn`'s X server can fill a [`SharedImage`] with its screen: 32 bits per pixel
+/// and MIT-SHM 1.2 (memory passed as a descriptor).
+///
+/// Errors: [`CaptureError::Grab`] naming what is missing.
+pub fn check_server(conn: &impl Connection) -> Result<(), CaptureError> {
+    let grab_err =
+        |what: &str, e: &dyn std::fmt::Display| CaptureError::Grab(format!("{what}: {e}"));
+    let setup = conn.setup();
+    let depth = setup.roots[0].root_depth;
+    if !setup
+        .pixmap_formats
+        .iter()
+        .any(|f| f.depth == depth && f.bits_per_pixel == 32)
+    {
+        return Err(CaptureError::Grab(
+            "the screen is not 32 bits per pixel".into(),
+        ));
+    }
+    if conn
+        .extension_information(shm::X11_EXTENSION_NAME)
+        .map_err(|e| grab_err("query extensions", &e))?
+        .is_none()
+    {
+        return Err(CaptureError::Grab(format!(
+            "the X server lacks {}",
+            shm::X11_EXTENSION_NAME
+        )));
+    }
+    let version = conn
+        .shm_query_version()
+        .map_err(|e| grab_err("shm", &e))?
+        .reply()
+        .map_err(|e| grab_err("shm", &e))?;
+    if (version.major_version, version.minor_version) < (1, 2) {
+        return Err(CaptureError::Grab(format!(
+            "the X server's MIT-SHM is {}.{}; passing memory as a descriptor needs 1.2",
+            version.major_version, version.minor_version
+        )));
+    }
+    Ok(())
+}
 
 /// One image-sized shared memory file, readable here and writable by the X server.
 pub struct SharedImage {
@@ -62,9 +105,35 @@ impl SharedImage {
         Ok(image)
     }
 
-    /// The X server's id for this segment.
-    pub fn segment(&self) -> u32 {
-        self.segment
+    /// Has the X server copy the `width`×`height` pixels of `window` at (`x`, `y`) into this
+    /// memory, as 32-bit BGRX rows, and waits until it has.
+    ///
+    /// Errors: [`CaptureError::Grab`] when the X server refused or the connection broke.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fill(
+        &self,
+        conn: &impl Connection,
+        window: u32,
+        x: i16,
+        y: i16,
+        width: u16,
+        height: u16,
+    ) -> Result<(), CaptureError> {
+        conn.shm_get_image(
+            window,
+            x,
+            y,
+            width,
+            height,
+            !0,
+            ImageFormat::Z_PIXMAP.into(),
+            self.segment,
+            0,
+        )
+        .map_err(|e| CaptureError::Grab(format!("grab: {e}")))?
+        .reply()
+        .map_err(|e| CaptureError::Grab(format!("grab: {e}")))?;
+        Ok(())
     }
 
     /// The image bytes as last written by the X server.

@@ -145,6 +145,25 @@ pub async fn close(
     Ok(true)
 }
 
+/// Closes every tab but a new blank one, which it leaves in front: the browser's pages are gone
+/// while its window (and the box's recording of it) stays. Answers how many tabs were closed.
+pub async fn close_all(addr: SocketAddr, browser_path: &str) -> Result<usize, CaptureError> {
+    let mut cdp = CdpClient::connect(addr, browser_path).await?;
+    let open = page_targets(&mut cdp).await?;
+    // The blank tab comes first: a browser whose last tab closes ends itself.
+    cdp.call("Target.createTarget", json!({"url": "about:blank"}), None)
+        .await?;
+    for target in &open {
+        cdp.call(
+            "Target.closeTarget",
+            json!({"targetId": target["targetId"]}),
+            None,
+        )
+        .await?;
+    }
+    Ok(open.len())
+}
+
 /// The page target `tab_id`, if the browser has it.
 async fn find_target(cdp: &mut CdpClient, tab_id: &str) -> Result<Option<Value>, CaptureError> {
     Ok(page_targets(cdp)

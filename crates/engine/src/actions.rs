@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use tapedeck_capture::box_files::FileRefusal;
 use tapedeck_capture::input;
 use tapedeck_capture::screenshot::Region;
 use tapedeck_capture::{element, screenshot, tabs, CaptureError, Display};
@@ -143,11 +144,8 @@ impl Engine {
                 region,
             )?;
         }
-        let ffmpeg = self.config().ffmpeg.clone();
-        self.on_display(session_id, async |d| {
-            screenshot::png(&ffmpeg, d, region).await
-        })
-        .await
+        self.on_display(session_id, async |d| screenshot::png(d, region).await)
+            .await
     }
 
     /// Stores a screenshot (PNG bytes) among the session's own objects
@@ -202,12 +200,9 @@ impl Engine {
                 })
             })
             .collect();
-        let ffmpeg = self.config().ffmpeg.clone();
         let (source, marked) = self
             .on_display(session_id, async |d| {
-                let source = screenshot::png(&ffmpeg, d, None).await?;
-                let marked = screenshot::png_marked(&ffmpeg, d, &marks).await?;
-                Ok((source, marked))
+                screenshot::png_and_marked(d, &marks).await
             })
             .await?;
         Ok(DetectedElements {
@@ -290,6 +285,13 @@ impl Engine {
         }
     }
 
+    /// Closes every tab of the session's browser, leaving one blank tab in front (the browser
+    /// runs for the session's whole life); answers how many tabs were closed.
+    pub async fn close_all_tabs(&self, session_id: &str) -> Result<usize, EngineError> {
+        let (addr, path) = self.devtools_of(session_id)?;
+        tabs::close_all(addr, &path).await.map_err(action_error)
+    }
+
     /// The session's DevTools address and browser path, counting the call as activity.
     fn devtools_of(&self, session_id: &str) -> Result<(SocketAddr, String), EngineError> {
         let live = self.live_session(session_id)?;
@@ -327,6 +329,13 @@ pub(crate) fn action_error(e: CaptureError) -> EngineError {
         CaptureError::TimedOut { program, secs } => EngineError::TimedOut(format!(
             "{program} did not answer within {secs} s; the action was abandoned"
         )),
+        CaptureError::BoxFile { refusal, message } => match refusal {
+            FileRefusal::NotFound => EngineError::not_found("file", message),
+            FileRefusal::Exists => EngineError::conflict(message),
+            FileRefusal::Denied => EngineError::Forbidden(message),
+            FileRefusal::TooLarge => EngineError::TooLarge(message),
+            FileRefusal::Invalid => EngineError::InvalidInput(message),
+        },
         other => EngineError::internal(other),
     }
 }

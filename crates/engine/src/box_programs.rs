@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tapedeck_capture::exec::{self, BoxProgram, ProgramOutput};
+use tapedeck_capture::sandbox::Sandbox;
 use tapedeck_core::EngineError;
 
 use crate::actions::action_error;
@@ -111,27 +112,49 @@ impl Engine {
                 "a command or code is at most {MAX_CODE_BYTES} bytes"
             )));
         }
-        let live = self.live_session(session_id)?;
-        let home = self.inner.config.session_dir(session_id);
-        let (sandbox, display_name) = {
-            let display = live.display.lock().await;
-            let display = display
-                .as_ref()
-                .ok_or_else(|| EngineError::conflict("the session is ending"))?;
-            (display.sandbox().clone(), display.name())
-        };
-        self.touch_session(session_id);
+        let place = self.box_place(session_id).await?;
         let program = BoxProgram {
             program: program.to_owned(),
             args,
             envs: run.envs,
-            working_dir: run.working_dir.map(|dir| home.join(PathBuf::from(dir))),
+            working_dir: run.working_dir.map(|dir| place.home.join(dir)),
             timeout: run.timeout,
+            stdin: Vec::new(),
+            max_output: exec::MAX_OUTPUT_BYTES,
         };
-        let output = exec::run(&sandbox, display_name, &home, &program)
+        let output = exec::run(&place.sandbox, place.display_name, &place.home, &program)
             .await
             .map_err(action_error)?;
         self.touch_session(session_id);
         Ok(output)
     }
+
+    /// Where a running session's box programs run: its sandbox, display and home. Counts as
+    /// session activity.
+    ///
+    /// Errors: `NotFound` for no such running session; `Conflict` while it is ending.
+    pub(crate) async fn box_place(&self, session_id: &str) -> Result<BoxPlace, EngineError> {
+        let live = self.live_session(session_id)?;
+        let home = self.inner.config.session_dir(session_id);
+        let display = live.display.lock().await;
+        let display = display
+            .as_ref()
+            .ok_or_else(|| EngineError::conflict("the session is ending"))?;
+        self.touch_session(session_id);
+        Ok(BoxPlace {
+            sandbox: display.sandbox().clone(),
+            display_name: display.name(),
+            home,
+        })
+    }
+}
+
+/// Where a box's programs run.
+pub(crate) struct BoxPlace {
+    /// The session's sandbox.
+    pub sandbox: Sandbox,
+    /// Its display, `:N`.
+    pub display_name: String,
+    /// Its home: the only place it may write.
+    pub home: PathBuf,
 }

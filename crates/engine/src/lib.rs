@@ -6,6 +6,7 @@
 
 mod actions;
 pub mod api_keys;
+mod box_files;
 mod box_programs;
 mod computer;
 mod config;
@@ -47,6 +48,7 @@ pub use recording::{Artifact, RecordingKind, RecordingRequest};
 pub use recovery::RecoveryProgress;
 pub use routing::NodeRoute;
 pub use session::{CdpEndpoint, SessionLabels};
+pub use tapedeck_capture::box_files::{FileAnswer, FileEntry, FileOperation, MAX_FILE_BYTES};
 pub use tapedeck_capture::chromium::through_proxy_args as browser_through_proxy_args;
 pub use tapedeck_capture::exec::ProgramOutput;
 pub use tapedeck_capture::screenshot::Region;

@@ -3,15 +3,16 @@
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
+use axum::routing::{any, MethodRouter};
 use axum::Extension;
 use axum::Json;
 use bytes::Bytes;
 use tapedeck_core::duration::duration_field;
 use tapedeck_core::{EngineError, Session, SessionKind, SessionSpec, SessionState, Viewport};
 
-use super::wire::{labels_of, BoxPage, CreateBox, LinuxBox, ListQuery};
+use super::wire::{labels_of, BoxDisplay, BoxPage, CreateBox, LinuxBox, ListQuery, Resolution};
 use super::GboxError;
 use crate::common::auth::Caller;
 use crate::common::body::parse_json;
@@ -210,42 +211,113 @@ pub async fn terminate(
     Ok(StatusCode::OK)
 }
 
-/// The routes only Android boxes have (`press-button`, `screen-rotation`, `settings`,
-/// `android/*`, `media/*`): a Linux box answers 400, naming the route.
-pub async fn android_only(
-    State(state): State<ApiState>,
-    Extension(caller): Extension<Caller>,
-    Path(params): Path<Vec<(String, String)>>,
-    uri: axum::extract::OriginalUri,
-) -> GboxError {
-    let id = params
-        .iter()
-        .find(|(name, _)| name == "id")
-        .map_or("", |(_, value)| value.as_str());
-    if let Err(e) = running_box(&state, caller.project(), id).await {
-        return e;
-    }
-    let route = uri
-        .path()
-        .split_once("/boxes/")
-        .map_or(uri.path(), |(_, rest)| rest);
-    let route = route.split_once('/').map_or(route, |(_, rest)| rest);
-    EngineError::InvalidInput(format!(
-        "{route} is an Android box route; this box is a Linux box, which does not have it"
-    ))
-    .into()
-}
-
-/// `POST /boxes/{id}/live-view-url`: there is no live view yet; a 400 says so, rather than a
-/// 404 that reads like a wrong box.
-pub async fn live_view_url(
+/// `GET /boxes/{id}/display` → `{orientation, resolution: {width, height}}` of the box's
+/// screen (a desktop is not rotated: landscape when wider than tall).
+pub async fn display(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<StatusCode, GboxError> {
-    running_box(&state, caller.project(), &id).await?;
-    Err(EngineError::InvalidInput(
-        "live view is not served yet: watch a box through its recording (actions/recording) or its screenshots".into(),
-    )
-    .into())
+) -> Result<Json<BoxDisplay>, GboxError> {
+    let screen = running_box(&state, caller.project(), &id)
+        .await?
+        .spec
+        .viewport;
+    let orientation = if screen.width > screen.height {
+        "landscapeLeft"
+    } else {
+        "portrait"
+    };
+    Ok(Json(BoxDisplay {
+        orientation,
+        resolution: Resolution::of(screen),
+    }))
 }
+
+/// `POST /boxes/{id}/resolution {width, height}` → the screen's `{width, height}`. A box's
+/// screen keeps its size for its whole life (its recording is that size), so asking for
+/// another size is a 400 naming the box's.
+pub async fn set_resolution(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Resolution>, GboxError> {
+    let screen = running_box(&state, caller.project(), &id)
+        .await?
+        .spec
+        .viewport;
+    let asked: Resolution = parse_json(&body)?;
+    let current = Resolution::of(screen);
+    if asked != current {
+        return Err(EngineError::InvalidInput(format!(
+            "a Linux box's screen is {}x{} for its whole life, as its recordings are; \
+             {}x{} cannot be set",
+            screen.width, screen.height, asked.width, asked.height
+        ))
+        .into());
+    }
+    Ok(Json(current))
+}
+
+/// `POST /boxes/{id}/start` → the box: a running box is already started. A terminated box
+/// cannot start again (see [`stop`]).
+pub async fn start(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<LinuxBox>, GboxError> {
+    let session = find_box(&state, caller.project(), &id).await?;
+    if session.state != SessionState::Running {
+        return Err(EngineError::conflict(format!(
+            "box {id} is terminated and cannot start again: create a new box"
+        ))
+        .into());
+    }
+    Ok(Json(LinuxBox::from_session(session)))
+}
+
+/// A GBOX route this server does not serve for a Linux box, answered with a 400 that names the
+/// route and says `why`, once the box is known to be the caller's running box.
+pub fn refused(why: &'static str) -> MethodRouter<ApiState> {
+    any(
+        move |State(state): State<ApiState>,
+              Extension(caller): Extension<Caller>,
+              Path(params): Path<Vec<(String, String)>>,
+              uri: OriginalUri| async move {
+            let id = params
+                .iter()
+                .find(|(name, _)| name == "id")
+                .map_or("", |(_, value)| value.as_str());
+            if let Err(e) = running_box(&state, caller.project(), id).await {
+                return e;
+            }
+            let route = uri
+                .path()
+                .split_once("/boxes/")
+                .map_or(uri.path(), |(_, rest)| rest);
+            let route = route.split_once('/').map_or(route, |(_, rest)| rest);
+            GboxError::from(EngineError::InvalidInput(format!("{route}: {why}")))
+        },
+    )
+}
+
+/// Why the Android-only routes (`press-button`, `screen-rotation`, `settings`, `android/*`,
+/// `media/*`) are refused.
+pub const ANDROID_ONLY: &str =
+    "an Android box route; this box is a Linux box, which does not have it";
+/// Why `stop` is refused.
+pub const NOT_STOPPABLE: &str = "a Linux box here cannot be stopped and resumed: its desktop \
+     and browser live in memory and end with it; terminate it, or leave it running until it \
+     expires";
+/// Why `live-view-url` is refused, until live view is served.
+pub const NO_LIVE_VIEW: &str = "live view is not served yet: watch a box through its recording \
+     (actions/recording) or its screenshots";
+/// Why `actions/extract` is refused.
+pub const NO_EXTRACTION: &str = "extraction needs a vision-language model, which this server \
+     does not run: read the page with actions/screen-layout or actions/elements/detect";
+/// Why `web-terminal-url` and `websocket-url` are refused.
+pub const NO_TERMINAL: &str =
+    "an interactive terminal is not served: run programs with POST /boxes/{id}/commands";
+/// Why `proxy` and `browser/proxy` are refused.
+pub const NO_PROXY_SETTING: &str = "a box's proxy cannot be set: its browser goes through \
+     Tapedeck's recording proxy when a test run records it, and straight out otherwise";

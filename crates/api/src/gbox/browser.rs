@@ -5,7 +5,7 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
@@ -130,6 +130,19 @@ pub async fn close_tab(
     Ok(Json(
         serde_json::json!({ "message": format!("tab {tab_id} closed") }),
     ))
+}
+
+/// `DELETE /boxes/{id}/browser/close` → 204: closes every tab. The box's browser runs for the
+/// box's whole life, so one blank tab stays open in its window; `browser/open` hands out its
+/// CDP URL again.
+pub async fn close(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, GboxError> {
+    let session = running_box(&state, caller.project(), &id).await?;
+    state.engine.close_all_tabs(&session.id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET /boxes/{id}/browser/cdp?jwt=…`: the WebSocket the CDP URL names; the token is the

@@ -1,7 +1,8 @@
-//! `/boxes/{id}/actions/{move,drag,long-press,swipe}`: GBOX's touch-style gestures, as their
-//! desktop equivalents on the box's display (docs/gbox.md, "Actions"): a drag is a held left
-//! button moved along a path, a long-press holds the right button (the desktop's context-menu
-//! gesture), and a swipe scrolls the way the finger would have pushed the page.
+//! `/boxes/{id}/actions/{move,drag,long-press,swipe,touch}`: GBOX's touch-style gestures, as
+//! their desktop equivalents on the box's display (docs/gbox.md, "Actions"): a drag is a held
+//! left button moved along a path, a long-press holds the right button (the desktop's
+//! context-menu gesture), a swipe scrolls the way the finger would have pushed the page, and a
+//! touch is the left button pressed, moved and released.
 
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use super::actions::{locate, respond};
 use super::boxes::running_box;
 use super::wire::{
     ActionResult, DragAction, LongPressAction, MoveAction, Point, PointOrDescription, SwipeAction,
-    Target,
+    Target, TouchAction, TouchPoint,
 };
 use super::GboxError;
 use crate::common::auth::Caller;
@@ -34,6 +35,12 @@ const DEFAULT_PATH_DRAG: Duration = Duration::from_millis(50);
 const DEFAULT_LONG_PRESS: Duration = Duration::from_secs(1);
 /// How often the pointer moves during a drag.
 const DRAG_STEP: Duration = Duration::from_millis(10);
+/// A touch move, when no duration is given (GBOX's default).
+const DEFAULT_TOUCH_MOVE: Duration = Duration::from_millis(200);
+/// A touch wait, when no duration is given (GBOX's default).
+const DEFAULT_TOUCH_WAIT: Duration = Duration::from_millis(500);
+/// Most moves and waits one touch point takes.
+const MAX_TOUCH_STEPS: usize = 100;
 /// Pixels one wheel click scrolls in Chromium.
 const PIXELS_PER_WHEEL_CLICK: f64 = 100.0;
 
@@ -55,7 +62,7 @@ pub async fn move_pointer(
         motion: Motion::Jump,
         hold_keys: Vec::new(),
     };
-    perform(&state, &session, action).await?;
+    perform(&state, &session, &[action]).await?;
     respond(
         &state,
         &session.id,
@@ -109,7 +116,7 @@ pub async fn drag(
         },
         hold_keys: Vec::new(),
     };
-    perform(&state, &session, action).await?;
+    perform(&state, &session, &[action]).await?;
     respond(
         &state,
         &session.id,
@@ -152,13 +159,12 @@ pub async fn long_press(
         count: 1,
         hold_keys: Vec::new(),
     };
-    for action in [
+    let actions = [
         press(ClickKind::Down),
         ComputerAction::Sleep(held),
         press(ClickKind::Up),
-    ] {
-        perform(&state, &session, action).await?;
-    }
+    ];
+    perform(&state, &session, &actions).await?;
     respond(
         &state,
         &session.id,
@@ -218,7 +224,7 @@ pub async fn swipe(
         dy: clicks(from.y - to.y),
         hold_keys: Vec::new(),
     };
-    perform(&state, &session, action).await?;
+    perform(&state, &session, &[action]).await?;
     respond(
         &state,
         &session.id,
@@ -228,17 +234,108 @@ pub async fn swipe(
     .await
 }
 
-/// Runs one action on the box's display.
+/// Runs `actions` in order on the box's display, no other input between them.
 async fn perform(
     state: &ApiState,
     session: &Session,
-    action: ComputerAction,
+    actions: &[ComputerAction],
 ) -> Result<(), GboxError> {
     state
         .engine
-        .perform(&session.id, &[action])
+        .perform(&session.id, actions)
         .await
         .map_err(|failure| GboxError::from(failure.error))
+}
+
+/// `POST …/actions/touch {points: [{start, actions: [move | wait]}]}`: one finger on a desktop
+/// is the left button: pressed at `start`, moved and paused as its actions say, released where
+/// it ends. A desktop has one pointer, so more than one point is refused.
+pub async fn touch(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<ActionResult>, GboxError> {
+    let session = running_box(&state, caller.project(), &id).await?;
+    let params: TouchAction = parse_json(&body)?;
+    let [finger] = params.points.as_slice() else {
+        return Err(EngineError::InvalidInput(format!(
+            "touch takes exactly one point on a desktop, which has one pointer; got {}",
+            params.points.len()
+        ))
+        .into());
+    };
+    let actions = touch_actions(finger)?;
+    perform(&state, &session, &actions).await?;
+    respond(
+        &state,
+        &session.id,
+        &params.options,
+        "touch executed successfully".into(),
+    )
+    .await
+}
+
+/// The pointer actions of one finger's touch.
+fn touch_actions(finger: &TouchPoint) -> Result<Vec<ComputerAction>, EngineError> {
+    if finger.actions.len() > MAX_TOUCH_STEPS {
+        return Err(EngineError::InvalidInput(format!(
+            "a touch point takes at most {MAX_TOUCH_STEPS} actions"
+        )));
+    }
+    let mut at = (finger.start.x.round() as i64, finger.start.y.round() as i64);
+    let button = |kind, (x, y): (i64, i64)| ComputerAction::Click {
+        x,
+        y,
+        button: MouseButton::Left,
+        kind,
+        count: 1,
+        hold_keys: Vec::new(),
+    };
+    let mut actions = vec![button(ClickKind::Down, at)];
+    for step in &finger.actions {
+        match (step.kind.as_str(), step.x, step.y) {
+            ("move", Some(x), Some(y)) => {
+                let duration = duration_field(
+                    "duration",
+                    step.duration.as_deref(),
+                    DEFAULT_TOUCH_MOVE,
+                    MAX_GESTURE,
+                )?;
+                let steps = (duration.as_millis() / DRAG_STEP.as_millis()).clamp(1, 100) as u32;
+                let to = (x.round() as i64, y.round() as i64);
+                actions.push(ComputerAction::Drag {
+                    path: vec![at, to],
+                    button: MouseButton::Left,
+                    delay: Duration::ZERO,
+                    motion: Motion::Linear {
+                        steps,
+                        step_delay: duration / steps,
+                    },
+                    hold_keys: Vec::new(),
+                });
+                at = to;
+            }
+            ("wait", _, _) => actions.push(ComputerAction::Sleep(duration_field(
+                "duration",
+                step.duration.as_deref(),
+                DEFAULT_TOUCH_WAIT,
+                MAX_GESTURE,
+            )?)),
+            ("move", _, _) => {
+                return Err(EngineError::InvalidInput(
+                    "a touch move needs x and y".into(),
+                ))
+            }
+            (other, _, _) => {
+                return Err(EngineError::InvalidInput(format!(
+                    "a touch action's type is move or wait, got {other:?}"
+                )))
+            }
+        }
+    }
+    actions.push(button(ClickKind::Up, at));
+    Ok(actions)
 }
 
 /// A point, or the centre of the element a description finds.

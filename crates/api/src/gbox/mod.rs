@@ -6,6 +6,7 @@ mod actions;
 mod boxes;
 mod browser;
 mod error;
+mod files;
 mod gestures;
 mod programs;
 mod recording;
@@ -13,11 +14,18 @@ mod screen;
 mod storage;
 mod wire;
 
+use axum::extract::DefaultBodyLimit;
 use axum::middleware;
-use axum::routing::{any, get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 
+use boxes::{
+    refused, ANDROID_ONLY, NOT_STOPPABLE, NO_EXTRACTION, NO_LIVE_VIEW, NO_PROXY_SETTING,
+    NO_TERMINAL,
+};
 pub use error::GboxError;
+
+use tapedeck_engine::MAX_FILE_BYTES;
 
 use crate::common::auth::{require_api_key, ApiKey, KeyHeader};
 use crate::common::error::CommonError;
@@ -34,8 +42,29 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/boxes/{id}", get(boxes::retrieve))
         .route("/boxes/{id}/terminate", post(boxes::terminate))
         .route("/boxes/{id}/commands", post(programs::commands))
-        .route("/boxes/{id}/live-view-url", post(boxes::live_view_url))
+        .route("/boxes/{id}/live-view-url", refused(NO_LIVE_VIEW))
+        .route("/boxes/{id}/display", get(boxes::display))
+        .route("/boxes/{id}/resolution", post(boxes::set_resolution))
+        .route("/boxes/{id}/start", post(boxes::start))
+        .route("/boxes/{id}/stop", refused(NOT_STOPPABLE))
+        .route("/boxes/{id}/web-terminal-url", refused(NO_TERMINAL))
+        .route("/boxes/{id}/websocket-url", refused(NO_TERMINAL))
+        .route("/boxes/{id}/proxy", refused(NO_PROXY_SETTING))
+        .route("/boxes/{id}/browser/proxy", refused(NO_PROXY_SETTING))
+        .route("/boxes/{id}/browser/close", delete(browser::close))
+        .route("/boxes/{id}/actions/extract", refused(NO_EXTRACTION))
         .route("/boxes/{id}/run-code", post(programs::run_code))
+        .route("/boxes/{id}/fs", delete(files::remove))
+        .route("/boxes/{id}/fs/list", get(files::list))
+        .route("/boxes/{id}/fs/info", get(files::info))
+        .route("/boxes/{id}/fs/read", get(files::read))
+        .route("/boxes/{id}/fs/exists", post(files::exists))
+        .route("/boxes/{id}/fs/rename", post(files::rename))
+        .route(
+            "/boxes/{id}/fs/write",
+            // Text content comes JSON-escaped, so up to twice the file cap, and the envelope.
+            post(files::write).layer(DefaultBodyLimit::max(2 * MAX_FILE_BYTES + 1024 * 1024)),
+        )
         .route("/boxes/{id}/actions/tap", post(actions::tap))
         .route("/boxes/{id}/actions/click", post(actions::click))
         .route("/boxes/{id}/actions/type", post(actions::type_text))
@@ -57,14 +86,12 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/boxes/{id}/actions/drag", post(gestures::drag))
         .route("/boxes/{id}/actions/long-press", post(gestures::long_press))
         .route("/boxes/{id}/actions/swipe", post(gestures::swipe))
-        .route("/boxes/{id}/actions/press-button", any(boxes::android_only))
-        .route(
-            "/boxes/{id}/actions/screen-rotation",
-            any(boxes::android_only),
-        )
-        .route("/boxes/{id}/actions/settings", any(boxes::android_only))
-        .route("/boxes/{id}/android/{*rest}", any(boxes::android_only))
-        .route("/boxes/{id}/media/{*rest}", any(boxes::android_only))
+        .route("/boxes/{id}/actions/touch", post(gestures::touch))
+        .route("/boxes/{id}/actions/press-button", refused(ANDROID_ONLY))
+        .route("/boxes/{id}/actions/screen-rotation", refused(ANDROID_ONLY))
+        .route("/boxes/{id}/actions/settings", refused(ANDROID_ONLY))
+        .route("/boxes/{id}/android/{*rest}", refused(ANDROID_ONLY))
+        .route("/boxes/{id}/media/{*rest}", refused(ANDROID_ONLY))
         .route("/boxes/{id}/actions/screenshot", post(actions::screenshot))
         .route(
             "/boxes/{id}/actions/recording/start",

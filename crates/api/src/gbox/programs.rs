@@ -106,7 +106,7 @@ async fn run(
     let done: ProgramOutput = state.engine.run_in_box(session_id, run).await?;
     Ok(Json(ProgramOutputJson {
         exit_code: done.exit_code,
-        stdout: done.stdout,
-        stderr: done.stderr,
+        stdout: String::from_utf8_lossy(&done.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&done.stderr).into_owned(),
     }))
 }

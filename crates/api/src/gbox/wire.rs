@@ -273,6 +273,58 @@ pub struct DragAction {
     pub options: ActionOptions,
 }
 
+/// `GET /boxes/{id}/display`.
+#[derive(Debug, Serialize)]
+pub struct BoxDisplay {
+    pub orientation: &'static str,
+    pub resolution: Resolution,
+}
+
+/// A screen's size in pixels (GBOX sends and reads numbers).
+#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resolution {
+    pub width: f64,
+    pub height: f64,
+}
+
+impl Resolution {
+    /// The size of `screen`.
+    pub fn of(screen: tapedeck_core::Viewport) -> Self {
+        Self {
+            width: f64::from(screen.width),
+            height: f64::from(screen.height),
+        }
+    }
+}
+
+/// `touch` body: the points (fingers) and what each does after touching down.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TouchAction {
+    #[serde(default)]
+    pub points: Vec<TouchPoint>,
+    #[serde(default)]
+    pub options: ActionOptions,
+}
+
+/// One finger: where it touches down, then its moves and waits.
+#[derive(Debug, Deserialize)]
+pub struct TouchPoint {
+    pub start: Point,
+    #[serde(default)]
+    pub actions: Vec<TouchStep>,
+}
+
+/// A finger's `move` to `{x, y}` over `duration`, or `wait` for `duration`.
+#[derive(Debug, Deserialize)]
+pub struct TouchStep {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub x: Option<f64>,
+    pub y: Option<f64>,
+    pub duration: Option<String>,
+}
+
 /// `long-press` body: a point or a target.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]

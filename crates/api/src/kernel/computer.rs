@@ -15,7 +15,6 @@ use tapedeck_engine::{ClickKind, ComputerAction, EngineError, Motion, Region};
 use super::KernelError;
 use crate::common::auth::Caller;
 use crate::common::body::parse_json;
-use crate::common::error::CommonError;
 use crate::ApiState;
 
 /// Pause between two points of a drag cut in straight steps, when the caller names none.
@@ -120,6 +119,12 @@ struct Sleep {
     duration_ms: u64,
 }
 
+/// `cursor` body, and a batch's `set_cursor`.
+#[derive(Debug, Deserialize)]
+struct CursorVisibility {
+    hidden: bool,
+}
+
 /// One action of a batch: `type` names the field that holds its parameters.
 #[derive(Debug, Deserialize)]
 struct BatchAction {
@@ -132,6 +137,7 @@ struct BatchAction {
     type_text: Option<TypeText>,
     press_key: Option<PressKey>,
     sleep: Option<Sleep>,
+    set_cursor: Option<CursorVisibility>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -263,9 +269,12 @@ impl BatchAction {
             "sleep" => self
                 .sleep
                 .map(|s| ComputerAction::Sleep(Duration::from_millis(s.duration_ms))),
-            "set_cursor" => {
-                return Err("set_cursor is not served by this server".into());
-            }
+            // The cursor is never drawn, so hiding it is already done: an empty pause keeps
+            // the batch's action numbers.
+            "set_cursor" => self
+                .set_cursor
+                .map(|c| cursor_hidden(c.hidden).map(|()| ComputerAction::Sleep(Duration::ZERO)))
+                .transpose()?,
             other => return Err(format!("unknown action type {other:?}")),
         };
         action.ok_or_else(missing)
@@ -449,9 +458,33 @@ pub async fn write_clipboard(
     Ok(StatusCode::OK)
 }
 
-/// `POST /browsers/{id}/computer/cursor`: named by Kernel's API, not served yet; says so.
-pub async fn set_cursor() -> KernelError {
-    KernelError(CommonError::NotServed(
-        "hiding the cursor is not served by this server",
-    ))
+/// `POST /browsers/{id}/computer/cursor {hidden}` → `{ok: true}`. Displays here never draw a
+/// pointer (Xvfb runs without one), so `hidden: true` is how the cursor already is, and
+/// `hidden: false` is a 400 saying so.
+pub async fn set_cursor(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, KernelError> {
+    let params: CursorVisibility = required(&body)?;
+    state
+        .engine
+        .get_session(caller.project(), &id, false)
+        .await?;
+    cursor_hidden(params.hidden).map_err(EngineError::InvalidInput)?;
+    Ok(Json(serde_json::json!({ "ok": true })))
+}
+
+/// `Ok` when the cursor is asked to be hidden, as it always is here.
+fn cursor_hidden(hidden: bool) -> Result<(), String> {
+    if hidden {
+        Ok(())
+    } else {
+        Err(
+            "the cursor cannot be shown: this server's displays never draw a pointer, so \
+             replays and screenshots never show one"
+                .into(),
+        )
+    }
 }
