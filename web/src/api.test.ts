@@ -1,6 +1,16 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ApiError, exchangesPath, getJson, KEY_STORAGE, query, recordingsPath, sessionsPath, setUnauthorizedHandler } from './api';
 
+/** The error a request fails with; a request that succeeds fails the test. */
+function refusal(promise: Promise<unknown>): Promise<ApiError> {
+  return promise.then(
+    () => {
+      throw new Error('the request succeeded');
+    },
+    (e: ApiError) => e,
+  );
+}
+
 afterEach(() => {
   vi.unstubAllGlobals();
   sessionStorage.clear();
@@ -43,7 +53,7 @@ describe('requests', () => {
     setUnauthorizedHandler(refused);
     const body = JSON.stringify({ code: 'unauthorized', message: 'missing or invalid API key' });
     vi.stubGlobal('fetch', async () => new Response(body, { status: 401 }));
-    const error = await getJson('/v1/sessions', 'wrong').catch((e) => e);
+    const error = await refusal(getJson('/v1/sessions', 'wrong'));
     expect(error).toBeInstanceOf(ApiError);
     expect([error.status, error.code, error.message]).toEqual([401, 'unauthorized', 'missing or invalid API key']);
     expect(refused).toHaveBeenCalledOnce();
@@ -51,7 +61,7 @@ describe('requests', () => {
 
   it('read a refusal without a JSON body from its status', async () => {
     vi.stubGlobal('fetch', async () => new Response('<html>bad gateway</html>', { status: 502, statusText: 'Bad Gateway' }));
-    const error = await getJson('/v1/sessions', 'k').catch((e) => e);
+    const error = await refusal(getJson('/v1/sessions', 'k'));
     expect([error.status, error.message]).toEqual([502, '502 Bad Gateway']);
   });
 });
