@@ -10,6 +10,7 @@ use axum::Json;
 use bytes::Bytes;
 use tapedeck_core::duration::duration_field;
 use tapedeck_core::{EngineError, Session, SessionKind, SessionSpec, SessionState, Viewport};
+use tapedeck_store::meta::SessionFilter;
 
 use super::wire::{labels_of, BoxPage, CreateBox, LinuxBox, ListQuery};
 use super::GboxError;
@@ -159,8 +160,7 @@ pub async fn list(
                 .engine
                 .list_sessions(
                     caller.project(),
-                    Some(SessionKind::LinuxBox),
-                    true,
+                    &SessionFilter::of_kind(SessionKind::LinuxBox, true),
                     LIST_BATCH,
                     offset,
                 )
