@@ -1,9 +1,11 @@
 //! Tapedeck's HTTP APIs. One engine, several dialects, each in its own folder:
 //! `native/` (`/v1`, with OpenAPI), `kernel/` (`/kernel`), `gbox/` (`/gbox`) and `fast/`
 //! (`/fast`), beside `common/` (auth, lenient JSON bodies, error bodies, the presigned file
-//! route and the CDP WebSocket relay). What each dialect serves is in `docs/`.
+//! route and the CDP WebSocket relay), and the dashboard's web app at `/`. What each dialect
+//! serves is in `docs/`.
 
 pub mod common;
+pub mod dashboard;
 pub mod fast;
 pub mod gbox;
 pub mod kernel;
@@ -41,13 +43,14 @@ impl ApiState {
     }
 }
 
-/// The whole HTTP surface: `/healthz`, `/metrics`, `/files`, `/v1`, `/kernel`, `/gbox` and
-/// `/fast`.
+/// The whole HTTP surface: the dashboard (`/`, `/assets`), `/healthz`, `/metrics`, `/files`,
+/// `/v1`, `/kernel`, `/gbox` and `/fast`.
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/healthz", get(common::health::healthz))
         .merge(common::metrics::router(&state))
         .merge(common::files::router())
+        .merge(dashboard::router())
         .nest("/v1", native::router(state.clone()))
         .nest("/kernel", kernel::router(state.clone()))
         .nest("/gbox", gbox::router(state.clone()))

@@ -20,4 +20,4 @@ pub use error::{ConflictReason, EngineError};
 pub use profile::{Profile, ProfileUse};
 pub use recording::{Recording, RecordingLimits, RecordingState, StopReason};
 pub use session::{Session, SessionKind, SessionSpec, SessionState, Viewport};
-pub use traffic::{Baseline, TestRecord, TestRun, TestRunSpec, TestRunState};
+pub use traffic::{Baseline, ExchangeSummary, TestRecord, TestRun, TestRunSpec, TestRunState};

@@ -154,6 +154,33 @@ pub struct Baseline {
     pub response_truncated: bool,
 }
 
+/// One recorded exchange as a table row shows it: a [`Baseline`] without its headers and
+/// bodies, which can be large.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExchangeSummary {
+    /// The baseline's id.
+    pub id: i64,
+    /// When the request started.
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// Milliseconds from request start to the end of the response body.
+    pub duration_ms: u64,
+    /// Request method.
+    pub method: String,
+    /// Absolute URL.
+    pub url: String,
+    /// Response status code.
+    pub status: u16,
+    /// Bytes of request body kept.
+    pub request_bytes: u64,
+    /// Bytes of response body kept (as received, still content-encoded).
+    pub response_bytes: u64,
+    /// True when either body was longer than what is kept.
+    pub truncated: bool,
+    /// The response's `Content-Type`, if it had one.
+    pub response_content_type: Option<String>,
+}
+
 /// Whose traffic a request through the proxy is: the API key that authenticated it stands for
 /// a project, and the request is recorded into that project's test run.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -54,7 +54,7 @@ pub use tapedeck_capture::exec::ProgramOutput;
 pub use tapedeck_capture::screenshot::Region;
 pub use tapedeck_capture::Sandbox;
 pub use tapedeck_core::EngineError;
-pub use traffic::{BaselinePages, CopyRequest, CreateRequest, HostPattern};
+pub use traffic::{parse_status, BaselinePages, CopyRequest, CreateRequest, HostPattern};
 
 use displays::DisplayNumbers;
 use recording::LiveRecordings;

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tapedeck_capture::chromium::user_data_dir;
 use tapedeck_capture::{Browser, Display};
-use tapedeck_core::{id, EngineError, Session, SessionKind, SessionSpec, SessionState, StopReason};
-use tapedeck_store::meta::Page;
+use tapedeck_core::{id, EngineError, Session, SessionSpec, SessionState, StopReason};
+use tapedeck_store::meta::{Page, SessionFilter};
 use time::OffsetDateTime;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -285,19 +285,18 @@ impl Engine {
             .ok_or_else(|| EngineError::not_found("session", id_or_name))
     }
 
-    /// Lists `project`'s sessions, oldest first; only those of `kind` when given.
+    /// Lists `project`'s sessions matching `filter`, oldest first.
     pub async fn list_sessions(
         &self,
         project: &str,
-        kind: Option<SessionKind>,
-        include_deleted: bool,
+        filter: &SessionFilter,
         limit: u32,
         offset: u64,
     ) -> Result<Page<Session>, EngineError> {
         Ok(self
             .inner
             .meta
-            .list_sessions(project, kind, include_deleted, limit, offset)
+            .list_sessions(project, filter, limit, offset)
             .await?)
     }
 

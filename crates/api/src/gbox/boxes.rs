@@ -11,6 +11,7 @@ use axum::Json;
 use bytes::Bytes;
 use tapedeck_core::duration::duration_field;
 use tapedeck_core::{EngineError, Session, SessionKind, SessionSpec, SessionState, Viewport};
+use tapedeck_store::meta::SessionFilter;
 
 use super::wire::{labels_of, BoxDisplay, BoxPage, CreateBox, LinuxBox, ListQuery, Resolution};
 use super::GboxError;
@@ -160,8 +161,7 @@ pub async fn list(
                 .engine
                 .list_sessions(
                     caller.project(),
-                    Some(SessionKind::LinuxBox),
-                    true,
+                    &SessionFilter::of_kind(SessionKind::LinuxBox, true),
                     LIST_BATCH,
                     offset,
                 )

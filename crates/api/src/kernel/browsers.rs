@@ -9,6 +9,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use tapedeck_core::{Session, SessionKind};
 use tapedeck_engine::{EngineError, SessionLabels};
+use tapedeck_store::meta::SessionFilter;
 
 use super::wire::{
     page_headers, Browser, BrowserProfile, CreateBrowser, ListBrowsers, LookupQuery,
@@ -79,8 +80,7 @@ pub async fn list(
         .engine
         .list_sessions(
             caller.project(),
-            Some(SessionKind::Browser),
-            include_deleted,
+            &SessionFilter::of_kind(SessionKind::Browser, include_deleted),
             limit,
             offset,
         )

@@ -3,6 +3,7 @@
 
 mod decoded;
 mod error;
+mod exchanges;
 mod har;
 mod keys;
 mod metrics;
@@ -11,6 +12,7 @@ mod openapi;
 mod proxy_ca;
 mod recordings;
 mod records;
+mod runs;
 mod sessions;
 mod streamed;
 mod wire;
@@ -69,6 +71,13 @@ pub fn router(state: ApiState) -> Router<ApiState> {
             get(records::retrieve).delete(records::delete),
         )
         .route("/test-records", get(records::list))
+        .route("/test-records/{id}/exchanges", get(exchanges::list))
+        .route(
+            "/test-records/{id}/exchanges/{exchange_id}",
+            get(exchanges::retrieve),
+        )
+        .route("/test-runs", get(runs::list))
+        .route("/recordings", get(recordings::list_all))
         .route("/test-records/{id}/har", get(records::export_har))
         .route("/proxy/ca.der", get(proxy_ca::ca_certificate))
         .route("/metrics", get(metrics::metrics))

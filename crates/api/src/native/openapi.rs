@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{keys, metrics, nodes, proxy_ca, recordings, records, sessions, wire};
+use super::{exchanges, keys, metrics, nodes, proxy_ca, recordings, records, runs, sessions, wire};
 use crate::common::error::ErrorBody;
 
 #[derive(OpenApi)]
@@ -13,14 +13,16 @@ use crate::common::error::ErrorBody;
     info(title = "Tapedeck native API",
          description = "Sessions and their screen recordings; test records of proxied traffic."),
     paths(sessions::create, sessions::list, sessions::retrieve, sessions::delete,
-          recordings::start, recordings::list, recordings::retrieve, recordings::stop,
+          recordings::start, recordings::list, recordings::list_all, recordings::retrieve,
+          recordings::stop,
           recordings::download_url, recordings::delete, records::list, records::retrieve,
-          records::export_har,
-          records::delete,
+          records::export_har, records::delete, exchanges::list, exchanges::retrieve, runs::list,
           proxy_ca::ca_certificate, metrics::metrics, keys::create, keys::list, keys::revoke,
           nodes::list),
     components(schemas(wire::CreateSession, wire::ViewportJson, wire::SessionJson, wire::SessionPage,
                        wire::StartRecording, wire::RecordingJson, wire::RecordingList,
+                       wire::ListedRecording, wire::RecordingPage, wire::TestRunJson,
+                       wire::FailureJson, wire::TestRunPage, wire::ExchangeJson, wire::ExchangePage,
                        wire::DownloadUrl, wire::TestRecordSummary, wire::TestRecordPage, keys::CreateKey, keys::KeyJson, keys::CreatedKey,
                        keys::KeyList, nodes::NodeJson, nodes::NodeList, ErrorBody)),
     modifiers(&BearerAuth),

@@ -11,7 +11,10 @@ use bytes::Bytes;
 use tapedeck_core::StopReason;
 use tapedeck_engine::{EngineError, RecordingRequest};
 
-use super::wire::{DownloadQuery, DownloadUrl, RecordingJson, RecordingList, StartRecording};
+use super::wire::{
+    DownloadQuery, DownloadUrl, ListedRecording, RecordingJson, RecordingList, RecordingPage,
+    RecordingQuery, SessionQuery, StartRecording,
+};
 use super::NativeError;
 use crate::common::auth::Caller;
 use crate::common::body::parse_json;
@@ -64,6 +67,41 @@ pub async fn list(
     Ok(Json(RecordingList {
         items: items.into_iter().map(Into::into).collect(),
     }))
+}
+
+/// The project's recordings, newest first, found by their session's name, tag, kind or state
+/// and by when they started.
+#[utoipa::path(get, path = "/v1/recordings",
+    params(("limit" = Option<u32>, Query, description = "page size, 1..=100 (default 20)"),
+           ("offset" = Option<u64>, Query, description = "recordings to skip"),
+           ("since" = Option<String>, Query, description = "started at or after this RFC 3339 time"),
+           ("until" = Option<String>, Query, description = "started before this RFC 3339 time"),
+           ("name" = Option<String>, Query, description = "part of the session's name, in any case"),
+           ("tag" = Option<String>, Query, description = "key:value, a tag (label) of the session"),
+           ("kind" = Option<String>, Query, description = "the session's kind: browser or linux_box"),
+           ("state" = Option<String>, Query, description = "the session's state: running, deleted or all (default)")),
+    responses((status = 200, body = RecordingPage)))]
+pub async fn list_all(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    q: Result<Query<RecordingQuery>, QueryRejection>,
+    s: Result<Query<SessionQuery>, QueryRejection>,
+) -> Result<Json<RecordingPage>, NativeError> {
+    let q = query(q)?;
+    let limit = q.limit.unwrap_or(20);
+    let offset = q.offset.unwrap_or(0);
+    let filter = q.filter(query(s)?)?;
+    let page = state
+        .engine
+        .list_project_recordings(caller.project(), &filter, limit, offset)
+        .await?;
+    let next_offset = page.has_more.then(|| offset + page.items.len() as u64);
+    let items = page
+        .items
+        .into_iter()
+        .map(|(recording, spec)| ListedRecording::new(recording, spec))
+        .collect();
+    Ok(Json(RecordingPage { items, next_offset }))
 }
 
 /// A recording by id.

@@ -20,7 +20,8 @@ use crate::common::error::{query, ErrorBody};
 use crate::common::timestamp::rfc3339;
 use crate::ApiState;
 
-fn record_id(id: &str) -> Result<i64, NativeError> {
+/// A test record's id from its path segment; anything but an integer names no record.
+pub(super) fn record_id(id: &str) -> Result<i64, NativeError> {
     id.parse()
         .map_err(|_| EngineError::not_found("test record", id).into())
 }
@@ -43,7 +44,9 @@ fn entries_body(
 }
 
 /// Credentials are redacted unless the query says `redact=false`.
-fn secrets(q: Result<Query<ExportQuery>, QueryRejection>) -> Result<Secrets, NativeError> {
+pub(super) fn secrets(
+    q: Result<Query<ExportQuery>, QueryRejection>,
+) -> Result<Secrets, NativeError> {
     Ok(match query(q)?.redact {
         Some(false) => Secrets::Kept,
         _ => Secrets::Redacted,

@@ -8,7 +8,9 @@ use axum::Extension;
 use axum::Json;
 use bytes::Bytes;
 
-use super::wire::{CreateSession, ListQuery, SessionJson, SessionPage};
+use tapedeck_core::SessionState;
+
+use super::wire::{CreateSession, ListQuery, SessionJson, SessionPage, SessionQuery};
 use super::NativeError;
 use crate::common::auth::Caller;
 use crate::common::body::parse_json;
@@ -33,27 +35,30 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(SessionJson::new(&state, session))))
 }
 
-/// List sessions, oldest first.
+/// List sessions, oldest first: running ones unless `state` or `include_deleted` says.
 #[utoipa::path(get, path = "/v1/sessions",
-    params(("limit" = Option<u32>, Query), ("offset" = Option<u64>, Query), ("include_deleted" = Option<bool>, Query)),
+    params(("limit" = Option<u32>, Query, description = "page size, 1..=100 (default 20)"),
+           ("offset" = Option<u64>, Query, description = "sessions to skip"),
+           ("include_deleted" = Option<bool>, Query, description = "the same as state=all"),
+           ("kind" = Option<String>, Query, description = "browser or linux_box"),
+           ("state" = Option<String>, Query, description = "running (default), deleted or all"),
+           ("name" = Option<String>, Query, description = "part of the name, in any case"),
+           ("tag" = Option<String>, Query, description = "key:value, a tag (label) and its value")),
     responses((status = 200, body = SessionPage)))]
 pub async fn list(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
     q: Result<Query<ListQuery>, QueryRejection>,
+    s: Result<Query<SessionQuery>, QueryRejection>,
 ) -> Result<Json<SessionPage>, NativeError> {
     let q = query(q)?;
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let offset = q.offset.unwrap_or(0);
+    let default_state = (!q.include_deleted.unwrap_or(false)).then_some(SessionState::Running);
+    let filter = query(s)?.filter(default_state)?;
     let page = state
         .engine
-        .list_sessions(
-            caller.project(),
-            None,
-            q.include_deleted.unwrap_or(false),
-            limit,
-            offset,
-        )
+        .list_sessions(caller.project(), &filter, limit, offset)
         .await?;
     let next_offset = page.has_more.then(|| offset + page.items.len() as u64);
     let items = page

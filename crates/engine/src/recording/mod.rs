@@ -15,7 +15,10 @@ use std::time::Duration;
 
 use tapedeck_capture::recorder::DEFAULT_SEGMENT_SECS;
 use tapedeck_capture::{RecorderOptions, ScreenRecorder};
-use tapedeck_core::{id, EngineError, Recording, RecordingLimits, RecordingState, StopReason};
+use tapedeck_core::{
+    id, EngineError, Recording, RecordingLimits, RecordingState, SessionSpec, StopReason,
+};
+use tapedeck_store::meta::{Page, RecordingFilter};
 use tapedeck_store::StorageKey;
 use time::OffsetDateTime;
 use tokio::sync::{oneshot, watch};
@@ -24,6 +27,9 @@ pub(crate) use finalize::finalize;
 pub(crate) use parts::sweep_leftover_parts;
 
 use crate::counters::Counters;
+
+/// Most recordings in one page of a project's list.
+const MAX_RECORDINGS_PAGE: u32 = 100;
 use crate::{lock, to_completion, Engine};
 
 /// The recordings being captured on this node, by id.
@@ -325,6 +331,23 @@ impl Engine {
     ) -> Result<Vec<Recording>, EngineError> {
         let session = self.get_session(project, session_id_or_name, true).await?;
         Ok(self.inner.meta.list_recordings(&session.id).await?)
+    }
+
+    /// `project`'s recordings whose session and start match `filter`, newest first, `limit`
+    /// (at most 100) from `offset`, each with its session's spec.
+    pub async fn list_project_recordings(
+        &self,
+        project: &str,
+        filter: &RecordingFilter,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<(Recording, SessionSpec)>, EngineError> {
+        let limit = limit.clamp(1, MAX_RECORDINGS_PAGE);
+        Ok(self
+            .inner
+            .meta
+            .list_project_recordings(project, filter, limit, offset)
+            .await?)
     }
 
     /// The MP4 of one of `project`'s recordings, waiting for a finalization in progress rather

@@ -2,6 +2,7 @@
 //! proxy asks which requests to keep ([`sink`]), and a single writer task appends them to their
 //! test record.
 
+mod exchanges;
 mod fleet_sync;
 mod hosts;
 #[cfg(test)]
@@ -19,6 +20,7 @@ use tapedeck_core::traffic::TrafficSink;
 use tapedeck_core::{Baseline, TestRun};
 use tokio::sync::{mpsc, oneshot};
 
+pub use exchanges::parse_status;
 pub use hosts::HostPattern;
 pub use pages::BaselinePages;
 pub use runs::{CopyRequest, CreateRequest};

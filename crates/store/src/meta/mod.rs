@@ -15,7 +15,7 @@ mod sql_traffic;
 mod traffic;
 
 use async_trait::async_trait;
-use tapedeck_core::{Recording, Session, SessionKind};
+use tapedeck_core::{Recording, Session, SessionKind, SessionSpec, SessionState};
 use time::OffsetDateTime;
 
 pub use api_keys::ApiKeyMetadata;
@@ -25,7 +25,7 @@ pub use fleet::{
 };
 pub use profiles::{ProfileFilter, ProfileMetadata};
 pub use sql::{redact_password, SqlMetadata};
-pub use traffic::TrafficMetadata;
+pub use traffic::{ExchangeFilter, TrafficMetadata};
 
 use crate::StoreError;
 
@@ -36,6 +36,41 @@ pub struct Page<T> {
     pub items: Vec<T>,
     /// True when rows exist after this page.
     pub has_more: bool,
+}
+
+/// Which of a project's sessions a listing holds; `None` filters nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionFilter {
+    /// Only sessions of this kind.
+    pub kind: Option<SessionKind>,
+    /// Only sessions in this state; `None` holds running and ended ones alike.
+    pub state: Option<SessionState>,
+    /// Only sessions whose name contains this, ignoring ASCII case.
+    pub name: Option<String>,
+    /// Only sessions with this tag (a GBOX label) set to this value.
+    pub tag: Option<(String, String)>,
+}
+
+impl SessionFilter {
+    /// Sessions of `kind`, ended ones only when `include_deleted`: what a dialect's list shows.
+    pub fn of_kind(kind: SessionKind, include_deleted: bool) -> Self {
+        Self {
+            kind: Some(kind),
+            state: (!include_deleted).then_some(SessionState::Running),
+            ..Self::default()
+        }
+    }
+}
+
+/// Which of a project's recordings a listing holds; `None` filters nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordingFilter {
+    /// Only recordings of the sessions this holds.
+    pub session: SessionFilter,
+    /// Only recordings started at or after this.
+    pub since: Option<OffsetDateTime>,
+    /// Only recordings started before this.
+    pub until: Option<OffsetDateTime>,
 }
 
 /// Where sessions, recordings, recorded traffic, API keys and profiles are kept.
@@ -56,12 +91,11 @@ pub trait Metadata:
     /// Finds a session by id in any project, deleted or not: for the server's own bookkeeping,
     /// never for a client's request.
     async fn get_session(&self, id: &str) -> Result<Option<Session>, StoreError>;
-    /// `project`'s sessions oldest first, a page at a time; only those of `kind` when given.
+    /// `project`'s sessions matching `filter`, oldest first, a page at a time.
     async fn list_sessions(
         &self,
         project: &str,
-        kind: Option<SessionKind>,
-        include_deleted: bool,
+        filter: &SessionFilter,
         limit: u32,
         offset: u64,
     ) -> Result<Page<Session>, StoreError>;
@@ -79,6 +113,15 @@ pub trait Metadata:
     async fn get_recording(&self, id: &str) -> Result<Option<Recording>, StoreError>;
     /// A session's recordings, oldest first.
     async fn list_recordings(&self, session_id: &str) -> Result<Vec<Recording>, StoreError>;
+    /// `project`'s recordings whose session and start match `filter`, newest first, a page at
+    /// a time, each with its session's spec (name, kind and tags).
+    async fn list_project_recordings(
+        &self,
+        project: &str,
+        filter: &RecordingFilter,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<(Recording, SessionSpec)>, StoreError>;
     /// Deletes a recording's row; its blobs are the caller's to delete first.
     async fn delete_recording(&self, id: &str) -> Result<(), StoreError>;
     /// Up to `limit` recordings that ended before `before` (finalized, failed or discarded),

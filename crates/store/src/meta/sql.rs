@@ -7,10 +7,11 @@
 use std::path::Path;
 
 use async_trait::async_trait;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
+use sqlx::query::Query;
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row};
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row};
 use tapedeck_core::{
     Recording, RecordingLimits, RecordingState, Session, SessionKind, SessionSpec, SessionState,
     StopReason,
@@ -18,7 +19,7 @@ use tapedeck_core::{
 use time::OffsetDateTime;
 
 use super::fleet::NodeOwner;
-use super::{Metadata, Page};
+use super::{Metadata, Page, RecordingFilter, SessionFilter};
 use crate::StoreError;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -131,6 +132,24 @@ impl SqlMetadata {
         self
     }
 
+    /// The `WHERE` conditions of a [`SessionFilter`] on the sessions aliased `s`, in
+    /// parameters `$first` to `$first + 5`, which [`bind_session_filter`] binds.
+    fn session_conditions(&self, first: usize) -> String {
+        let [project, kind, state, name, tag_key, tag_value] =
+            std::array::from_fn(|i| format!("${}", first + i));
+        // A tag is a key of the spec's `tags` object; the JSON functions differ by backend.
+        let tag = match self.backend {
+            Backend::Sqlite => format!("json_extract(s.spec, '$.tags.' || json_quote({tag_key}))"),
+            Backend::Postgres => format!("(CAST(s.spec AS jsonb) -> 'tags' ->> {tag_key})"),
+        };
+        format!(
+            "s.project = {project} AND ({kind} IS NULL OR s.kind = {kind})
+             AND ({state} IS NULL OR s.state = {state})
+             AND ({name} IS NULL OR LOWER(s.name) LIKE {name} ESCAPE '\\')
+             AND ({tag_key} IS NULL OR {tag} = {tag_value})"
+        )
+    }
+
     /// An SQL expression of the database's clock, in microseconds since the epoch.
     pub(super) fn database_now(&self) -> &'static str {
         match self.backend {
@@ -147,6 +166,40 @@ fn owned(done: sqlx::any::AnyQueryResult, what: &str, id: &str) -> Result<(), St
         return Err(StoreError::NotOwner(format!("{what} {id}")));
     }
     Ok(())
+}
+
+/// Binds what [`SqlMetadata::session_conditions`] asks for, in its order.
+fn bind_session_filter<'q>(
+    query: Query<'q, Any, AnyArguments<'q>>,
+    project: &'q str,
+    filter: &'q SessionFilter,
+) -> Query<'q, Any, AnyArguments<'q>> {
+    let (tag_key, tag_value) = filter.tag.as_ref().map(|(k, v)| (k, v)).unzip();
+    query
+        .bind(project)
+        .bind(filter.kind.map(SessionKind::as_str))
+        .bind(filter.state.map(SessionState::as_str))
+        .bind(filter.name.as_deref().map(contains_pattern))
+        .bind(tag_key)
+        .bind(tag_value)
+}
+
+/// `text` lowercased, with `LIKE`'s wildcards and its escape (`\`) escaped, for a pattern
+/// `… ESCAPE '\'` that matches it literally, ignoring ASCII case.
+pub(super) fn like_literal(text: &str) -> String {
+    let mut literal = String::with_capacity(text.len());
+    for c in text.to_ascii_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            literal.push('\\');
+        }
+        literal.push(c);
+    }
+    literal
+}
+
+/// `query` as a `LIKE … ESCAPE '\'` pattern matching it anywhere, in lowercase.
+pub(super) fn contains_pattern(query: &str) -> String {
+    format!("%{}%", like_literal(query))
 }
 
 /// `database_url` with its password replaced by `***`, for error messages and logs. A URL
@@ -194,14 +247,17 @@ fn spec_json(spec: &SessionSpec) -> Result<String, StoreError> {
     serde_json::to_string(spec).map_err(|e| StoreError::Corrupt(format!("session spec: {e}")))
 }
 
+fn parse_spec(spec: &str) -> Result<SessionSpec, StoreError> {
+    serde_json::from_str(spec).map_err(|e| StoreError::Corrupt(format!("session spec: {e}")))
+}
+
 fn session_from_row(row: &AnyRow) -> Result<Session, StoreError> {
     let state: String = row.try_get("state")?;
     let spec: String = row.try_get("spec")?;
     Ok(Session {
         id: row.try_get("id")?,
         project: row.try_get("project")?,
-        spec: serde_json::from_str::<SessionSpec>(&spec)
-            .map_err(|e| StoreError::Corrupt(format!("session spec: {e}")))?,
+        spec: parse_spec(&spec)?,
         state: SessionState::parse(&state)
             .ok_or_else(|| StoreError::Corrupt(format!("session state {state:?}")))?,
         created_at: from_micros(row.try_get("created_at")?)?,
@@ -300,24 +356,21 @@ impl Metadata for SqlMetadata {
     async fn list_sessions(
         &self,
         project: &str,
-        kind: Option<SessionKind>,
-        include_deleted: bool,
+        filter: &SessionFilter,
         limit: u32,
         offset: u64,
     ) -> Result<Page<Session>, StoreError> {
         // One extra row tells whether another page exists without a COUNT query.
-        let rows = sqlx::query(
-            "SELECT * FROM sessions
-             WHERE project = $5 AND ($1 OR state = 'running') AND ($4 IS NULL OR kind = $4)
-             ORDER BY created_at, id LIMIT $2 OFFSET $3",
-        )
-        .bind(include_deleted)
-        .bind(i64::from(limit) + 1)
-        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
-        .bind(kind.map(SessionKind::as_str))
-        .bind(project)
-        .fetch_all(&self.pool)
-        .await?;
+        let sql = format!(
+            "SELECT * FROM sessions s WHERE {} ORDER BY s.created_at, s.id LIMIT $1 OFFSET $2",
+            self.session_conditions(3)
+        );
+        let query = sqlx::query(&sql)
+            .bind(i64::from(limit) + 1)
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+        let rows = bind_session_filter(query, project, filter)
+            .fetch_all(&self.pool)
+            .await?;
         page(&rows, limit, session_from_row)
     }
 
@@ -419,6 +472,35 @@ impl Metadata for SqlMetadata {
                 .fetch_all(&self.pool)
                 .await?;
         rows.iter().map(recording_from_row).collect()
+    }
+
+    async fn list_project_recordings(
+        &self,
+        project: &str,
+        filter: &RecordingFilter,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<(Recording, SessionSpec)>, StoreError> {
+        let sql = format!(
+            "SELECT r.*, s.spec AS session_spec FROM recordings r JOIN sessions s
+                ON s.id = r.session_id
+             WHERE ($3 IS NULL OR r.started_at >= $3) AND ($4 IS NULL OR r.started_at < $4)
+               AND {}
+             ORDER BY r.started_at DESC, r.id DESC LIMIT $1 OFFSET $2",
+            self.session_conditions(5)
+        );
+        let query = sqlx::query(&sql)
+            .bind(i64::from(limit) + 1)
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .bind(filter.since.map(micros))
+            .bind(filter.until.map(micros));
+        let rows = bind_session_filter(query, project, &filter.session)
+            .fetch_all(&self.pool)
+            .await?;
+        page(&rows, limit, |row| {
+            let spec: String = row.try_get("session_spec")?;
+            Ok((recording_from_row(row)?, parse_spec(&spec)?))
+        })
     }
 
     async fn delete_recording(&self, id: &str) -> Result<(), StoreError> {
@@ -529,9 +611,13 @@ pub(super) mod tests {
                 .id,
             "s1"
         );
-        let page = db.list_sessions("team-a", None, false, 1, 0).await.unwrap();
+        let running = SessionFilter {
+            state: Some(SessionState::Running),
+            ..SessionFilter::default()
+        };
+        let page = db.list_sessions("team-a", &running, 1, 0).await.unwrap();
         assert_eq!((page.items.len(), page.has_more), (1, true));
-        let page = db.list_sessions("team-a", None, false, 1, 1).await.unwrap();
+        let page = db.list_sessions("team-a", &running, 1, 1).await.unwrap();
         assert_eq!((page.items[0].id.as_str(), page.has_more), ("s2", false));
 
         db.mark_session_deleted("s1", OffsetDateTime::now_utc())
@@ -598,7 +684,10 @@ pub(super) mod tests {
         for (project, own) in [("team-a", "a1"), ("team-b", "b1")] {
             let by_name = db.find_session(project, "shared", true).await.unwrap();
             assert_eq!(by_name.map(|s| s.id).as_deref(), Some(own));
-            let listed = db.list_sessions(project, None, true, 10, 0).await.unwrap();
+            let listed = db
+                .list_sessions(project, &SessionFilter::default(), 10, 0)
+                .await
+                .unwrap();
             assert_eq!(
                 listed
                     .items
@@ -649,5 +738,93 @@ pub(super) mod tests {
         assert_eq!(db.ended_recordings(later, 10).await.unwrap(), vec![back]);
         db.delete_recording("r1").await.unwrap();
         assert!(db.get_recording("r1").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn sessions_and_recordings_filter_by_name_tag_state_and_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqlMetadata::open_sqlite(&dir.path().join("m.db"))
+            .await
+            .unwrap();
+        let mut checkout = session("s1", Some("Checkout_100%"));
+        checkout.spec.tags.insert("suite".into(), "smoke".into());
+        db.insert_session(&checkout).await.unwrap();
+        db.insert_session(&session("s2", Some("login")))
+            .await
+            .unwrap();
+        db.insert_session(&in_project("team-b", "b1", Some("checkout")))
+            .await
+            .unwrap();
+        db.mark_session_deleted("s2", OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        let ids = |page: Page<Session>| page.items.into_iter().map(|s| s.id).collect::<Vec<_>>();
+        let listed = |filter: SessionFilter| {
+            let db = db.clone();
+            async move { ids(db.list_sessions("team-a", &filter, 10, 0).await.unwrap()) }
+        };
+        let by_name = |name: &str| SessionFilter {
+            name: Some(name.into()),
+            ..SessionFilter::default()
+        };
+        assert_eq!(listed(by_name("CHECKOUT")).await, ["s1"]);
+        // LIKE's wildcards in a name are literal: `_` and `%` match only themselves.
+        assert!(listed(by_name("c_eckout")).await.is_empty());
+        assert!(listed(by_name("kout%")).await.is_empty());
+        assert_eq!(listed(by_name("t_100%")).await, ["s1"]);
+        let tagged = |value: &str| SessionFilter {
+            tag: Some(("suite".into(), value.into())),
+            ..SessionFilter::default()
+        };
+        assert_eq!(listed(tagged("smoke")).await, ["s1"]);
+        assert!(listed(tagged("nightly")).await.is_empty());
+        let ended = SessionFilter {
+            state: Some(SessionState::Deleted),
+            ..SessionFilter::default()
+        };
+        assert_eq!(listed(ended).await, ["s2"]);
+        let boxes = SessionFilter::of_kind(SessionKind::LinuxBox, true);
+        assert!(listed(boxes).await.is_empty());
+
+        let mut first = recording("r1", "s1");
+        first.started_at -= time::Duration::hours(1);
+        db.insert_recording(&first).await.unwrap();
+        db.insert_recording(&recording("r2", "s1")).await.unwrap();
+        db.insert_recording(&recording("r3", "s2")).await.unwrap();
+        db.insert_recording(&recording("rb", "b1")).await.unwrap();
+        let recordings = |filter: RecordingFilter| {
+            let db = db.clone();
+            async move {
+                let page = db
+                    .list_project_recordings("team-a", &filter, 2, 0)
+                    .await
+                    .unwrap();
+                let ids: Vec<_> = page.items.iter().map(|(r, _)| r.id.clone()).collect();
+                (ids, page.has_more)
+            }
+        };
+        // Newest first, across sessions, never another project's.
+        assert_eq!(
+            recordings(RecordingFilter::default()).await,
+            (vec!["r3".to_owned(), "r2".to_owned()], true)
+        );
+        let of_checkout = RecordingFilter {
+            session: tagged("smoke"),
+            ..RecordingFilter::default()
+        };
+        assert_eq!(
+            recordings(of_checkout.clone()).await,
+            (vec!["r2".to_owned(), "r1".to_owned()], false)
+        );
+        let earlier = RecordingFilter {
+            until: Some(OffsetDateTime::now_utc() - time::Duration::minutes(30)),
+            ..of_checkout
+        };
+        assert_eq!(recordings(earlier).await, (vec!["r1".to_owned()], false));
+        let page = db
+            .list_project_recordings("team-a", &RecordingFilter::default(), 1, 0)
+            .await
+            .unwrap();
+        assert_eq!(page.items[0].1.name.as_deref(), Some("login"));
     }
 }

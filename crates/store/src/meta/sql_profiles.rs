@@ -6,7 +6,7 @@ use sqlx::Row;
 use tapedeck_core::{Profile, ProfileUse};
 use time::OffsetDateTime;
 
-use super::sql::{from_micros, micros, opt_from_micros, page};
+use super::sql::{contains_pattern, from_micros, micros, opt_from_micros, page};
 use super::{Page, ProfileFilter, ProfileMetadata, SqlMetadata};
 use crate::StoreError;
 
@@ -69,19 +69,6 @@ fn name_taken(e: sqlx::Error, name: &str) -> StoreError {
         }
         _ => e.into(),
     }
-}
-
-/// `query` as a `LIKE … ESCAPE '\'` pattern matching it anywhere, in lowercase.
-fn contains_pattern(query: &str) -> String {
-    let mut pattern = String::from("%");
-    for c in query.to_ascii_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
 }
 
 #[async_trait]

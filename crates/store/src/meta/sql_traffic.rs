@@ -3,11 +3,13 @@
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use tapedeck_core::{Baseline, TestRecord, TestRun, TestRunSpec, TestRunState};
+use tapedeck_core::{Baseline, ExchangeSummary, TestRecord, TestRun, TestRunSpec, TestRunState};
 use time::OffsetDateTime;
 
-use super::sql::{from_micros, micros, opt_from_micros, page};
-use super::{SqlMetadata, TrafficMetadata};
+use super::sql::{
+    contains_pattern, from_micros, like_literal, micros, opt_from_micros, page, Backend,
+};
+use super::{ExchangeFilter, SqlMetadata, TrafficMetadata};
 use crate::meta::Page;
 use crate::StoreError;
 
@@ -75,6 +77,35 @@ fn baseline_from_row(row: &AnyRow) -> Result<Baseline, StoreError> {
         response_body: row.try_get("response_body")?,
         response_truncated: flag(row, "response_truncated")?,
     })
+}
+
+fn exchange_from_row(row: &AnyRow) -> Result<ExchangeSummary, StoreError> {
+    let headers: Vec<(String, String)> = from_json(&row.try_get::<String, _>("response_headers")?)?;
+    Ok(ExchangeSummary {
+        id: row.try_get("id")?,
+        started_at: from_micros(row.try_get("started_at")?)?,
+        duration_ms: count(row.try_get("duration_ms")?),
+        method: row.try_get("method")?,
+        url: row.try_get("url")?,
+        status: row.try_get::<i64, _>("status")? as u16,
+        request_bytes: count(row.try_get("request_bytes")?),
+        response_bytes: count(row.try_get("response_bytes")?),
+        truncated: flag(row, "request_truncated")? || flag(row, "response_truncated")?,
+        response_content_type: headers
+            .into_iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+            .map(|(_, value)| value),
+    })
+}
+
+impl SqlMetadata {
+    /// `SQL` that is true when the bytes in `param` occur in the blob `column`.
+    fn blob_contains(&self, column: &str, param: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("instr({column}, {param}) > 0"),
+            Backend::Postgres => format!("position({param} in {column}) > 0"),
+        }
+    }
 }
 
 #[async_trait]
@@ -254,6 +285,65 @@ impl TrafficMetadata for SqlMetadata {
         rows.iter().map(baseline_from_row).collect()
     }
 
+    async fn list_exchanges(
+        &self,
+        test_record_id: i64,
+        filter: &ExchangeFilter,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<ExchangeSummary>, StoreError> {
+        // A host is what follows the scheme up to the path or the port; recorded URLs are
+        // absolute http(s) URLs with a path.
+        let host = |scheme: &str, end: &str| {
+            format!("LOWER(url) LIKE '{scheme}://' || $6 || '{end}' ESCAPE '\\'")
+        };
+        let sql = format!(
+            "SELECT id, started_at, duration_ms, method, url, status,
+                CAST(LENGTH(request_body) AS BIGINT) AS request_bytes,
+                CAST(LENGTH(response_body) AS BIGINT) AS response_bytes,
+                request_truncated, response_truncated, response_headers
+             FROM baselines
+             WHERE test_record_id = $1 AND ($2 IS NULL OR UPPER(method) = $2)
+               AND ($3 IS NULL OR status BETWEEN $3 AND $4)
+               AND ($6 IS NULL OR {} OR {} OR {} OR {})
+               AND ($7 IS NULL OR LOWER(url) LIKE $7 ESCAPE '\\' OR {} OR {})
+             ORDER BY id LIMIT $5 OFFSET $9",
+            host("http", "/%"),
+            host("https", "/%"),
+            host("http", ":%"),
+            host("https", ":%"),
+            self.blob_contains("request_body", "$8"),
+            self.blob_contains("response_body", "$8"),
+        );
+        let status = filter.status.as_ref();
+        let rows = sqlx::query(&sql)
+            .bind(test_record_id)
+            .bind(filter.method.as_deref().map(str::to_ascii_uppercase))
+            .bind(status.map(|s| i64::from(*s.start())))
+            .bind(status.map(|s| i64::from(*s.end())))
+            .bind(i64::from(limit) + 1)
+            .bind(filter.host.as_deref().map(like_literal))
+            .bind(filter.text.as_deref().map(contains_pattern))
+            .bind(filter.text.as_ref().map(|t| t.as_bytes().to_vec()))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        page(&rows, limit, exchange_from_row)
+    }
+
+    async fn get_baseline(
+        &self,
+        test_record_id: i64,
+        id: i64,
+    ) -> Result<Option<Baseline>, StoreError> {
+        let row = sqlx::query("SELECT * FROM baselines WHERE test_record_id = $1 AND id = $2")
+            .bind(test_record_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(baseline_from_row).transpose()
+    }
+
     async fn count_baselines(&self, test_record_id: i64) -> Result<u64, StoreError> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM baselines WHERE test_record_id = $1")
             .bind(test_record_id)
@@ -403,6 +493,100 @@ mod tests {
         assert!(db.get_test_record(record.id).await.unwrap().is_none());
         assert!(db.get_test_run(stored.id).await.unwrap().is_none());
         assert_eq!(db.count_baselines(record.id).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn exchanges_filter_by_method_status_host_and_text_a_page_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqlMetadata::open_sqlite(&dir.path().join("m.db"))
+            .await
+            .unwrap();
+        let record = db
+            .create_test_record("team-a", "rec", OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        let exchange = |method: &str, url: &str, status: u16, body: &[u8]| Baseline {
+            method: method.into(),
+            url: url.into(),
+            status,
+            request_body: body.to_vec(),
+            response_headers: vec![("Content-Type".into(), "text/plain".into())],
+            ..baseline(record.id, false)
+        };
+        let mut baselines = [
+            exchange("GET", "http://app.test:8000/items", 200, b""),
+            exchange(
+                "POST",
+                "https://App.Test/items?q=1",
+                201,
+                b"{\"sku\":\"A-1\"}",
+            ),
+            exchange("GET", "http://app.test.evil/x", 404, b""),
+            exchange("DELETE", "http://other/items/1", 500, b""),
+        ];
+        db.insert_baselines(&mut baselines).await.unwrap();
+        let ids = |filter: ExchangeFilter, limit: u32, offset: u64| {
+            let db = db.clone();
+            async move {
+                let page = db
+                    .list_exchanges(record.id, &filter, limit, offset)
+                    .await
+                    .unwrap();
+                let ids: Vec<_> = page.items.iter().map(|e| e.id).collect();
+                (ids, page.has_more)
+            }
+        };
+        let id = |i: usize| baselines[i].id;
+        let all = ExchangeFilter::default();
+        assert_eq!(ids(all.clone(), 2, 0).await, (vec![id(0), id(1)], true));
+        assert_eq!(ids(all, 2, 2).await, (vec![id(2), id(3)], false));
+        let filter = |f: fn(&mut ExchangeFilter)| {
+            let mut filter = ExchangeFilter::default();
+            f(&mut filter);
+            filter
+        };
+        let only = |filter| async { ids(filter, 10, 0).await.0 };
+        assert_eq!(
+            only(filter(|f| f.method = Some("get".into()))).await,
+            [id(0), id(2)]
+        );
+        assert_eq!(
+            only(filter(|f| f.status = Some(400..=599))).await,
+            [id(2), id(3)]
+        );
+        // A host matches with any port, in any case, and not as a prefix of another host.
+        assert_eq!(
+            only(filter(|f| f.host = Some("APP.test".into()))).await,
+            [id(0), id(1)]
+        );
+        assert_eq!(
+            only(filter(|f| f.host = Some("app.test:8000".into()))).await,
+            [id(0)]
+        );
+        assert_eq!(
+            only(filter(|f| f.text = Some("\"A-1\"".into()))).await,
+            [id(1)]
+        );
+        assert_eq!(
+            only(filter(|f| f.text = Some("ITEMS/1".into()))).await,
+            [id(3)]
+        );
+        let summary = &db
+            .list_exchanges(record.id, &ExchangeFilter::default(), 10, 1)
+            .await
+            .unwrap()
+            .items[0];
+        assert_eq!((summary.request_bytes, summary.response_bytes), (13, 3));
+        assert_eq!(summary.response_content_type.as_deref(), Some("text/plain"));
+        assert_eq!(
+            db.get_baseline(record.id, id(1)).await.unwrap().as_ref(),
+            Some(&baselines[1])
+        );
+        assert!(db
+            .get_baseline(record.id + 1, id(1))
+            .await
+            .unwrap()
+            .is_none());
     }
 
     /// A database written by a release with BOOLEAN flag columns keeps its rows and ids.

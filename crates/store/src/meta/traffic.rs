@@ -1,11 +1,27 @@
 //! Metadata of traffic recording: test records, test runs and baselines.
 
 use async_trait::async_trait;
-use tapedeck_core::{Baseline, TestRecord, TestRun};
+use std::ops::RangeInclusive;
+
+use tapedeck_core::{Baseline, ExchangeSummary, TestRecord, TestRun};
 use time::OffsetDateTime;
 
 use crate::meta::Page;
 use crate::StoreError;
+
+/// Which of a record's exchanges a listing holds; `None` filters nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExchangeFilter {
+    /// Only requests of this method, ignoring ASCII case.
+    pub method: Option<String>,
+    /// Only responses with a status in this range.
+    pub status: Option<RangeInclusive<u16>>,
+    /// Only requests to this host (with any port), or to this `host:port`, ignoring ASCII case.
+    pub host: Option<String>,
+    /// Only exchanges with this text in the URL (ignoring ASCII case) or these bytes in a
+    /// body as stored (a compressed response is not searched inside).
+    pub text: Option<String>,
+}
 
 /// Where test records, test runs and baselines are kept.
 #[async_trait]
@@ -52,6 +68,21 @@ pub trait TrafficMetadata: Send + Sync {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<Baseline>, StoreError>;
+    /// A record's exchanges matching `filter`, in the order they were recorded, a page at a
+    /// time, without their bodies.
+    async fn list_exchanges(
+        &self,
+        test_record_id: i64,
+        filter: &ExchangeFilter,
+        limit: u32,
+        offset: u64,
+    ) -> Result<Page<ExchangeSummary>, StoreError>;
+    /// One of a record's baselines, whole.
+    async fn get_baseline(
+        &self,
+        test_record_id: i64,
+        id: i64,
+    ) -> Result<Option<Baseline>, StoreError>;
     /// How many baselines a record holds.
     async fn count_baselines(&self, test_record_id: i64) -> Result<u64, StoreError>;
     /// Deletes a test record with its baselines and test runs, in one transaction.

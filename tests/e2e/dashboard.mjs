@@ -1,0 +1,191 @@
+// Drives the dashboard (served at /) in a headless Debian Chromium, the way a person would, and
+// prints one JSON line with what it saw. Every wait is on a condition in the page; each page is
+// saved as a screenshot under the given directory.
+//   node dashboard.mjs story     <json>   sign in (a wrong key first), sessions, recordings,
+//                                         the player (play, seek to the middle), a deep link,
+//                                         test runs, the traffic table with filters and bodies
+//   node dashboard.mjs isolation <json>   signed in with another project's key: none of it
+// <json>: {url, key, session, recording, record, token, deep_link_t, shots, prefix}
+import { chromium } from 'playwright-core';
+
+const [mode, json] = process.argv.slice(2);
+const input = JSON.parse(json);
+const WAIT = { timeout: 30000 };
+
+async function withPage(fn) {
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--autoplay-policy=no-user-gesture-required'],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1360, height: 860 } });
+    const failures = [];
+    page.on('pageerror', (err) => failures.push(String(err)));
+    const result = await fn(page);
+    return { ...result, page_errors: failures };
+  } finally {
+    await browser.close();
+  }
+}
+
+const shot = (page, name) => page.screenshot({ path: `${input.shots}/${input.prefix ?? ''}${name}.png`, fullPage: true });
+
+async function signIn(page, key) {
+  await page.fill('input[name=api-key]', key);
+  await page.click('button[type=submit]');
+}
+
+/** The state of the page's video: where it is, how long it is, whether it is playing. */
+const videoState = (page) =>
+  page.evaluate(() => {
+    const v = document.querySelector('video');
+    return { currentTime: v.currentTime, duration: v.duration, paused: v.paused, readyState: v.readyState };
+  });
+
+async function story() {
+  return withPage(async (page) => {
+    const seen = {};
+    await page.goto(input.url);
+    await signIn(page, 'not-a-key-of-this-server');
+    seen.wrong_key_error = await page.locator('[role=alert]').innerText(WAIT);
+    seen.key_kept_after_wrong = await page.evaluate(() => sessionStorage.getItem('tapedeck.apiKey'));
+    await shot(page, 'sign-in-refused');
+    await signIn(page, input.key);
+
+    // Sessions: the test's browser is listed, and found by its name through the filter.
+    const sessionRow = page.locator(`tr[data-session-id="${input.session}"]`);
+    await sessionRow.waitFor(WAIT);
+    await page.fill('input[name=name]', input.session_name.slice(2, 10).toUpperCase());
+    await page.click('form.filters button[type=submit]');
+    await page.waitForFunction((name) => location.hash.includes(`name=${name}`), input.session_name.slice(2, 10).toUpperCase(), WAIT);
+    await page.waitForFunction(
+      (id) => {
+        const rows = [...document.querySelectorAll('tr[data-session-id]')];
+        return rows.length === 1 && rows[0].dataset.sessionId === id;
+      },
+      input.session,
+      WAIT,
+    );
+    seen.session_row = await sessionRow.innerText();
+    await shot(page, 'sessions');
+
+    // Recordings: its replay is listed; play opens the player.
+    await page.click('nav >> text=Recordings');
+    const recordingRow = page.locator(`tr[data-recording-id="${input.recording}"]`);
+    await recordingRow.waitFor(WAIT);
+    seen.recording_row = await recordingRow.innerText();
+    await shot(page, 'recordings');
+    await recordingRow.locator('a.play').click();
+    await page.waitForFunction(() => document.querySelector('video')?.readyState >= 1, null, WAIT);
+
+    // The player plays: its time advances.
+    await page.evaluate(() => {
+      const v = document.querySelector('video');
+      v.muted = true;
+      return v.play();
+    });
+    await page.waitForFunction(() => document.querySelector('video').currentTime > 0.5, null, WAIT);
+    seen.played = await videoState(page);
+    await page.evaluate(() => document.querySelector('video').pause());
+
+    // ... and seeks to the middle, which needs Range requests on the presigned URL.
+    seen.video_src = await page.evaluate(() => document.querySelector('video').currentSrc);
+    await page.evaluate(() => {
+      const v = document.querySelector('video');
+      v.currentTime = v.duration / 2;
+    });
+    await page.waitForFunction(() => {
+      const v = document.querySelector('video');
+      return !v.seeking && Math.abs(v.currentTime - v.duration / 2) < 0.25 && v.readyState >= 2;
+    }, null, WAIT);
+    seen.seeked = await videoState(page);
+    await shot(page, 'player');
+
+    // A deep link opens the recording at its time, in a page loaded afresh.
+    await page.goto(`${input.url}/#/recordings/${input.recording}?t=${input.deep_link_t}`);
+    await page.reload();
+    await page.waitForFunction(
+      (t) => {
+        const v = document.querySelector('video');
+        return v && v.readyState >= 2 && !v.seeking && Math.abs(v.currentTime - t) < 0.2;
+      },
+      input.deep_link_t,
+      WAIT,
+    );
+    seen.deep_link = await videoState(page);
+    seen.deep_link_clock = await page.locator('.clock').innerText();
+    await shot(page, 'deep-link');
+
+    // Test runs: the run that recorded the traffic, with its counters, and its record.
+    await page.click('nav >> text=Test runs');
+    await page.locator(`a[href="#/traffic/${input.record}"]`).first().waitFor(WAIT);
+    seen.runs_text = await page.locator('table[aria-label="test runs"]').innerText();
+    await shot(page, 'runs');
+
+    // Traffic: filtered to the test's POST by method, status class and text, then its bodies.
+    await page.locator(`a[href="#/traffic/${input.record}"]`).first().click();
+    await page.locator('tr[data-exchange-id]').first().waitFor(WAIT);
+    seen.unfiltered_rows = await page.locator('tr[data-exchange-id]').count();
+    // Typed filters wait for Apply; choosing a method applies them all at once.
+    await page.fill('input[name=status]', '2xx');
+    await page.fill('input[name=q]', input.token);
+    await page.selectOption('select[name=method]', 'POST');
+    await page.waitForFunction(
+      () =>
+        ['method=POST', 'status=2xx', 'q='].every((part) => location.hash.includes(part)) &&
+        document.querySelectorAll('tr[data-exchange-id]').length === 1,
+      null,
+      WAIT,
+    );
+    const row = page.locator('tr[data-exchange-id]');
+    seen.filtered_row = await row.innerText();
+    await row.click();
+    const requestBody = page.locator('[data-part=request-body]');
+    await page.waitForFunction((token) => document.querySelector('[data-part=request-body]')?.textContent.includes(token), input.token, WAIT);
+    seen.request_body = await requestBody.innerText();
+    seen.response_body = await page.locator('[data-part=response-body]').innerText();
+    await shot(page, 'traffic');
+
+    // A filter that matches nothing says so.
+    await page.fill('input[name=q]', `${input.token}-absent`);
+    await page.click('form.filters button[type=submit]');
+    await page.locator('p.empty').waitFor(WAIT);
+    seen.no_match = await page.locator('p.empty').innerText();
+    return seen;
+  });
+}
+
+async function isolation() {
+  return withPage(async (page) => {
+    const seen = {};
+    await page.goto(`${input.url}/#/sessions?state=all`);
+    await signIn(page, input.key);
+    await page.locator('p.empty').waitFor(WAIT);
+    seen.sessions = await page.locator('tr[data-session-id]').count();
+    await shot(page, 'sessions');
+    await page.goto(`${input.url}/#/recordings`);
+    await page.locator('p.empty').waitFor(WAIT);
+    seen.recordings = await page.locator('tr[data-recording-id]').count();
+    await page.goto(`${input.url}/#/runs`);
+    await page.locator('table[aria-label="test records"] + p.empty').waitFor(WAIT);
+    seen.runs_text = await page.locator('main').innerText();
+    await shot(page, 'runs');
+    await page.goto(`${input.url}/#/recordings/${input.recording}?t=1`);
+    seen.recording_error = await page.locator('[role=alert]').innerText(WAIT);
+    seen.videos = await page.locator('video').count();
+    await shot(page, 'recording');
+    await page.goto(`${input.url}/#/traffic/${input.record}`);
+    seen.traffic_error = await page.locator('[role=alert]').innerText(WAIT);
+    seen.exchanges = await page.locator('tr[data-exchange-id]').count();
+    await shot(page, 'traffic');
+    return seen;
+  });
+}
+
+const modes = { story, isolation };
+try {
+  console.log(JSON.stringify(await modes[mode]()));
+} catch (err) {
+  console.error(err.stack ?? String(err));
+  process.exit(1);
+}

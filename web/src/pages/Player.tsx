@@ -1,0 +1,92 @@
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { DownloadUrl, Recording } from '../api';
+import { Page, Problem, StateBadge } from '../components';
+import { formatBytes, formatClock, formatDateTime } from '../format';
+import { useApi } from '../hooks';
+import { recordingLink } from '../route';
+
+/** A recording's video, from its presigned URL (served with Range, so the player seeks),
+ * opened at `t` seconds when the link says so. */
+export function Player(props: { id: string; t: number | null }) {
+  const { id, t } = props;
+  const recording = useApi<Recording>(`/v1/recordings/${encodeURIComponent(id)}`);
+  const playable = recording.data && !['recording', 'stopping'].includes(recording.data.state);
+  // A still-recording video has no file yet: ask again until it is finalized.
+  const still = recording.data && !playable;
+  useEffect(() => {
+    if (!still) return undefined;
+    const timer = setInterval(recording.reload, 2000);
+    return () => clearInterval(timer);
+  }, [still, recording.reload]);
+  const download = useApi<DownloadUrl>(
+    playable ? `/v1/recordings/${encodeURIComponent(id)}/download-url?expires_in_secs=21600` : null,
+  );
+  const video = useRef<HTMLVideoElement>(null);
+  const [now, setNow] = useState(0);
+
+  // A deep link's time applies once the video knows its length, and again when the link
+  // changes while the page is open.
+  useEffect(() => {
+    const element = video.current;
+    if (!element || t === null) return undefined;
+    const seek = () => {
+      element.currentTime = t;
+    };
+    if (element.readyState >= HTMLMediaElement.HAVE_METADATA) seek();
+    else element.addEventListener('loadedmetadata', seek, { once: true });
+    return () => element.removeEventListener('loadedmetadata', seek);
+  }, [t, download.data?.url]);
+
+  const r = recording.data;
+  return (
+    <Page title="Recording" aside={<a href="#/recordings">← all recordings</a>}>
+      <Problem error={recording.error ?? download.error} />
+      {r && (
+        <dl class="facts">
+          <dt>Id</dt>
+          <dd class="mono">{r.id}</dd>
+          <dt>Session</dt>
+          <dd class="mono">{r.session_id}</dd>
+          <dt>State</dt>
+          <dd>
+            <StateBadge state={r.state} /> {r.stop_reason && <span class="muted">({r.stop_reason})</span>}
+          </dd>
+          <dt>Started</dt>
+          <dd>{formatDateTime(r.started_at)}</dd>
+          <dt>Length</dt>
+          <dd>{r.duration_ms === null ? '–' : formatClock(r.duration_ms / 1000)}</dd>
+          <dt>Size</dt>
+          <dd>{formatBytes(r.size_bytes)}</dd>
+          {r.problem && (
+            <>
+              <dt>Problem</dt>
+              <dd>{r.problem}</dd>
+            </>
+          )}
+        </dl>
+      )}
+      {still && <p class="scope">Still recording: the video appears once it is stopped.</p>}
+      {download.data && (
+        <div class="player">
+          <video
+            ref={video}
+            src={download.data.url}
+            controls
+            preload="metadata"
+            onTimeUpdate={(e) => setNow(e.currentTarget.currentTime)}
+            onSeeked={(e) => setNow(e.currentTarget.currentTime)}
+          />
+          <div class="player-bar">
+            <span class="clock" aria-label="current time">
+              {formatClock(now)}
+            </span>
+            <a href={recordingLink(id, now)}>link to this moment</a>
+            <a href={download.data.url} download={`${id}.mp4`}>
+              download MP4
+            </a>
+          </div>
+        </div>
+      )}
+    </Page>
+  );
+}
