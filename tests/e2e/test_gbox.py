@@ -354,6 +354,22 @@ def test_gbox_screen_layout_and_element_detection_describe_the_page_in_front(sdk
     plain, framed = (pixel_rgb(scratch / f"{n}.png", *edge) for n in ("source", "marked"))
     assert framed[0] > 200 and framed[1] < 80 and plain != framed, (plain, framed)
 
+    # An action's screenshots: before it, after it (once its delay has passed), and the trace
+    # framing the point it acted on.
+    clicked = box.action.click(x=centre_x, y=centre_y,
+                               options={"screenshot": {"phases": ["before", "after", "trace"], "delay": "100ms"}})
+    for phase in ("before", "after", "trace"):
+        shot = getattr(clicked.screenshot, phase)
+        (scratch / f"{phase}.png").write_bytes(base64.b64decode(shot.uri.split(",", 1)[1]))
+    mark_edge = (int(centre_x) - 12, int(centre_y))
+    after, traced = (pixel_rgb(scratch / f"{n}.png", *mark_edge) for n in ("after", "trace"))
+    assert traced[0] > 200 and traced[1] < 80 and after != traced, (after, traced)
+    only_after = box.action.move(x=10, y=400, options={"screenshot": {"phases": ["after"]}})
+    assert only_after.screenshot.after.uri.startswith("data:image/png;base64,")
+    assert only_after.screenshot.before is None and only_after.screenshot.trace is None
+    with pytest.raises(BadRequestError):
+        box.action.move(x=10, y=400, options={"screenshot": {"phases": ["during"]}})
+
 
 def test_gbox_commands_code_and_files_run_in_the_box_as_its_user_confined_to_its_home(sdk, server):
     box = sdk.create(type="linux", wait=True)

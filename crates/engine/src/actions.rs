@@ -148,6 +148,19 @@ impl Engine {
             .await
     }
 
+    /// One screenshot of the whole display as two PNGs: as it is, and with a red frame around
+    /// each of `marks` (clipped to the screen).
+    pub async fn screenshot_marked(
+        &self,
+        session_id: &str,
+        marks: &[Region],
+    ) -> Result<(Vec<u8>, Vec<u8>), EngineError> {
+        self.on_display(session_id, async |d| {
+            screenshot::png_and_marked(d, marks).await
+        })
+        .await
+    }
+
     /// Stores a screenshot (PNG bytes) among the session's own objects
     /// (`sessions/<id>/screenshots/…`) and returns its key.
     pub async fn save_screenshot(
@@ -200,11 +213,7 @@ impl Engine {
                 })
             })
             .collect();
-        let (source, marked) = self
-            .on_display(session_id, async |d| {
-                screenshot::png_and_marked(d, &marks).await
-            })
-            .await?;
+        let (source, marked) = self.screenshot_marked(session_id, &marks).await?;
         Ok(DetectedElements {
             elements,
             source,

@@ -1,8 +1,6 @@
 //! `/boxes/{id}/actions/*`: tap, click, type, press_key, scroll and screenshot, as real X input
 //! on the box's display. Every action answers `{actionId, message}`, plus `screenshot` when
-//! `options.screenshot` asks for it.
-
-use std::time::Duration;
+//! `options.screenshot` asks for it (`action_shots`).
 
 use axum::extract::{Path, State};
 use axum::Extension;
@@ -10,13 +8,14 @@ use axum::Json;
 use base64::Engine as _;
 use bytes::Bytes;
 use tapedeck_core::ui::{KeyPressing, MouseButton, TypingMode};
-use tapedeck_core::{id, EngineError};
+use tapedeck_core::EngineError;
 
+use super::action_shots::ActionShots;
 use super::boxes::running_box;
 use super::storage::url_ttl;
 use super::wire::{
-    ActionOptions, ActionResult, ActionScreenshots, ClipboardAction, PointerAction, PressKeyAction,
-    ScreenshotAction, ScreenshotJson, ScreenshotOption, ScrollAction, Target, TypeAction,
+    ActionResult, ClipboardAction, PointerAction, PressKeyAction, ScreenshotAction, ScreenshotJson,
+    ScrollAction, Target, TypeAction,
 };
 use super::GboxError;
 use crate::common::auth::Caller;
@@ -25,8 +24,6 @@ use crate::ApiState;
 
 /// Pixels one wheel click scrolls in Chromium.
 const PIXELS_PER_WHEEL_CLICK: f64 = 100.0;
-/// Time for the page to repaint before an action's own screenshot.
-const SCREENSHOT_SETTLE: Duration = Duration::from_millis(300);
 
 /// `POST …/actions/tap`: a left click at `{x, y}` or on `target`.
 pub async fn tap(
@@ -58,6 +55,7 @@ async fn pointer(
     let session = running_box(state, project, id).await?;
     let params: PointerAction = parse_json(body)?;
     let (x, y, what) = locate(state, &session.id, params.x, params.y, params.target, verb).await?;
+    let shots = ActionShots::begin(state, &session.id, &params.options).await?;
     let button = match params.button.as_deref() {
         None | Some("left") => MouseButton::Left,
         Some("right") => MouseButton::Right,
@@ -80,13 +78,15 @@ async fn pointer(
             double,
         )
         .await?;
-    respond(
-        state,
-        &session.id,
-        &params.options,
-        format!("{verb} on {what} executed successfully"),
-    )
-    .await
+    shots
+        .respond(
+            state,
+            &session.id,
+            session.spec.viewport,
+            &[(x, y)],
+            format!("{verb} on {what} executed successfully"),
+        )
+        .await
 }
 
 /// The screen point an action aims at: `x` and `y`, or its `target` (an element the client
@@ -147,17 +147,20 @@ pub async fn type_text(
         }
     };
     let enter = params.press_enter.unwrap_or(false);
+    let shots = ActionShots::begin(&state, &session.id, &params.options).await?;
     state
         .engine
         .type_text(&session.id, &text, mode, enter)
         .await?;
-    respond(
-        &state,
-        &session.id,
-        &params.options,
-        "type executed successfully".into(),
-    )
-    .await
+    shots
+        .respond(
+            &state,
+            &session.id,
+            session.spec.viewport,
+            &[],
+            "type executed successfully".into(),
+        )
+        .await
 }
 
 /// `POST …/actions/press-key`: `keys` one after another, or together with `combination`.
@@ -174,17 +177,20 @@ pub async fn press_key(
     } else {
         KeyPressing::OneAfterAnother
     };
+    let shots = ActionShots::begin(&state, &session.id, &params.options).await?;
     state
         .engine
         .press_keys(&session.id, &params.keys, pressing)
         .await?;
-    respond(
-        &state,
-        &session.id,
-        &params.options,
-        "press-key executed successfully".into(),
-    )
-    .await
+    shots
+        .respond(
+            &state,
+            &session.id,
+            session.spec.viewport,
+            &[],
+            "press-key executed successfully".into(),
+        )
+        .await
 }
 
 /// `POST …/actions/scroll`: pixel deltas at a point, or a direction and distance.
@@ -249,6 +255,7 @@ pub async fn scroll(
             n
         }
     };
+    let shots = ActionShots::begin(&state, &session.id, &params.options).await?;
     state
         .engine
         .scroll(
@@ -259,13 +266,15 @@ pub async fn scroll(
             clicks(dy),
         )
         .await?;
-    respond(
-        &state,
-        &session.id,
-        &params.options,
-        "scroll executed successfully".into(),
-    )
-    .await
+    shots
+        .respond(
+            &state,
+            &session.id,
+            session.spec.viewport,
+            &[(x, y)],
+            "scroll executed successfully".into(),
+        )
+        .await
 }
 
 /// `POST …/actions/screenshot` → `{uri}` as a PNG `data:` URI, or `{uri, presignedUrl}` with a
@@ -328,37 +337,6 @@ pub(super) async fn deliver(
         ))
         .into()),
     }
-}
-
-/// The action's reply, with a screenshot after it when `options.screenshot` asks.
-pub(super) async fn respond(
-    state: &ApiState,
-    session_id: &str,
-    options: &ActionOptions,
-    message: String,
-) -> Result<Json<ActionResult>, GboxError> {
-    let settings = match &options.screenshot {
-        None | Some(ScreenshotOption::Flag(false)) => None,
-        Some(ScreenshotOption::Flag(true)) => Some((None, None)),
-        Some(ScreenshotOption::Settings(s)) => Some((
-            s.output_format.as_deref(),
-            s.presigned_expires_in.as_deref(),
-        )),
-    };
-    let screenshot = match settings {
-        Some((format, expires)) => {
-            tokio::time::sleep(SCREENSHOT_SETTLE).await;
-            Some(ActionScreenshots {
-                after: take_screenshot(state, session_id, format, expires).await?,
-            })
-        }
-        None => None,
-    };
-    Ok(Json(ActionResult {
-        action_id: id::new_id(),
-        message,
-        screenshot,
-    }))
 }
 
 /// `GET …/actions/clipboard`: the clipboard's text, as `text/plain`.

@@ -14,11 +14,12 @@ use tapedeck_core::ui::MouseButton;
 use tapedeck_core::{EngineError, Session};
 use tapedeck_engine::{ClickKind, ComputerAction, Motion, MAX_WHEEL_CLICKS};
 
-use super::actions::{locate, respond};
+use super::action_shots::ActionShots;
+use super::actions::locate;
 use super::boxes::running_box;
 use super::wire::{
-    ActionResult, DragAction, LongPressAction, MoveAction, Point, PointOrDescription, SwipeAction,
-    Target, TouchAction, TouchPoint,
+    ActionOptions, ActionResult, DragAction, LongPressAction, MoveAction, Point,
+    PointOrDescription, SwipeAction, Target, TouchAction, TouchPoint,
 };
 use super::GboxError;
 use crate::common::auth::Caller;
@@ -62,11 +63,12 @@ pub async fn move_pointer(
         motion: Motion::Jump,
         hold_keys: Vec::new(),
     };
-    perform(&state, &session, &[action]).await?;
-    respond(
+    act(
         &state,
-        &session.id,
+        &session,
         &params.options,
+        &[action],
+        &[(x, y)],
         format!("move to ({x}, {y}) executed successfully"),
     )
     .await
@@ -116,11 +118,12 @@ pub async fn drag(
         },
         hold_keys: Vec::new(),
     };
-    perform(&state, &session, &[action]).await?;
-    respond(
+    act(
         &state,
-        &session.id,
+        &session,
         &params.options,
+        &[action],
+        &points.iter().map(|p| (p.x, p.y)).collect::<Vec<_>>(),
         "drag executed successfully".into(),
     )
     .await
@@ -164,11 +167,12 @@ pub async fn long_press(
         ComputerAction::Sleep(held),
         press(ClickKind::Up),
     ];
-    perform(&state, &session, &actions).await?;
-    respond(
+    act(
         &state,
-        &session.id,
+        &session,
         &params.options,
+        &actions,
+        &[(x as f64, y as f64)],
         format!("long-press on {what} executed successfully"),
     )
     .await
@@ -224,27 +228,43 @@ pub async fn swipe(
         dy: clicks(from.y - to.y),
         hold_keys: Vec::new(),
     };
-    perform(&state, &session, &[action]).await?;
-    respond(
+    act(
         &state,
-        &session.id,
+        &session,
         &params.options,
+        &[action],
+        &[(from.x, from.y), (to.x, to.y)],
         "swipe executed successfully".into(),
     )
     .await
 }
 
-/// Runs `actions` in order on the box's display, no other input between them.
-async fn perform(
+/// Runs `actions` in order on the box's display, no other input between them, with the
+/// screenshots `options` asks for around them; the trace frames `points`.
+async fn act(
     state: &ApiState,
     session: &Session,
+    options: &ActionOptions,
     actions: &[ComputerAction],
-) -> Result<(), GboxError> {
+    points: &[(f64, f64)],
+    message: String,
+) -> Result<Json<ActionResult>, GboxError> {
+    let shots = ActionShots::begin(state, &session.id, options).await?;
     state
         .engine
         .perform(&session.id, actions)
         .await
-        .map_err(|failure| GboxError::from(failure.error))
+        .map_err(|failure| GboxError::from(failure.error))?;
+    shots
+        .respond(state, &session.id, session.spec.viewport, points, message)
+        .await
+}
+
+/// Where one finger's touch goes: its start, then each move's end.
+fn touch_points(finger: &TouchPoint) -> Vec<(f64, f64)> {
+    std::iter::once((finger.start.x, finger.start.y))
+        .chain(finger.actions.iter().filter_map(|a| Some((a.x?, a.y?))))
+        .collect()
 }
 
 /// `POST …/actions/touch {points: [{start, actions: [move | wait]}]}`: one finger on a desktop
@@ -266,11 +286,12 @@ pub async fn touch(
         .into());
     };
     let actions = touch_actions(finger)?;
-    perform(&state, &session, &actions).await?;
-    respond(
+    act(
         &state,
-        &session.id,
+        &session,
         &params.options,
+        &actions,
+        &touch_points(finger),
         "touch executed successfully".into(),
     )
     .await

@@ -2,6 +2,7 @@
 //! recording with rewind, and storage keys. The unmodified `gbox-sdk` works with
 //! `GBOX_CLIENT_BASE_URL=<public-url>/gbox`.
 
+mod action_shots;
 mod actions;
 mod boxes;
 mod browser;

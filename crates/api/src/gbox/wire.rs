@@ -112,7 +112,7 @@ pub struct BoxPage {
     pub total: u64,
 }
 
-/// `options` of an action: only `screenshot` is honoured.
+/// `options` of an action: `screenshot` is honoured; `model` is ignored (no AI model here).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActionOptions {
@@ -133,6 +133,8 @@ pub enum ScreenshotOption {
 pub struct ScreenshotSettings {
     pub output_format: Option<String>,
     pub presigned_expires_in: Option<String>,
+    pub phases: Option<Vec<String>>,
+    pub delay: Option<String>,
 }
 
 /// `target` of tap and click: a description or a detected element.
@@ -418,7 +420,12 @@ pub struct ScreenshotJson {
 /// Screenshots attached to an action result.
 #[derive(Debug, Serialize)]
 pub struct ActionScreenshots {
-    pub after: ScreenshotJson,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<ScreenshotJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<ScreenshotJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<ScreenshotJson>,
 }
 
 /// Every action's reply.
