@@ -446,7 +446,3 @@ def test_gbox_display_start_and_the_routes_a_linux_box_lacks(sdk, server):
     assert response.status_code == 400 and "actions/press-button" in response.text, response.text
     media = httpx.get(f"{server.url}/gbox/boxes/{box.data.id}/media/albums", headers={"Authorization": f"Bearer {API_KEY}"})
     assert media.status_code == 400 and "media/albums" in media.text, media.text
-    # Live view is a later issue's: until then a 400 says so.
-    with pytest.raises(BadRequestError) as err:
-        box.live_view()
-    assert "live view is not served yet" in err.value.body["message"]

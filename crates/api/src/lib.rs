@@ -51,6 +51,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(common::metrics::router(&state))
         .merge(common::files::router())
         .merge(dashboard::router())
+        .merge(common::live_view::router())
         .nest("/v1", native::router(state.clone()))
         .nest("/kernel", kernel::router(state.clone()))
         .nest("/gbox", gbox::router(state.clone()))

@@ -1,10 +1,9 @@
 //! Capture on X damage: a frame is grabbed only when the screen changed.
 //!
 //! x11grab copies and converts every frame at the frame rate, so an unchanged screen costs as
-//! much as a busy one. The grabber instead asks the X server (DAMAGE extension) to report when
-//! anything was drawn, and at each tick of the frame rate grabs the screen (MIT-SHM, one copy
-//! into shared memory) only if something was. A grab identical to the previous frame is dropped
-//! too. Changed frames are converted to I420 here and go to ffmpeg as Matroska with the grab
+//! much as a busy one. The grabber instead looks at a [`DamagedScreen`] at each tick of the
+//! frame rate: the screen is grabbed only if something was drawn, and a grab identical to the
+//! previous frame is dropped too. Changed frames are converted to I420 here and go to ffmpeg as Matroska with the grab
 //! time, so the video's timeline stays true.
 //! An unchanged screen is re-sent every `keepalive`, since ffmpeg hands a frame over only once
 //! the next one arrives, and once more at stop, so the video lasts until the stop. The first
@@ -16,14 +15,9 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use x11rb::connection::{Connection, RequestConnection};
-use x11rb::protocol::damage::{self, ConnectionExt as _, ReportLevel};
-use x11rb::protocol::Event;
-use x11rb::rust_connection::RustConnection;
-
 use crate::colour::I420Frame;
+use crate::damaged_screen::{DamagedScreen, Look};
 use crate::matroska::MatroskaWriter;
-use crate::shared_memory::SharedImage;
 use crate::CaptureError;
 
 /// How soon the first frame is re-sent on an unchanged screen: ffmpeg writes a frame once the
@@ -101,19 +95,11 @@ impl Grabber {
     }
 }
 
-/// The grabber thread's state: its X connection, damage object, shared images and output.
+/// The grabber thread's state: the watched screen and the output.
 struct GrabLoop {
-    conn: RustConnection,
-    root: u32,
-    damage: u32,
-    width: u16,
-    height: u16,
+    screen: DamagedScreen,
     interval: Duration,
     keepalive: Duration,
-    /// Two shared-memory images: the frame last sent, and the one grabbed into next.
-    images: [SharedImage; 2],
-    /// Index into `images` of the frame last sent.
-    shown: usize,
     /// The frame last sent, as encoded.
     frame: I420Frame,
     out: MatroskaWriter<BufWriter<File>>,
@@ -127,35 +113,7 @@ struct GrabLoop {
 
 impl GrabLoop {
     fn connect(options: &GrabOptions, sink: File) -> Result<Self, CaptureError> {
-        let grab_err =
-            |what: &str, e: &dyn std::fmt::Display| CaptureError::Grab(format!("{what}: {e}"));
-        let conn = crate::display::connect(options.display_number)?;
-        let root = conn.setup().roots[0].root;
-        crate::shared_memory::check_server(&conn)?;
-        if conn
-            .extension_information(damage::X11_EXTENSION_NAME)
-            .map_err(|e| grab_err("query extensions", &e))?
-            .is_none()
-        {
-            return Err(CaptureError::Grab(format!(
-                "the X server lacks {}",
-                damage::X11_EXTENSION_NAME
-            )));
-        }
-        conn.damage_query_version(1, 1)
-            .map_err(|e| grab_err("damage", &e))?
-            .reply()
-            .map_err(|e| grab_err("damage", &e))?;
-        let damage = conn.generate_id().map_err(|e| grab_err("damage id", &e))?;
-        conn.damage_create(damage, root, ReportLevel::NON_EMPTY)
-            .map_err(|e| grab_err("damage", &e))?
-            .check()
-            .map_err(|e| grab_err("damage", &e))?;
-        let frame_bytes = usize::from(options.width) * usize::from(options.height) * 4;
-        let images = [
-            SharedImage::attach(&conn, frame_bytes)?,
-            SharedImage::attach(&conn, frame_bytes)?,
-        ];
+        let screen = DamagedScreen::watch(options.display_number, options.width, options.height)?;
         let out = MatroskaWriter::start(
             BufWriter::with_capacity(64 * 1024, sink),
             u32::from(options.width),
@@ -163,15 +121,9 @@ impl GrabLoop {
         )?;
         let started = Instant::now();
         let mut capture = Self {
-            conn,
-            root,
-            damage,
-            width: options.width,
-            height: options.height,
+            screen,
             interval: Duration::from_secs_f64(1.0 / f64::from(options.framerate.max(1))),
             keepalive: options.keepalive,
-            images,
-            shown: 0,
             frame: I420Frame::new(options.width, options.height),
             out,
             started,
@@ -180,9 +132,7 @@ impl GrabLoop {
             stats: GrabStats::default(),
         };
         // The first frame goes out at once: a video always starts at its start time.
-        capture.rearm()?;
-        capture.grab(0)?;
-        capture.frame.fill_from_bgrx(capture.images[0].bytes())?;
+        capture.frame.fill_from_bgrx(capture.screen.frame())?;
         capture.send(started)?;
         capture.stats.changed += 1;
         capture.repeat_at = started + FIRST_REPEAT;
@@ -200,18 +150,15 @@ impl GrabLoop {
             let late = now.saturating_duration_since(next_tick);
             self.stats.missed_ticks += (late.as_secs_f64() / self.interval.as_secs_f64()) as u64;
             next_tick = (next_tick + self.interval).max(now);
-            if self.damaged()? {
-                self.rearm()?;
-                let next = 1 - self.shown;
-                self.grab(next)?;
-                if self.images[next].bytes() != self.images[self.shown].bytes() {
-                    self.shown = next;
-                    self.frame.fill_from_bgrx(self.images[next].bytes())?;
+            match self.screen.look()? {
+                Look::Changed => {
+                    self.frame.fill_from_bgrx(self.screen.frame())?;
                     self.send(now)?;
                     self.stats.changed += 1;
                     continue;
                 }
-                self.stats.unchanged += 1;
+                Look::Unchanged => self.stats.unchanged += 1,
+                Look::Undamaged => {}
             }
             if now >= self.repeat_at {
                 self.send(now)?;
@@ -222,32 +169,6 @@ impl GrabLoop {
         self.stats.repeated += 1;
         self.stats.last_frame_ms = self.last_sent_ms.unwrap_or_default();
         Ok(self.stats)
-    }
-
-    /// Drains pending events; true if any was a damage report.
-    fn damaged(&self) -> Result<bool, CaptureError> {
-        let mut damaged = false;
-        while let Some(event) = self
-            .conn
-            .poll_for_event()
-            .map_err(|e| CaptureError::Grab(format!("X connection: {e}")))?
-        {
-            damaged |= matches!(event, Event::DamageNotify(_));
-        }
-        Ok(damaged)
-    }
-
-    /// Clears the accumulated damage, so the next drawing reports again.
-    fn rearm(&self) -> Result<(), CaptureError> {
-        self.conn
-            .damage_subtract(self.damage, x11rb::NONE, x11rb::NONE)
-            .map_err(|e| CaptureError::Grab(format!("damage subtract: {e}")))?;
-        Ok(())
-    }
-
-    /// Copies the screen into `images[index]`.
-    fn grab(&self, index: usize) -> Result<(), CaptureError> {
-        self.images[index].fill(&self.conn, self.root, 0, 0, self.width, self.height)
     }
 
     /// Writes the current frame stamped with `at`, unless a frame already holds that millisecond.

@@ -42,6 +42,8 @@ pub(crate) struct LiveSession {
     pub(crate) activity: Activity,
     /// The text this session's clipboard holds, when a client wrote it.
     pub(crate) clipboard: Mutex<Option<tapedeck_capture::clipboard::ClipboardOwner>>,
+    /// Its live view: feed, input connection and revocations.
+    pub(crate) live_view: crate::live_view::LiveViewState,
     _display_lease: DisplayLease,
     _slot: OwnedSemaphorePermit,
     /// Released when the last holder drops, after the browser is stopped.
@@ -78,7 +80,7 @@ pub struct CdpEndpoint {
     pub guard: ConnectionGuard,
 }
 
-/// Keeps a session active while a CDP connection is open.
+/// Keeps a session active while a CDP or live-view connection is open.
 pub struct ConnectionGuard {
     session: Arc<LiveSession>,
 }
@@ -223,6 +225,7 @@ impl Engine {
             profile,
             activity: Activity::default(),
             clipboard: Mutex::default(),
+            live_view: Default::default(),
             _display_lease: lease,
             _slot: slot,
             _devtools_claim: devtools_claim,
@@ -453,15 +456,20 @@ impl Engine {
     /// Errors: `NotFound` when no session with that id runs on this node.
     pub fn cdp_endpoint(&self, session_id: &str) -> Result<CdpEndpoint, EngineError> {
         let live = self.live_session(session_id)?;
+        Ok(CdpEndpoint {
+            addr: live.devtools,
+            path: live.browser_ws_path.clone(),
+            guard: self.hold_open(live),
+        })
+    }
+
+    /// Counts a connection to `live` (CDP or live view) as activity until the guard drops.
+    pub(crate) fn hold_open(&self, live: Arc<LiveSession>) -> ConnectionGuard {
         live.activity
             .open_connections
             .fetch_add(1, Ordering::SeqCst);
         live.activity.touch();
-        Ok(CdpEndpoint {
-            addr: live.devtools,
-            path: live.browser_ws_path.clone(),
-            guard: ConnectionGuard { session: live },
-        })
+        ConnectionGuard { session: live }
     }
 
     /// One of `project`'s sessions running on this node, by id or name, from memory alone.

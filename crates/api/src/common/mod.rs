@@ -8,6 +8,7 @@ pub mod error;
 pub mod files;
 pub mod forward;
 pub mod health;
+pub mod live_view;
 pub mod metrics;
 pub mod request_id;
 pub mod timestamp;

@@ -1,5 +1,6 @@
-//! Short JWTs (HS256) that authorize one CDP WebSocket connection to one session, so that a
-//! `cdp_ws_url` works without an Authorization header, as Kernel's `?jwt=` URLs do.
+//! Short JWTs (HS256) that authorize connections to one session without an Authorization
+//! header: a CDP WebSocket (`cdp_ws_url`, as Kernel's `?jwt=` URLs do), or a live view, read-only
+//! or in control. A live-view token never opens CDP, nor a CDP token a live view.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -25,6 +26,12 @@ struct Claims {
     /// without looking the session up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     node: Option<String>,
+    /// What the token opens: absent for CDP, `live:read` or `live:control` for a live view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    /// Unix milliseconds it was issued at, so a revocation refuses the older ones.
+    #[serde(default)]
+    iat_ms: i64,
 }
 
 /// What a valid token lets its holder open.
@@ -34,17 +41,63 @@ pub struct CdpGrant {
     pub node: Option<String>,
 }
 
-/// A token for `session`, valid for `ttl` (at most [`CDP_TOKEN_TTL`]) or until the session's
-/// fixed end (`lifetime_secs`), whichever comes first.
+/// What a live-view token lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveAccess {
+    /// Watch only; the server drops the viewer's input.
+    Read,
+    /// Watch and drive the mouse and keyboard.
+    Control,
+}
+
+impl LiveAccess {
+    fn scope(self) -> &'static str {
+        match self {
+            Self::Read => "live:read",
+            Self::Control => "live:control",
+        }
+    }
+}
+
+/// What a valid live-view token grants.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LiveGrant {
+    /// Read-only, or in control.
+    pub access: LiveAccess,
+    /// Unix milliseconds it was issued at.
+    pub issued_at_ms: i64,
+    /// The node running the session, when the token names one.
+    pub node: Option<String>,
+}
+
+/// A CDP token for `session`, valid for `ttl` (at most [`CDP_TOKEN_TTL`]) or until the
+/// session's fixed end (`lifetime_secs`), whichever comes first.
 pub fn issue(signer: &Signer, session: &Session, ttl: time::Duration) -> String {
-    let longest = OffsetDateTime::now_utc() + ttl.min(CDP_TOKEN_TTL);
+    sign(signer, session, ttl, None)
+}
+
+/// A live-view token for `session` with `access`, with the same lifetime rules as [`issue`].
+pub fn issue_live(
+    signer: &Signer,
+    session: &Session,
+    access: LiveAccess,
+    ttl: time::Duration,
+) -> String {
+    sign(signer, session, ttl, Some(access.scope()))
+}
+
+fn sign(signer: &Signer, session: &Session, ttl: time::Duration, scope: Option<&str>) -> String {
+    let now = OffsetDateTime::now_utc();
+    let longest = now + ttl.min(CDP_TOKEN_TTL);
     let expires = session.expires_at().map_or(longest, |end| end.min(longest));
     let claims = Claims {
         sub: session.id.clone(),
         exp: expires.unix_timestamp(),
         node: session.node.clone(),
+        scope: scope.map(str::to_owned),
+        iat_ms: (now.unix_timestamp_nanos() / 1_000_000) as i64,
     };
-    // Claims are two plain fields; serializing them cannot fail.
+    // Claims are plain fields; serializing them cannot fail.
     let payload = serde_json::to_vec(&claims).unwrap_or_default();
     let signing_input = format!(
         "{}.{}",
@@ -55,9 +108,32 @@ pub fn issue(signer: &Signer, session: &Session, ttl: time::Duration) -> String 
     format!("{signing_input}.{sig}")
 }
 
-/// What `token` grants when it is unexpired, signed with the fleet's key, and names
-/// `session_id`; `None` otherwise.
+/// What a CDP `token` grants when it is unexpired, signed with the fleet's key, names
+/// `session_id` and is not a live-view token; `None` otherwise.
 pub fn verify(signer: &Signer, token: &str, session_id: &str) -> Option<CdpGrant> {
+    open(signer, token, session_id)
+        .filter(|c| c.scope.is_none())
+        .map(|c| CdpGrant { node: c.node })
+}
+
+/// What a live-view `token` grants, on the same terms as [`verify`]; `None` for a CDP token.
+pub fn verify_live(signer: &Signer, token: &str, session_id: &str) -> Option<LiveGrant> {
+    let claims = open(signer, token, session_id)?;
+    let access = match claims.scope.as_deref() {
+        Some("live:read") => LiveAccess::Read,
+        Some("live:control") => LiveAccess::Control,
+        _ => return None,
+    };
+    Some(LiveGrant {
+        access,
+        issued_at_ms: claims.iat_ms,
+        node: claims.node,
+    })
+}
+
+/// The claims of `token` when it is signed with the fleet's key, unexpired and names
+/// `session_id`.
+fn open(signer: &Signer, token: &str, session_id: &str) -> Option<Claims> {
     let (signing_input, sig) = token.rsplit_once('.')?;
     let sig_ok = URL_SAFE_NO_PAD
         .decode(sig)
@@ -69,9 +145,7 @@ pub fn verify(signer: &Signer, token: &str, session_id: &str) -> Option<CdpGrant
         .split_once('.')
         .and_then(|(_, payload)| URL_SAFE_NO_PAD.decode(payload).ok())
         .and_then(|json| serde_json::from_slice::<Claims>(&json).ok());
-    claims
-        .filter(|c| c.sub == session_id && c.exp > OffsetDateTime::now_utc().unix_timestamp())
-        .map(|c| CdpGrant { node: c.node })
+    claims.filter(|c| c.sub == session_id && c.exp > OffsetDateTime::now_utc().unix_timestamp())
 }
 
 #[cfg(test)]
@@ -110,6 +184,33 @@ mod tests {
         assert!(verify(&Signer::new("other"), &token, "abc").is_none());
         assert!(verify(&signer, &format!("{token}0"), "abc").is_none());
         assert!(verify(&signer, "garbage", "abc").is_none());
+    }
+
+    #[test]
+    fn live_view_and_cdp_tokens_open_only_what_they_were_issued_for() {
+        let signer = Signer::new("s");
+        let running = session("abc", None);
+        let read = issue_live(&signer, &running, LiveAccess::Read, CDP_TOKEN_TTL);
+        let control = issue_live(&signer, &running, LiveAccess::Control, CDP_TOKEN_TTL);
+        let cdp = issue(&signer, &running, CDP_TOKEN_TTL);
+        assert_eq!(
+            verify_live(&signer, &read, "abc").unwrap().access,
+            LiveAccess::Read
+        );
+        assert_eq!(
+            verify_live(&signer, &control, "abc").unwrap().access,
+            LiveAccess::Control
+        );
+        assert!(
+            verify(&signer, &read, "abc").is_none(),
+            "a viewer never gets CDP"
+        );
+        assert!(verify(&signer, &control, "abc").is_none());
+        assert!(verify_live(&signer, &cdp, "abc").is_none());
+        assert!(verify_live(&signer, &read, "abd").is_none());
+        let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let issued = verify_live(&signer, &read, "abc").unwrap().issued_at_ms;
+        assert!((now_ms - 1_000..=now_ms).contains(&issued), "{issued}");
     }
 
     #[test]

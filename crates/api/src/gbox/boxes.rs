@@ -13,11 +13,16 @@ use tapedeck_core::duration::duration_field;
 use tapedeck_core::{EngineError, Session, SessionKind, SessionSpec, SessionState, Viewport};
 use tapedeck_store::meta::SessionFilter;
 
-use super::wire::{labels_of, BoxDisplay, BoxPage, CreateBox, LinuxBox, ListQuery, Resolution};
+use super::wire::{
+    labels_of, BoxDisplay, BoxPage, CreateBox, LinuxBox, ListQuery, LiveViewRequest, LiveViewUrl,
+    Resolution,
+};
 use super::GboxError;
 use crate::common::auth::Caller;
 use crate::common::body::parse_json;
 use crate::common::error::query;
+use crate::common::live_view;
+use crate::common::token::LiveAccess;
 use crate::ApiState;
 
 /// A box lives this long unless `config.expiresIn` says otherwise.
@@ -276,6 +281,35 @@ pub async fn start(
     Ok(Json(LinuxBox::from_session(session)))
 }
 
+/// A live-view URL's lifetime when none is asked for (GBOX's default, 180m).
+const DEFAULT_LIVE_VIEW: Duration = Duration::from_secs(180 * 60);
+/// The longest lifetime a live-view URL may ask for.
+const MAX_LIVE_VIEW: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
+/// `POST /boxes/{id}/live-view-url {expiresIn?}` → `{url, rawUrl}`: the viewer page, and the
+/// bare screen for embedding; both watch the box and drive its mouse and keyboard.
+pub async fn live_view_url(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<LiveViewUrl>, GboxError> {
+    let session = running_box(&state, caller.project(), &id).await?;
+    let params: LiveViewRequest = parse_json(&body)?;
+    let ttl = duration_field(
+        "expiresIn",
+        params.expires_in.as_deref(),
+        DEFAULT_LIVE_VIEW,
+        MAX_LIVE_VIEW,
+    )?;
+    let ttl = time::Duration::try_from(ttl).unwrap_or(time::Duration::hours(3));
+    let urls = live_view::urls(&state, &session, LiveAccess::Control, ttl, false);
+    Ok(Json(LiveViewUrl {
+        url: urls.url,
+        raw_url: urls.raw_url,
+    }))
+}
+
 /// A GBOX route this server does not serve for a Linux box, answered with a 400 that names the
 /// route and says `why`, once the box is known to be the caller's running box.
 pub fn refused(why: &'static str) -> MethodRouter<ApiState> {
@@ -309,9 +343,6 @@ pub const ANDROID_ONLY: &str =
 pub const NOT_STOPPABLE: &str = "a Linux box here cannot be stopped and resumed: its desktop \
      and browser live in memory and end with it; terminate it, or leave it running until it \
      expires";
-/// Why `live-view-url` is refused, until live view is served.
-pub const NO_LIVE_VIEW: &str = "live view is not served yet: watch a box through its recording \
-     (actions/recording) or its screenshots";
 /// Why `actions/extract` is refused.
 pub const NO_EXTRACTION: &str = "extraction needs a vision-language model, which this server \
      does not run: read the page with actions/screen-layout or actions/elements/detect";

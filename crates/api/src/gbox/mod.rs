@@ -20,10 +20,7 @@ use axum::middleware;
 use axum::routing::{delete, get, post, put};
 use axum::Router;
 
-use boxes::{
-    refused, ANDROID_ONLY, NOT_STOPPABLE, NO_EXTRACTION, NO_LIVE_VIEW, NO_PROXY_SETTING,
-    NO_TERMINAL,
-};
+use boxes::{refused, ANDROID_ONLY, NOT_STOPPABLE, NO_EXTRACTION, NO_PROXY_SETTING, NO_TERMINAL};
 pub use error::GboxError;
 
 use tapedeck_engine::MAX_FILE_BYTES;
@@ -43,7 +40,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/boxes/{id}", get(boxes::retrieve))
         .route("/boxes/{id}/terminate", post(boxes::terminate))
         .route("/boxes/{id}/commands", post(programs::commands))
-        .route("/boxes/{id}/live-view-url", refused(NO_LIVE_VIEW))
+        .route("/boxes/{id}/live-view-url", post(boxes::live_view_url))
         .route("/boxes/{id}/display", get(boxes::display))
         .route("/boxes/{id}/resolution", post(boxes::set_resolution))
         .route("/boxes/{id}/start", post(boxes::start))

@@ -275,6 +275,21 @@ pub struct DragAction {
     pub options: ActionOptions,
 }
 
+/// `live-view-url` body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveViewRequest {
+    pub expires_in: Option<String>,
+}
+
+/// `live-view-url` answer.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveViewUrl {
+    pub url: String,
+    pub raw_url: String,
+}
+
 /// `GET /boxes/{id}/display`.
 #[derive(Debug, Serialize)]
 pub struct BoxDisplay {

@@ -2,11 +2,12 @@
 
 use axum::http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
-use tapedeck_core::{EngineError, Recording, Session, SessionSpec, Viewport};
+use tapedeck_core::{EngineError, Recording, Session, SessionSpec, SessionState, Viewport};
 use tapedeck_engine::{ArchiveFormat, ProfileRequest};
 use time::OffsetDateTime;
 
-use crate::common::token;
+use crate::common::live_view;
+use crate::common::token::{self, LiveAccess};
 use crate::ApiState;
 
 /// Kernel's default inactivity timeout, in seconds.
@@ -87,6 +88,9 @@ pub struct Browser {
     pub memory: &'static str,
     pub region: &'static str,
     pub kiosk_mode: bool,
+    /// The live view of a running browser; `?readOnly=true` makes it watch-only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub browser_live_view_url: Option<String>,
     pub viewport: Viewport,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -126,6 +130,16 @@ impl Browser {
             memory: "8GiB",
             region: "us-east",
             kiosk_mode: session.spec.kiosk,
+            browser_live_view_url: (session.state == SessionState::Running).then(|| {
+                live_view::urls(
+                    state,
+                    &session,
+                    LiveAccess::Control,
+                    token::CDP_TOKEN_TTL,
+                    session.spec.kiosk,
+                )
+                .url
+            }),
             viewport: session.spec.viewport,
             name: session.spec.name,
             start_url: session.spec.start_url,

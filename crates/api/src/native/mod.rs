@@ -6,6 +6,7 @@ mod error;
 mod exchanges;
 mod har;
 mod keys;
+mod live_view;
 mod metrics;
 mod nodes;
 mod openapi;
@@ -44,6 +45,10 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route(
             "/sessions/{id}/recordings",
             post(recordings::start).get(recordings::list),
+        )
+        .route(
+            "/sessions/{id}/live-view",
+            post(live_view::create).delete(live_view::revoke),
         )
         .route_layer(serving(Serving::Session));
     let per_recording = Router::new()

@@ -5,7 +5,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{exchanges, keys, metrics, nodes, proxy_ca, recordings, records, runs, sessions, wire};
+use super::{
+    exchanges, keys, live_view, metrics, nodes, proxy_ca, recordings, records, runs, sessions, wire,
+};
 use crate::common::error::ErrorBody;
 
 #[derive(OpenApi)]
@@ -18,13 +20,14 @@ use crate::common::error::ErrorBody;
           recordings::download_url, recordings::delete, records::list, records::retrieve,
           records::export_har, records::delete, exchanges::list, exchanges::retrieve, runs::list,
           proxy_ca::ca_certificate, metrics::metrics, keys::create, keys::list, keys::revoke,
-          nodes::list),
+          nodes::list, live_view::create, live_view::revoke),
     components(schemas(wire::CreateSession, wire::ViewportJson, wire::SessionJson, wire::SessionPage,
                        wire::StartRecording, wire::RecordingJson, wire::RecordingList,
                        wire::ListedRecording, wire::RecordingPage, wire::TestRunJson,
                        wire::FailureJson, wire::TestRunPage, wire::ExchangeJson, wire::ExchangePage,
                        wire::DownloadUrl, wire::TestRecordSummary, wire::TestRecordPage, keys::CreateKey, keys::KeyJson, keys::CreatedKey,
-                       keys::KeyList, nodes::NodeJson, nodes::NodeList, ErrorBody)),
+                       keys::KeyList, nodes::NodeJson, nodes::NodeList, live_view::CreateLiveView,
+                       live_view::LiveViewJson, ErrorBody)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]
