@@ -6,6 +6,12 @@ import preact from '@preact/preset-vite';
 export default defineConfig({
   plugins: [preact()],
   build: { outDir: 'dist', assetsDir: 'assets', sourcemap: false, emptyOutDir: true },
-  server: { proxy: { '/v1': 'http://127.0.0.1:7600', '/files': 'http://127.0.0.1:7600' } },
+  server: {
+    proxy: {
+      '/v1': 'http://127.0.0.1:7600',
+      '/files': 'http://127.0.0.1:7600',
+      '/live': { target: 'http://127.0.0.1:7600', ws: true },
+    },
+  },
   test: { environment: 'jsdom', include: ['src/**/*.test.{ts,tsx}'] },
 });

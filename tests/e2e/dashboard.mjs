@@ -1,7 +1,8 @@
 // Drives the dashboard (served at /) in a headless Debian Chromium, the way a person would, and
 // prints one JSON line with what it saw. Every wait is on a condition in the page; each page is
 // saved as a screenshot under the given directory.
-//   node dashboard.mjs story     <json>   sign in (a wrong key first), sessions, recordings,
+//   node dashboard.mjs story     <json>   sign in (a wrong key first), sessions, a session's
+//                                         live view, recordings,
 //                                         the player (play, seek to the middle), a deep link,
 //                                         test runs, the traffic table with filters and bodies
 //   node dashboard.mjs isolation <json>   signed in with another project's key: none of it
@@ -68,6 +69,12 @@ async function story() {
     );
     seen.session_row = await sessionRow.innerText();
     await shot(page, 'sessions');
+
+    // Its live view: the session's screen, drawing frames, in the page.
+    await sessionRow.locator('text=watch live').click();
+    await page.waitForFunction(() => document.querySelector('iframe.live')?.contentWindow?.liveView?.frames >= 1, null, WAIT);
+    seen.live_control = await page.evaluate(() => document.querySelector('iframe.live').contentWindow.liveView.control);
+    await shot(page, 'live-view');
 
     // Recordings: its replay is listed; play opens the player.
     await page.click('nav >> text=Recordings');

@@ -157,7 +157,7 @@ def test_the_players_video_url_answers_range_requests(server, recorded):
     assert len(head.content) == 100 and head.headers["content-type"] == "video/mp4"
 
 
-def test_a_person_reviews_a_session_its_replay_and_its_traffic(server, recorded, traffic):
+def test_a_person_watches_a_session_live_then_reviews_its_replay_and_its_traffic(server, recorded, traffic):
     session, recording = recorded["session"], recorded["recording"]
     duration = recording["duration_ms"] / 1000
     deep_link_t = round(duration * 0.7, 1)
@@ -168,6 +168,7 @@ def test_a_person_reviews_a_session_its_replay_and_its_traffic(server, recorded,
     assert "not accepted" in seen["wrong_key_error"]
     assert seen["key_kept_after_wrong"] is None
     assert session["name"] in seen["session_row"] and "running" in seen["session_row"]
+    assert seen["live_control"] is True
     assert session["name"] in seen["recording_row"] and "finished" in seen["recording_row"]
 
     played, seeked = seen["played"], seen["seeked"]

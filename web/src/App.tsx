@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { KEY_STORAGE, setUnauthorizedHandler, storedKey } from './api';
 import { useHash } from './hooks';
+import { Live } from './pages/Live';
 import { Player } from './pages/Player';
 import { Recordings } from './pages/Recordings';
 import { Runs } from './pages/Runs';
@@ -20,6 +21,8 @@ function Body(props: { route: Route }) {
   switch (route.page) {
     case 'sessions':
       return <Sessions params={route.params} />;
+    case 'live':
+      return <Live id={route.id} access={route.access} />;
     case 'recordings':
       return <Recordings params={route.params} />;
     case 'recording':
@@ -51,7 +54,8 @@ export function App() {
   }, []);
 
   if (!signedIn) return <SignIn notice={notice} onSignedIn={() => setSignedIn(true)} />;
-  const current = route.page === 'recording' ? 'recordings' : route.page === 'traffic' ? 'runs' : route.page;
+  const current =
+    route.page === 'recording' ? 'recordings' : route.page === 'traffic' ? 'runs' : route.page === 'live' ? 'sessions' : route.page;
   return (
     <>
       <header class="top">

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ApiError, exchangesPath, getJson, KEY_STORAGE, query, recordingsPath, sessionsPath, setUnauthorizedHandler } from './api';
+import { ApiError, createLiveView, exchangesPath, getJson, KEY_STORAGE, query, recordingsPath, sessionsPath, setUnauthorizedHandler } from './api';
 
 /** The error a request fails with; a request that succeeds fails the test. */
 function refusal(promise: Promise<unknown>): Promise<ApiError> {
@@ -63,5 +63,20 @@ describe('requests', () => {
     vi.stubGlobal('fetch', async () => new Response('<html>bad gateway</html>', { status: 502, statusText: 'Bad Gateway' }));
     const error = await refusal(getJson('/v1/sessions', 'k'));
     expect([error.status, error.message]).toEqual([502, '502 Bad Gateway']);
+  });
+});
+
+describe('live view', () => {
+  it('signs URLs with a POST carrying the access asked for and the key', async () => {
+    sessionStorage.setItem(KEY_STORAGE, 'td_key');
+    const fetch = vi.fn(async () => new Response(JSON.stringify({ url: 'u', raw_url: 'r', access: 'read', expires_at: 'e' }), { status: 201 }));
+    vi.stubGlobal('fetch', fetch);
+    const view = await createLiveView('s/1', 'read');
+    expect(view.raw_url).toBe('r');
+    const [path, init] = fetch.mock.calls[0] as unknown as [string, RequestInit];
+    expect(path).toBe('/v1/sessions/s%2F1/live-view');
+    expect(init.method).toBe('POST');
+    expect(JSON.parse(init.body as string)).toEqual({ access: 'read' });
+    expect((init.headers as Record<string, string>).Authorization).toBe('Bearer td_key');
   });
 });

@@ -39,9 +39,11 @@ async function refusal(response: Response): Promise<ApiError> {
   return new ApiError(response.status, code, message);
 }
 
-/** `fetch` of an API path with the key; a refusal throws an {@link ApiError}. */
-export async function request(path: string, key = storedKey()): Promise<Response> {
-  const response = await fetch(path, { headers: { Authorization: `Bearer ${key ?? ''}` } });
+/** `fetch` of an API path with the key (a GET unless `init` says otherwise); a refusal throws
+ * an {@link ApiError}. */
+export async function request(path: string, key = storedKey(), init: RequestInit = {}): Promise<Response> {
+  const headers = { ...(init.headers as Record<string, string>), Authorization: `Bearer ${key ?? ''}` };
+  const response = await fetch(path, { ...init, headers });
   if (!response.ok) {
     const error = await refusal(response);
     if (error.status === 401) onUnauthorized(error);
@@ -115,6 +117,25 @@ export function exchangesPath(
     offset,
     limit,
   })}`;
+}
+
+/** Signed live-view URLs of a running session (`POST /v1/sessions/{id}/live-view`). */
+export interface LiveView {
+  url: string;
+  raw_url: string;
+  access: 'read' | 'control';
+  expires_at: string;
+}
+
+/** Signs live-view URLs for session `id`: `control` drives its mouse and keyboard, `read`
+ * only watches. */
+export async function createLiveView(id: string, access: 'read' | 'control'): Promise<LiveView> {
+  const response = await request(`/v1/sessions/${encodeURIComponent(id)}/live-view`, storedKey(), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ access }),
+  });
+  return response.json();
 }
 
 export interface Page<T> {

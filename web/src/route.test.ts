@@ -32,6 +32,12 @@ describe('deep links', () => {
     }
   });
 
+  it('opens a session live, in control unless it asks to watch only', () => {
+    expect(parseHash('#/sessions/abc/live')).toEqual({ page: 'live', id: 'abc', access: 'control' });
+    expect(parseHash('#/sessions/abc/live?access=read')).toEqual({ page: 'live', id: 'abc', access: 'read' });
+    expect(parseHash('#/sessions/abc/replay').page).toBe('not-found');
+  });
+
   it('sends the empty hash to sessions and unknown paths to not-found', () => {
     expect(parseHash('').page).toBe('sessions');
     expect(parseHash('#/').page).toBe('sessions');

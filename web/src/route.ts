@@ -1,9 +1,11 @@
 // Hash routes, so any page (a recording at a moment, a filtered traffic table) is a link:
 //   #/sessions?state=all           #/recordings?name=checkout      #/recordings/{id}?t=73.2
 //   #/runs                         #/traffic/{record id}?status=4xx&exchange=12
+//   #/sessions/{id}/live?access=read
 
 export type Route =
   | { page: 'sessions'; params: URLSearchParams }
+  | { page: 'live'; id: string; access: 'read' | 'control' }
   | { page: 'recordings'; params: URLSearchParams }
   | { page: 'recording'; id: string; t: number | null }
   | { page: 'runs'; params: URLSearchParams }
@@ -26,6 +28,9 @@ export function parseHash(hash: string): Route {
     case undefined:
     case 'sessions':
       if (parts.length <= 1) return { page: 'sessions', params };
+      if (parts.length === 3 && parts[2] === 'live') {
+        return { page: 'live', id: parts[1], access: params.get('access') === 'read' ? 'read' : 'control' };
+      }
       break;
     case 'recordings':
       if (parts.length === 1) return { page: 'recordings', params };

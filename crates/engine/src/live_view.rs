@@ -21,7 +21,8 @@ const LIVE_FRAMERATE: u32 = 25;
 /// A session's live-view state: its running feed, its input connection, and the time before
 /// which every live-view URL it handed out is revoked.
 pub(crate) struct LiveViewState {
-    feed: Mutex<Weak<LiveFeed>>,
+    /// Held while a feed starts, so viewers arriving together share one.
+    feed: tokio::sync::Mutex<Weak<LiveFeed>>,
     injector: Mutex<Option<InputInjector>>,
     /// Unix milliseconds; URLs issued before it are refused, and their viewers closed (0: none
     /// revoked).
@@ -31,7 +32,7 @@ pub(crate) struct LiveViewState {
 impl Default for LiveViewState {
     fn default() -> Self {
         Self {
-            feed: Mutex::default(),
+            feed: tokio::sync::Mutex::default(),
             injector: Mutex::default(),
             revoked_before: watch::Sender::new(0),
         }
@@ -66,9 +67,8 @@ impl Engine {
                 .number()
         };
         let viewport = live.session.spec.viewport;
-        let existing = lock(&live.live_view.feed)
-            .upgrade()
-            .filter(|feed| !feed.has_ended());
+        let mut running = live.live_view.feed.lock().await;
+        let existing = running.upgrade().filter(|feed| !feed.has_ended());
         let feed = match existing {
             Some(feed) => feed,
             None => {
@@ -83,10 +83,11 @@ impl Engine {
                     .map_err(EngineError::internal)?
                     .map_err(action_error)?;
                 let feed = Arc::new(feed);
-                *lock(&live.live_view.feed) = Arc::downgrade(&feed);
+                *running = Arc::downgrade(&feed);
                 feed
             }
         };
+        drop(running);
         Ok(LiveWatch {
             frames: feed.frames(),
             screen: viewport,

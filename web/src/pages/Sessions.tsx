@@ -62,6 +62,11 @@ export function Sessions(props: { params: URLSearchParams }) {
               <td>{formatDateTime(s.created_at)}</td>
               <td>{formatDateTime(s.deleted_at)}</td>
               <td>
+                {s.state === 'running' && (
+                  <>
+                    <a href={link(`/sessions/${s.id}/live`)}>watch live</a>{' '}
+                  </>
+                )}
                 <a href={link('/recordings', { session: s.id })}>recordings</a>
               </td>
             </tr>

@@ -37,6 +37,8 @@ use crate::ApiState;
 const VIEWER_PAGE: &str = include_str!("live_view.html");
 /// Most input events waiting to be injected; past it the viewer is too far ahead and closed.
 const INPUT_BACKLOG: usize = 1024;
+/// Longest one message to a viewer may take to go out.
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Largest text a viewer may paste.
 const MAX_PASTE_BYTES: usize = 256 * 1024;
 
@@ -137,6 +139,9 @@ async fn socket(
     if state.engine.live_view_revoked(&id, grant.issued_at_ms) {
         return Err(CommonError::Unauthorized.into());
     }
+    if !hyper_tungstenite::is_upgrade_request(&request) {
+        return Err(EngineError::InvalidInput("expected a WebSocket upgrade".into()).into());
+    }
     let watch = state.engine.watch_live(&id).await?;
     let (response, websocket) = hyper_tungstenite::upgrade(&mut request, None)
         .map_err(|e| EngineError::InvalidInput(format!("expected a WebSocket upgrade: {e}")))?;
@@ -169,7 +174,14 @@ async fn serve(
         "height": watch.screen.height,
         "access": access_name,
     });
-    if sink.send(Message::text(hello.to_string())).await.is_err() {
+    let mut send = async |message: Message| {
+        // A viewer that stops reading is let go rather than waited on.
+        matches!(
+            tokio::time::timeout(SEND_TIMEOUT, sink.send(message)).await,
+            Ok(Ok(()))
+        )
+    };
+    if !send(Message::text(hello.to_string())).await {
         return;
     }
     let (inputs, mut queued) = tokio::sync::mpsc::channel::<ViewerInput>(INPUT_BACKLOG);
@@ -199,7 +211,7 @@ async fn serve(
                 let frame = watch.frames.borrow_and_update().clone();
                 let Some(frame) = frame.filter(|f| f.seq > seen) else { continue };
                 seen = frame.seq;
-                if sink.send(Message::binary(frame.jpeg.as_ref().clone())).await.is_err() {
+                if !send(Message::binary(frame.jpeg.as_ref().clone())).await {
                     break;
                 }
             }
@@ -230,7 +242,7 @@ async fn serve(
     }
     drop(inputs);
     let _ = injecting.await;
-    let _ = sink.close().await;
+    let _ = tokio::time::timeout(SEND_TIMEOUT, sink.close()).await;
 }
 
 /// One input message of a viewer.
