@@ -36,7 +36,7 @@ pub struct LiveFrame {
     /// Counts frames from 1; a viewer that saw this number has seen this frame.
     pub seq: u64,
     /// The JPEG bytes.
-    pub jpeg: Arc<Vec<u8>>,
+    pub jpeg: Arc<[u8]>,
 }
 
 /// A running feed; dropping it stops its thread within a frame interval.
@@ -57,7 +57,7 @@ impl LiveFeed {
         let first = encode(screen.frame(), options.width, options.height)?;
         let (publish, frames) = watch::channel(Some(LiveFrame {
             seq: 1,
-            jpeg: Arc::new(first),
+            jpeg: Arc::from(first),
         }));
         let (stop, stopped) = mpsc::channel::<()>();
         let interval = Duration::from_secs_f64(1.0 / f64::from(options.framerate.max(1)));
@@ -85,7 +85,7 @@ impl LiveFeed {
                             seq += 1;
                             publish.send_replace(Some(LiveFrame {
                                 seq,
-                                jpeg: Arc::new(jpeg),
+                                jpeg: Arc::from(jpeg),
                             }));
                         }
                         Err(e) => tracing::warn!(error = %e, "live frame not encoded"),

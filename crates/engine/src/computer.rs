@@ -262,7 +262,10 @@ impl Engine {
         Ok(())
     }
 
-    async fn display_number(&self, session_id: &str) -> Result<u32, EngineError> {
+    /// The number N of the running session's display `:N`.
+    ///
+    /// Errors: `NotFound` for no such running session; `Conflict` while it is ending.
+    pub(crate) async fn display_number(&self, session_id: &str) -> Result<u32, EngineError> {
         let live = self.live_session(session_id)?;
         let display = live.display.lock().await;
         display

@@ -59,13 +59,7 @@ impl Engine {
     /// `Internal` when its display cannot be watched.
     pub async fn watch_live(&self, session_id: &str) -> Result<LiveWatch, EngineError> {
         let live = self.live_session(session_id)?;
-        let number = {
-            let display = live.display.lock().await;
-            display
-                .as_ref()
-                .ok_or_else(|| EngineError::conflict("the session is ending"))?
-                .number()
-        };
+        let number = self.display_number(session_id).await?;
         let viewport = live.session.spec.viewport;
         let mut running = live.live_view.feed.lock().await;
         let existing = running.upgrade().filter(|feed| !feed.has_ended());

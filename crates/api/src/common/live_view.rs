@@ -164,15 +164,11 @@ async fn serve(
 ) {
     let (mut sink, mut stream) = ws.split();
     let access = grant.access;
-    let access_name = match access {
-        LiveAccess::Read => "read",
-        LiveAccess::Control => "control",
-    };
     let hello = serde_json::json!({
         "type": "hello",
         "width": watch.screen.width,
         "height": watch.screen.height,
-        "access": access_name,
+        "access": access.name(),
     });
     let mut send = async |message: Message| {
         // A viewer that stops reading is let go rather than waited on.
@@ -211,7 +207,9 @@ async fn serve(
                 let frame = watch.frames.borrow_and_update().clone();
                 let Some(frame) = frame.filter(|f| f.seq > seen) else { continue };
                 seen = frame.seq;
-                if !send(Message::binary(frame.jpeg.as_ref().clone())).await {
+                // Every viewer sends the one encoded frame; nothing is copied per viewer.
+                let jpeg = bytes::Bytes::from_owner(frame.jpeg);
+                if !send(Message::binary(jpeg)).await {
                     break;
                 }
             }

@@ -51,6 +51,14 @@ pub enum LiveAccess {
 }
 
 impl LiveAccess {
+    /// Its wire name: `read` or `control`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Read => "read",
+            Self::Control => "control",
+        }
+    }
+
     fn scope(self) -> &'static str {
         match self {
             Self::Read => "live:read",

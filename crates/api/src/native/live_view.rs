@@ -57,9 +57,9 @@ pub async fn create(
     body: Bytes,
 ) -> Result<(StatusCode, Json<LiveViewJson>), NativeError> {
     let params: CreateLiveView = parse_json(&body)?;
-    let (access, access_name) = match params.access.as_deref() {
-        None | Some("control") => (LiveAccess::Control, "control"),
-        Some("read") => (LiveAccess::Read, "read"),
+    let access = match params.access.as_deref() {
+        None | Some("control") => LiveAccess::Control,
+        Some("read") => LiveAccess::Read,
         Some(other) => {
             return Err(EngineError::InvalidInput(format!(
                 "access must be read or control, got {other:?}"
@@ -90,7 +90,7 @@ pub async fn create(
         Json(LiveViewJson {
             url: urls.url,
             raw_url: urls.raw_url,
-            access: access_name,
+            access: access.name(),
             expires_at: rfc3339(urls.expires_at),
         }),
     ))
