@@ -190,6 +190,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     }
     tokio::spawn(engine.clone().reap_sessions());
     tokio::spawn(engine.clone().run_traffic_writer());
+    tokio::spawn(engine.clone().run_event_writer());
     tokio::spawn(engine.clone().sync_traffic_with_fleet());
     if let Some(days) = config.retention_days {
         tracing::info!(

@@ -15,6 +15,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::activity::ActivityLog;
 use crate::colour::I420Frame;
 use crate::damaged_screen::{DamagedScreen, Look};
 use crate::matroska::MatroskaWriter;
@@ -59,6 +60,8 @@ pub struct GrabStats {
 pub struct Grabber {
     stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<Result<GrabStats, CaptureError>>>,
+    started: Instant,
+    activity: ActivityLog,
 }
 
 impl Grabber {
@@ -66,6 +69,7 @@ impl Grabber {
     /// frame to `sink`, and keeps capturing on a thread of its own.
     pub fn start(options: GrabOptions, sink: File) -> Result<Self, CaptureError> {
         let mut capture = GrabLoop::connect(&options, sink)?;
+        let (started, activity) = (capture.started, capture.activity.clone());
         let (stop_tx, stop_rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name(format!("grab:{}", options.display_number))
@@ -73,7 +77,19 @@ impl Grabber {
         Ok(Self {
             stop: Some(stop_tx),
             thread: Some(thread),
+            started,
+            activity,
         })
+    }
+
+    /// When the first frame was grabbed: time 0 of the video.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// The stretches in which the screen changed, as they close.
+    pub fn activity(&self) -> &ActivityLog {
+        &self.activity
     }
 
     /// True once the thread has ended by itself (display gone, or ffmpeg stopped reading).
@@ -109,6 +125,7 @@ struct GrabLoop {
     /// The timestamp of the frame last sent; none before the first.
     last_sent_ms: Option<u64>,
     stats: GrabStats,
+    activity: ActivityLog,
 }
 
 impl GrabLoop {
@@ -130,6 +147,7 @@ impl GrabLoop {
             repeat_at: started,
             last_sent_ms: None,
             stats: GrabStats::default(),
+            activity: ActivityLog::default(),
         };
         // The first frame goes out at once: a video always starts at its start time.
         capture.frame.fill_from_bgrx(capture.screen.frame())?;
@@ -155,11 +173,13 @@ impl GrabLoop {
                     self.frame.fill_from_bgrx(self.screen.frame())?;
                     self.send(now)?;
                     self.stats.changed += 1;
+                    self.activity.changed(self.ms_at(now));
                     continue;
                 }
                 Look::Unchanged => self.stats.unchanged += 1,
                 Look::Undamaged => {}
             }
+            self.activity.idle_at(self.ms_at(now));
             if now >= self.repeat_at {
                 self.send(now)?;
                 self.stats.repeated += 1;
@@ -168,12 +188,18 @@ impl GrabLoop {
         self.send(Instant::now())?;
         self.stats.repeated += 1;
         self.stats.last_frame_ms = self.last_sent_ms.unwrap_or_default();
+        self.activity.finish();
         Ok(self.stats)
+    }
+
+    /// `at` as ms from the first frame.
+    fn ms_at(&self, at: Instant) -> u64 {
+        (at - self.started).as_millis() as u64
     }
 
     /// Writes the current frame stamped with `at`, unless a frame already holds that millisecond.
     fn send(&mut self, at: Instant) -> Result<(), CaptureError> {
-        let at_ms = (at - self.started).as_millis() as u64;
+        let at_ms = self.ms_at(at);
         if self.last_sent_ms.is_some_and(|last| at_ms <= last) {
             return Ok(());
         }

@@ -6,6 +6,7 @@
 //! and leads its own session and process group. Every child dies with the server
 //! (`PR_SET_PDEATHSIG`), so a crashed server leaves no orphan browsers or encoders.
 
+pub mod activity;
 pub mod box_files;
 pub mod cdp;
 pub mod chromium;

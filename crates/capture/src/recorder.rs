@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use rustix::process::Signal;
 
+use crate::activity::ActivityLog;
 use crate::grabber::{GrabOptions, Grabber};
 use crate::process::ProcessGroup;
 use crate::sandbox::Confinement;
@@ -178,6 +179,16 @@ impl ScreenRecorder {
             segmenter,
             spool_dir: options.spool_dir.clone(),
         })
+    }
+
+    /// When the first frame was grabbed: time 0 of the video.
+    pub fn started(&self) -> std::time::Instant {
+        self.grabber.started()
+    }
+
+    /// The stretches in which the screen changed, as they close.
+    pub fn activity(&self) -> &ActivityLog {
+        self.grabber.activity()
     }
 
     /// The spool directory.

@@ -8,6 +8,7 @@ pub mod api_key;
 pub mod duration;
 pub mod environment;
 pub mod error;
+pub mod event;
 pub mod id;
 pub mod profile;
 pub mod recording;
@@ -17,6 +18,7 @@ pub mod ui;
 
 pub use api_key::ApiKeyRecord;
 pub use error::{ConflictReason, EngineError};
+pub use event::{EventKind, SessionEvent};
 pub use profile::{Profile, ProfileUse};
 pub use recording::{Recording, RecordingLimits, RecordingState, StopReason};
 pub use session::{Session, SessionKind, SessionSpec, SessionState, Viewport};

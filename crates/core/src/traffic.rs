@@ -160,6 +160,8 @@ pub struct Baseline {
 pub struct ExchangeSummary {
     /// The baseline's id.
     pub id: i64,
+    /// The test record holding it.
+    pub test_record_id: i64,
     /// When the request started.
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,

@@ -2,6 +2,7 @@
 //! description through the browser's accessibility tree.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tapedeck_capture::box_files::FileRefusal;
 use tapedeck_capture::input;
@@ -16,6 +17,8 @@ use tapedeck_core::{EngineError, Viewport};
 use tapedeck_store::StorageKey;
 
 use crate::computer::check_region;
+use crate::computer::{ClickKind, ComputerAction};
+use crate::events::Moment;
 use crate::layout::session_object_key;
 use crate::Engine;
 
@@ -50,10 +53,21 @@ impl Engine {
         double: bool,
     ) -> Result<(), EngineError> {
         check_point(&self.live_session(session_id)?.session.spec.viewport, x, y)?;
+        let began = Moment::now();
         self.on_display(session_id, async |d| {
             input::click(d, x, y, button, double).await
         })
-        .await
+        .await?;
+        let action = ComputerAction::Click {
+            x,
+            y,
+            button,
+            kind: ClickKind::Click,
+            count: 1 + u32::from(double),
+            hold_keys: Vec::new(),
+        };
+        self.note_computer_action(session_id, began, &action);
+        Ok(())
     }
 
     /// Types `text` into the focused element, then presses Enter when `press_enter`.
@@ -64,6 +78,7 @@ impl Engine {
         mode: TypingMode,
         press_enter: bool,
     ) -> Result<(), EngineError> {
+        let began = Moment::now();
         self.on_display(session_id, async |d| {
             if mode == TypingMode::Replace {
                 input::keys(d, &["ctrl+a".to_owned()]).await?;
@@ -74,7 +89,13 @@ impl Engine {
             }
             Ok(())
         })
-        .await
+        .await?;
+        let action = ComputerAction::Type {
+            text: text.to_owned(),
+            delay: Duration::ZERO,
+        };
+        self.note_computer_action(session_id, began, &action);
+        Ok(())
     }
 
     /// Presses the keys named in `names` (web key names: `enter`, `control`, `arrowUp`, `a`;
@@ -103,8 +124,16 @@ impl Engine {
             KeyPressing::OneAfterAnother => keysyms,
             KeyPressing::Together => vec![keysyms.join("+")],
         };
+        let began = Moment::now();
         self.on_display(session_id, async |d| input::keys(d, &keys).await)
-            .await
+            .await?;
+        let action = ComputerAction::PressKeys {
+            keys: names.to_vec(),
+            hold: None,
+            hold_keys: Vec::new(),
+        };
+        self.note_computer_action(session_id, began, &action);
+        Ok(())
     }
 
     /// Scrolls at screen point (`x`, `y`) by `dx` and `dy` wheel clicks (negative: left, up).
@@ -126,8 +155,18 @@ impl Engine {
                  each way"
             )));
         }
+        let began = Moment::now();
         self.on_display(session_id, async |d| input::scroll(d, x, y, dx, dy).await)
-            .await
+            .await?;
+        let action = ComputerAction::Scroll {
+            x,
+            y,
+            dx,
+            dy,
+            hold_keys: Vec::new(),
+        };
+        self.note_computer_action(session_id, began, &action);
+        Ok(())
     }
 
     /// A PNG of the whole display, or of `region` of it.

@@ -11,6 +11,7 @@ use tapedeck_core::ui::MouseButton;
 use tapedeck_core::{EngineError, Viewport};
 
 use crate::actions::{action_error, check_point, MAX_WHEEL_CLICKS};
+use crate::events::Moment;
 use crate::{lock, Engine};
 
 /// Most actions in one batch.
@@ -218,9 +219,11 @@ impl Engine {
                 _ => (0, 0),
             };
             let steps = steps_of(action, &screen, from).map_err(|e| fail(index, e))?;
+            let began = Moment::now();
             input::perform(display, &steps)
                 .await
                 .map_err(|e| fail(index, action_error(e)))?;
+            self.note_computer_action(session_id, began, action);
             self.touch_session(session_id);
         }
         Ok(())

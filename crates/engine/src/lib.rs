@@ -14,6 +14,7 @@ mod counters;
 mod disk;
 mod displays;
 mod endpoints;
+mod events;
 mod fleet;
 mod launch;
 mod layout;
@@ -43,6 +44,7 @@ pub use box_programs::{BoxCode, BoxRun, CodeLanguage, MAX_PROGRAM_TIME};
 pub use computer::{BatchFailure, ClickKind, ComputerAction, Motion, MAX_BATCH};
 pub use config::EngineConfig;
 pub use counters::{EngineCounters, EngineMetrics, HistogramSnapshot};
+pub use events::MAX_EVENTS_PAGE;
 pub use fleet::{HEARTBEAT_EVERY, SILENT_AFTER};
 pub use live_view::LiveWatch;
 pub use profiles::{ArchiveChunks, ArchiveFormat, ProfileRequest};
@@ -57,7 +59,7 @@ pub use tapedeck_capture::live_feed::LiveFrame;
 pub use tapedeck_capture::live_input::LiveInput;
 pub use tapedeck_capture::screenshot::Region;
 pub use tapedeck_capture::Sandbox;
-pub use tapedeck_core::EngineError;
+pub use tapedeck_core::{EngineError, EventKind, SessionEvent};
 pub use traffic::{parse_status, BaselinePages, CopyRequest, CreateRequest, HostPattern};
 
 use displays::DisplayNumbers;
@@ -80,6 +82,7 @@ struct Inner {
     sessions: Mutex<LiveSessions>,
     recordings: Mutex<LiveRecordings>,
     traffic: traffic::TrafficState,
+    events: events::EventQueue,
     upstream: UpstreamClient,
     warm: pool::WarmPool,
     own_endpoints: endpoints::OwnEndpoints,
@@ -112,6 +115,7 @@ impl Engine {
                 sessions: Mutex::default(),
                 recordings: Mutex::default(),
                 traffic: traffic::TrafficState::default(),
+                events: events::EventQueue::default(),
                 upstream,
                 warm: pool::WarmPool::default(),
                 own_endpoints: endpoints::OwnEndpoints::default(),
@@ -156,6 +160,8 @@ impl Engine {
         for ending in endings.collect::<Vec<_>>() {
             let _ = ending.await;
         }
+        // Ending sessions stopped their recordings, which noted their last activity.
+        self.flush_events().await;
     }
 }
 

@@ -12,7 +12,8 @@ use tapedeck_core::{EngineError, Viewport};
 use tokio::sync::watch;
 
 use crate::actions::action_error;
-use crate::session::ConnectionGuard;
+use crate::events::{live_input_payload, pasted, ActionSource, Moment};
+use crate::session::{ConnectionGuard, LiveSession};
 use crate::{lock, Engine};
 
 /// Frames per second a live feed publishes at most.
@@ -24,6 +25,8 @@ pub(crate) struct LiveViewState {
     /// Held while a feed starts, so viewers arriving together share one.
     feed: tokio::sync::Mutex<Weak<LiveFeed>>,
     injector: Mutex<Option<InputInjector>>,
+    /// Where the viewers' last move left the pointer, for the timeline's presses.
+    pointer: Mutex<(i16, i16)>,
     /// Unix milliseconds; URLs issued before it are refused, and their viewers closed (0: none
     /// revoked).
     revoked_before: watch::Sender<i64>,
@@ -34,6 +37,7 @@ impl Default for LiveViewState {
         Self {
             feed: tokio::sync::Mutex::default(),
             injector: Mutex::default(),
+            pointer: Mutex::default(),
             revoked_before: watch::Sender::new(0),
         }
     }
@@ -92,10 +96,32 @@ impl Engine {
     }
 
     /// Injects a controlling viewer's `input` on the session's display, after whatever action
-    /// holds it.
+    /// holds it, and notes it for the timeline.
     ///
     /// Errors: `NotFound` for no such session; `Conflict` while it is ending.
     pub async fn live_input(&self, session_id: &str, input: LiveInput) -> Result<(), EngineError> {
+        let began = Moment::now();
+        let live = self.inject_live(session_id, input.clone()).await?;
+        let pointer = {
+            let mut pointer = lock(&live.live_view.pointer);
+            if let LiveInput::Move { x, y } = input {
+                *pointer = (x, y);
+            }
+            *pointer
+        };
+        if let Some(payload) = live_input_payload(&input, pointer) {
+            self.note_action(session_id, began, ActionSource::LiveView, payload);
+        }
+        Ok(())
+    }
+
+    /// Injects `input` on the session's display, after whatever action holds it; returns the
+    /// session.
+    async fn inject_live(
+        &self,
+        session_id: &str,
+        input: LiveInput,
+    ) -> Result<Arc<LiveSession>, EngineError> {
         let live = self.live_session(session_id)?;
         self.touch_session(session_id);
         let display = live.display.lock().await;
@@ -121,6 +147,31 @@ impl Engine {
         .map_err(EngineError::internal)?
         .map_err(action_error)?;
         drop(display);
+        Ok(live)
+    }
+
+    /// Pastes `text` from a controlling viewer: puts it on the session's clipboard and
+    /// presses Ctrl+V, after whatever action holds the display.
+    ///
+    /// Errors: as [`Engine::write_clipboard`] and [`Engine::live_input`].
+    pub async fn live_paste(&self, session_id: &str, text: String) -> Result<(), EngineError> {
+        let began = Moment::now();
+        let payload = pasted(&text);
+        self.write_clipboard(session_id, text).await?;
+        let key = |key: &str, down| LiveInput::Key {
+            key: key.into(),
+            down,
+        };
+        let chord = [
+            key("Control", true),
+            key("v", true),
+            key("v", false),
+            key("Control", false),
+        ];
+        for input in chord {
+            self.inject_live(session_id, input).await?;
+        }
+        self.note_action(session_id, began, ActionSource::LiveView, payload);
         Ok(())
     }
 

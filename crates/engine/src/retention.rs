@@ -39,8 +39,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Runs forever: every hour, deletes recordings that ended and test records created more
-    /// than `keep` ago, in every project.
+    /// Runs forever: every hour, deletes recordings that ended, test records created and
+    /// session events that began more than `keep` ago, in every project.
     pub async fn enforce_retention(self, keep: Duration) {
         let mut tick = tokio::time::interval(SWEEP_EVERY);
         loop {
@@ -58,8 +58,8 @@ impl Engine {
         }
     }
 
-    /// Deletes recordings that ended and test records created before `before`; returns how
-    /// many of each.
+    /// Deletes recordings that ended, test records created and session events that began
+    /// before `before`; returns how many recordings and test records.
     pub(crate) async fn sweep_expired(
         &self,
         before: OffsetDateTime,
@@ -99,6 +99,13 @@ impl Engine {
                 self.inner.meta.delete_test_record(*id).await?;
             }
             records += expired.len();
+        }
+        let events = self.inner.meta.delete_events_before(before).await?;
+        if events > 0 {
+            tracing::info!(
+                events,
+                "retention deleted session events older than its period"
+            );
         }
         Ok((recordings, records))
     }

@@ -44,6 +44,8 @@ pub(crate) struct LiveSession {
     pub(crate) clipboard: Mutex<Option<tapedeck_capture::clipboard::ClipboardOwner>>,
     /// Its live view: feed, input connection and revocations.
     pub(crate) live_view: crate::live_view::LiveViewState,
+    /// Its event clock and count.
+    pub(crate) events: crate::events::SessionEvents,
     _display_lease: DisplayLease,
     _slot: OwnedSemaphorePermit,
     /// Released when the last holder drops, after the browser is stopped.
@@ -226,6 +228,7 @@ impl Engine {
             activity: Activity::default(),
             clipboard: Mutex::default(),
             live_view: Default::default(),
+            events: Default::default(),
             _display_lease: lease,
             _slot: slot,
             _devtools_claim: devtools_claim,

@@ -179,6 +179,10 @@ impl Recorder for FakeRecorder {
         }
     }
 
+    fn activity(&self) -> tapedeck_capture::activity::ActivityLog {
+        tapedeck_capture::activity::ActivityLog::default()
+    }
+
     fn has_exited(&mut self) -> bool {
         let closed = self.closed.load(std::sync::atomic::Ordering::SeqCst);
         self.exits_after.is_some_and(|n| closed >= n)

@@ -305,17 +305,7 @@ async fn inject(state: &ApiState, id: &str, input: ViewerInput) -> Result<(), En
             if text.len() > MAX_PASTE_BYTES {
                 return Err(EngineError::InvalidInput("pasted text is too long".into()));
             }
-            state.engine.write_clipboard(id, text).await?;
-            let key = |key: &str, down| LiveInput::Key {
-                key: key.into(),
-                down,
-            };
-            vec![
-                key("Control", true),
-                key("v", true),
-                key("v", false),
-                key("Control", false),
-            ]
+            return state.engine.live_paste(id, text).await;
         }
     };
     for event in events {

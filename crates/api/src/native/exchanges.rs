@@ -1,5 +1,6 @@
 //! `/v1/test-records/{id}/exchanges`: a record's exchanges a page at a time, filtered by the
-//! store, and one exchange whole (headers and bodies) as a HAR entry.
+//! store, and one exchange whole (headers and bodies) as a HAR entry. `/v1/exchanges` pages
+//! through every record of the project, for the traffic beside a recording's timeline.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -23,7 +24,9 @@ use crate::ApiState;
            ("method" = Option<String>, Query, description = "only this method, in any case"),
            ("status" = Option<String>, Query, description = "only this status (404) or class (4xx)"),
            ("host" = Option<String>, Query, description = "only this host (any port) or host:port, in any case"),
-           ("q" = Option<String>, Query, description = "only exchanges with this text in the URL (any case) or in a body as stored (exact bytes; compressed responses are not searched inside); 1..=256 bytes")),
+           ("q" = Option<String>, Query, description = "only exchanges with this text in the URL (any case) or in a body as stored (exact bytes; compressed responses are not searched inside); 1..=256 bytes"),
+           ("since" = Option<String>, Query, description = "only requests started at or after this RFC 3339 time"),
+           ("until" = Option<String>, Query, description = "only requests started before this RFC 3339 time")),
     responses((status = 200, body = ExchangePage), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 pub async fn list(
@@ -32,8 +35,37 @@ pub async fn list(
     Path(id): Path<String>,
     q: Result<Query<ExchangeQuery>, QueryRejection>,
 ) -> Result<Json<ExchangePage>, NativeError> {
-    let q = query(q)?;
     let id = record_id(&id)?;
+    exchange_page(&state, &caller, Some(id), query(q)?).await
+}
+
+/// The exchanges of every test record of the caller's project, in the order they were
+/// recorded: with `since` and `until`, the traffic recorded while a session's recording ran.
+#[utoipa::path(get, path = "/v1/exchanges",
+    params(("limit" = Option<u32>, Query, description = "page size, 1..=100 (default 50)"),
+           ("offset" = Option<u64>, Query, description = "exchanges to skip"),
+           ("method" = Option<String>, Query, description = "only this method, in any case"),
+           ("status" = Option<String>, Query, description = "only this status (404) or class (4xx)"),
+           ("host" = Option<String>, Query, description = "only this host (any port) or host:port, in any case"),
+           ("q" = Option<String>, Query, description = "only exchanges with this text in the URL or in a body as stored; 1..=256 bytes"),
+           ("since" = Option<String>, Query, description = "only requests started at or after this RFC 3339 time"),
+           ("until" = Option<String>, Query, description = "only requests started before this RFC 3339 time")),
+    responses((status = 200, body = ExchangePage), (status = 400, body = ErrorBody)))]
+pub async fn list_project(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    q: Result<Query<ExchangeQuery>, QueryRejection>,
+) -> Result<Json<ExchangePage>, NativeError> {
+    exchange_page(&state, &caller, None, query(q)?).await
+}
+
+/// One page of the exchanges of record `id` (of every record of the project when `None`).
+async fn exchange_page(
+    state: &ApiState,
+    caller: &Caller,
+    id: Option<i64>,
+    q: ExchangeQuery,
+) -> Result<Json<ExchangePage>, NativeError> {
     let offset = q.offset.unwrap_or(0);
     let page = state
         .engine

@@ -3,6 +3,7 @@
 
 mod decoded;
 mod error;
+mod events;
 mod exchanges;
 mod har;
 mod keys;
@@ -81,6 +82,8 @@ pub fn router(state: ApiState) -> Router<ApiState> {
             "/test-records/{id}/exchanges/{exchange_id}",
             get(exchanges::retrieve),
         )
+        .route("/exchanges", get(exchanges::list_project))
+        .route("/sessions/{id}/events", get(events::list))
         .route("/test-runs", get(runs::list))
         .route("/recordings", get(recordings::list_all))
         .route("/test-records/{id}/har", get(records::export_har))

@@ -6,7 +6,8 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    exchanges, keys, live_view, metrics, nodes, proxy_ca, recordings, records, runs, sessions, wire,
+    events, exchanges, keys, live_view, metrics, nodes, proxy_ca, recordings, records, runs,
+    sessions, wire,
 };
 use crate::common::error::ErrorBody;
 
@@ -18,7 +19,8 @@ use crate::common::error::ErrorBody;
           recordings::start, recordings::list, recordings::list_all, recordings::retrieve,
           recordings::stop,
           recordings::download_url, recordings::delete, records::list, records::retrieve,
-          records::export_har, records::delete, exchanges::list, exchanges::retrieve, runs::list,
+          records::export_har, records::delete, exchanges::list, exchanges::list_project, exchanges::retrieve,
+          events::list, runs::list,
           proxy_ca::ca_certificate, metrics::metrics, keys::create, keys::list, keys::revoke,
           nodes::list, live_view::create, live_view::revoke),
     components(schemas(wire::CreateSession, wire::ViewportJson, wire::SessionJson, wire::SessionPage,
@@ -27,7 +29,8 @@ use crate::common::error::ErrorBody;
                        wire::FailureJson, wire::TestRunPage, wire::ExchangeJson, wire::ExchangePage,
                        wire::DownloadUrl, wire::TestRecordSummary, wire::TestRecordPage, keys::CreateKey, keys::KeyJson, keys::CreatedKey,
                        keys::KeyList, nodes::NodeJson, nodes::NodeList, live_view::CreateLiveView,
-                       live_view::LiveViewJson, ErrorBody)),
+                       live_view::LiveViewJson, events::EventJson, events::EventPage,
+                       ErrorBody)),
     modifiers(&BearerAuth),
     security(("bearer" = []))
 )]

@@ -246,20 +246,26 @@ impl RecordingQuery {
     /// The store's filter, with `session` on the recorded sessions (in any state unless it
     /// says).
     pub fn filter(self, session: SessionQuery) -> Result<RecordingFilter, EngineError> {
-        let time = |name: &str, text: Option<String>| {
-            text.map(|text| {
-                OffsetDateTime::parse(&text, &Rfc3339).map_err(|_| {
-                    EngineError::InvalidInput(format!("{name} must be an RFC 3339 time"))
-                })
-            })
-            .transpose()
-        };
         Ok(RecordingFilter {
-            since: time("since", self.since)?,
-            until: time("until", self.until)?,
+            since: rfc3339_param("since", self.since)?,
+            until: rfc3339_param("until", self.until)?,
             session: session.filter(None)?,
         })
     }
+}
+
+/// The time in query parameter `name`, when given.
+///
+/// Errors: `InvalidInput` naming `name` when it is not an RFC 3339 time.
+pub fn rfc3339_param(
+    name: &str,
+    text: Option<String>,
+) -> Result<Option<OffsetDateTime>, EngineError> {
+    text.map(|text| {
+        OffsetDateTime::parse(&text, &Rfc3339)
+            .map_err(|_| EngineError::InvalidInput(format!("{name} must be an RFC 3339 time")))
+    })
+    .transpose()
 }
 
 /// A request to start a recording.
@@ -441,6 +447,10 @@ pub struct ExchangeQuery {
     pub host: Option<String>,
     /// Only exchanges with this text in the URL or a body.
     pub q: Option<String>,
+    /// Only requests started at or after this RFC 3339 time.
+    pub since: Option<String>,
+    /// Only requests started before this RFC 3339 time.
+    pub until: Option<String>,
 }
 
 impl ExchangeQuery {
@@ -448,6 +458,8 @@ impl ExchangeQuery {
     pub fn filter(&self) -> Result<ExchangeFilter, EngineError> {
         let given = |v: &Option<String>| v.clone().filter(|v| !v.is_empty());
         Ok(ExchangeFilter {
+            since: rfc3339_param("since", given(&self.since))?,
+            until: rfc3339_param("until", given(&self.until))?,
             method: given(&self.method),
             status: given(&self.status)
                 .map(|s| tapedeck_engine::parse_status(&s))
@@ -464,6 +476,8 @@ impl ExchangeQuery {
 pub struct ExchangeJson {
     /// Its id (the baseline's).
     pub id: i64,
+    /// The test record holding it.
+    pub test_record_id: i64,
     /// When the request started (RFC 3339).
     pub started_at: String,
     /// Milliseconds from request start to the end of the response body.
@@ -488,6 +502,7 @@ impl From<ExchangeSummary> for ExchangeJson {
     fn from(e: ExchangeSummary) -> Self {
         Self {
             id: e.id,
+            test_record_id: e.test_record_id,
             started_at: rfc3339(e.started_at),
             duration_ms: e.duration_ms,
             method: e.method,

@@ -156,8 +156,10 @@ impl Engine {
                 .await
                 .map_err(EngineError::internal)?
         };
-        // The clock starts once ffmpeg runs, so the video's length matches started..finished.
-        recording.started_at = OffsetDateTime::now_utc();
+        // The video's time 0 is its first frame, so events map onto it by wall time.
+        let video_start = recorder.started();
+        recording.started_at = OffsetDateTime::now_utc() - video_start.elapsed();
+        let video_start_elapsed_ms = live_session.events.elapsed_ms(video_start);
         if let Err(e) = self.inner.meta.insert_recording(&recording).await {
             recorder.stop().await;
             return Err(e.into());
@@ -180,6 +182,7 @@ impl Engine {
             self.clone(),
             recorder,
             recording.clone(),
+            video_start_elapsed_ms,
             ring_segments,
             stop_rx,
             done_tx,

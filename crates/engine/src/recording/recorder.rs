@@ -7,6 +7,7 @@
 use std::future::Future;
 use std::path::Path;
 
+use tapedeck_capture::activity::ActivityLog;
 use tapedeck_capture::{ScreenRecorder, SegmentList};
 
 /// A capture writing fMP4 segments into its spool directory.
@@ -17,6 +18,8 @@ pub(crate) trait Recorder: Send + 'static {
     fn closed_segments(&self) -> SegmentList;
     /// True once it has ended by itself (a crash, or its input gone).
     fn has_exited(&mut self) -> bool;
+    /// The stretches in which its screen changed, as they close.
+    fn activity(&self) -> ActivityLog;
     /// Stops it and waits until its last segment is closed; the video's length in
     /// milliseconds when the recorder knows it.
     fn stop(self) -> impl Future<Output = Option<u64>> + Send;
@@ -33,6 +36,10 @@ impl Recorder for ScreenRecorder {
 
     fn has_exited(&mut self) -> bool {
         ScreenRecorder::has_exited(self)
+    }
+
+    fn activity(&self) -> ActivityLog {
+        ScreenRecorder::activity(self).clone()
     }
 
     fn stop(self) -> impl Future<Output = Option<u64>> + Send {

@@ -35,6 +35,7 @@ pub(super) async fn supervise(
     engine: Engine,
     recorder: impl Recorder,
     recording: Recording,
+    video_start_elapsed_ms: u64,
     ring_segments: Option<usize>,
     stop_rx: oneshot::Receiver<StopReason>,
     done_tx: watch::Sender<StopOutcome>,
@@ -43,7 +44,18 @@ pub(super) async fn supervise(
         tracing::info_span!("recording", id = %recording.id, session = %recording.session_id);
     async move {
         let id = recording.id.clone();
-        let outcome = run(&engine, recorder, recording, ring_segments, stop_rx).await;
+        let activity = recorder.activity();
+        let clock = (recording.clone(), video_start_elapsed_ms);
+        let note_activity = || engine.note_activity(&clock.0, clock.1, activity.take_closed());
+        let outcome = run(
+            &engine,
+            recorder,
+            recording,
+            ring_segments,
+            stop_rx,
+            note_activity,
+        )
+        .await;
         if let Err(e) = &outcome {
             tracing::error!(error = %e, "finalization failed");
         }
@@ -60,6 +72,7 @@ async fn run(
     mut recording: Recording,
     ring_segments: Option<usize>,
     mut stop_rx: oneshot::Receiver<StopReason>,
+    note_activity: impl Fn(),
 ) -> Result<Recording, EngineError> {
     let limits = recording.limits;
     let deadline = Instant::now() + Duration::from_secs(limits.max_duration_secs);
@@ -81,6 +94,7 @@ async fn run(
             requested = &mut stop_rx => break requested.unwrap_or(StopReason::SessionEnded),
             _ = tokio::time::sleep_until(deadline) => break StopReason::MaxDuration,
             _ = tick.tick() => {
+                note_activity();
                 let closed = recorder.closed_segments();
                 match persist_closed(engine.blobs(), &recording.id, recorder.spool_dir(), &closed).await {
                     Ok(moved) => {
@@ -119,6 +133,7 @@ async fn run(
         tracing::warn!(error = %e, "could not mark the recording stopping");
     }
     let length_ms = recorder.stop().await;
+    note_activity();
     // A ring keeps only its newest segments, so its length comes from those.
     let length_ms = length_ms.filter(|_| ring_segments.is_none());
     // An encoder or display that died is a fault: the video ends there, not where it was asked.

@@ -59,6 +59,7 @@ fn supervised(
         engine.clone(),
         recorder,
         recording.clone(),
+        0,
         ring_segments,
         stop_rx,
         done_tx,

@@ -4,7 +4,7 @@
 use std::ops::RangeInclusive;
 
 use tapedeck_core::{Baseline, EngineError, ExchangeSummary};
-use tapedeck_store::meta::{ExchangeFilter, Page};
+use tapedeck_store::meta::{ExchangeFilter, ExchangeScope, Page};
 
 use crate::Engine;
 
@@ -60,26 +60,33 @@ fn check(filter: &ExchangeFilter) -> Result<(), EngineError> {
 }
 
 impl Engine {
-    /// The exchanges of one of `project`'s test records that match `filter`, in the order
-    /// they were recorded, `limit` (at most 100) from `offset`.
+    /// The exchanges of one of `project`'s test records (of all of them when
+    /// `test_record_id` is `None`) that match `filter`, in the order they were recorded,
+    /// `limit` (at most 100) from `offset`.
     ///
     /// Errors: `NotFound` when `project` has no such record, `InvalidInput` for an empty or
     /// overlong filter text.
     pub async fn list_exchanges(
         &self,
         project: &str,
-        test_record_id: i64,
+        test_record_id: Option<i64>,
         filter: &ExchangeFilter,
         limit: u32,
         offset: u64,
     ) -> Result<Page<ExchangeSummary>, EngineError> {
         check(filter)?;
-        self.get_test_record(project, test_record_id).await?;
+        let scope = match test_record_id {
+            Some(id) => {
+                self.get_test_record(project, id).await?;
+                ExchangeScope::Record(id)
+            }
+            None => ExchangeScope::Project(project),
+        };
         let limit = limit.clamp(1, MAX_EXCHANGES_PAGE);
         Ok(self
             .inner
             .meta
-            .list_exchanges(test_record_id, filter, limit, offset)
+            .list_exchanges(scope, filter, limit, offset)
             .await?)
     }
 

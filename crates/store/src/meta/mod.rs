@@ -1,14 +1,16 @@
-//! The metadata repository: sessions, recordings, recorded traffic, API keys and browser
-//! profiles.
+//! The metadata repository: sessions, recordings, session events, recorded traffic, API keys
+//! and browser profiles.
 //!
 //! The engine talks to the [`Metadata`] trait only; [`SqlMetadata`] implements it on SQLite (the
 //! embedded default) and PostgreSQL.
 
 mod api_keys;
+mod events;
 mod fleet;
 mod profiles;
 mod sql;
 mod sql_api_keys;
+mod sql_events;
 mod sql_fleet;
 mod sql_profiles;
 mod sql_traffic;
@@ -19,13 +21,14 @@ use tapedeck_core::{Recording, Session, SessionKind, SessionSpec, SessionState};
 use time::OffsetDateTime;
 
 pub use api_keys::ApiKeyMetadata;
+pub use events::{EventFilter, EventMetadata};
 pub use fleet::{
     DatabaseTime, FleetMetadata, LostRows, NodeOwner, NodeRecord, NodeRegistration, RecordingRun,
     TakenOver,
 };
 pub use profiles::{ProfileFilter, ProfileMetadata};
 pub use sql::{redact_password, SqlMetadata};
-pub use traffic::{ExchangeFilter, TrafficMetadata};
+pub use traffic::{ExchangeFilter, ExchangeScope, TrafficMetadata};
 
 use crate::StoreError;
 
@@ -73,10 +76,11 @@ pub struct RecordingFilter {
     pub until: Option<OffsetDateTime>,
 }
 
-/// Where sessions, recordings, recorded traffic, API keys and profiles are kept.
+/// Where sessions, recordings, session events, recorded traffic, API keys and profiles are
+/// kept.
 #[async_trait]
 pub trait Metadata:
-    TrafficMetadata + ApiKeyMetadata + FleetMetadata + ProfileMetadata + Send + Sync
+    TrafficMetadata + EventMetadata + ApiKeyMetadata + FleetMetadata + ProfileMetadata + Send + Sync
 {
     /// Stores a new session. Fails when a live session of its project already has its name.
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;

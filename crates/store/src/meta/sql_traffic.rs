@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 use super::sql::{
     contains_pattern, from_micros, like_literal, micros, opt_from_micros, page, Backend,
 };
-use super::{ExchangeFilter, SqlMetadata, TrafficMetadata};
+use super::{ExchangeFilter, ExchangeScope, SqlMetadata, TrafficMetadata};
 use crate::meta::Page;
 use crate::StoreError;
 
@@ -83,6 +83,7 @@ fn exchange_from_row(row: &AnyRow) -> Result<ExchangeSummary, StoreError> {
     let headers: Vec<(String, String)> = from_json(&row.try_get::<String, _>("response_headers")?)?;
     Ok(ExchangeSummary {
         id: row.try_get("id")?,
+        test_record_id: row.try_get("test_record_id")?,
         started_at: from_micros(row.try_get("started_at")?)?,
         duration_ms: count(row.try_get("duration_ms")?),
         method: row.try_get("method")?,
@@ -287,7 +288,7 @@ impl TrafficMetadata for SqlMetadata {
 
     async fn list_exchanges(
         &self,
-        test_record_id: i64,
+        scope: ExchangeScope<'_>,
         filter: &ExchangeFilter,
         limit: u32,
         offset: u64,
@@ -297,16 +298,23 @@ impl TrafficMetadata for SqlMetadata {
         let host = |scheme: &str, end: &str| {
             format!("LOWER(url) LIKE '{scheme}://' || $6 || '{end}' ESCAPE '\\'")
         };
+        let scoped = match scope {
+            ExchangeScope::Record(_) => "test_record_id = $1",
+            ExchangeScope::Project(_) => {
+                "test_record_id IN (SELECT id FROM test_records WHERE project = $1)"
+            }
+        };
         let sql = format!(
-            "SELECT id, started_at, duration_ms, method, url, status,
+            "SELECT id, test_record_id, started_at, duration_ms, method, url, status,
                 CAST(LENGTH(request_body) AS BIGINT) AS request_bytes,
                 CAST(LENGTH(response_body) AS BIGINT) AS response_bytes,
                 request_truncated, response_truncated, response_headers
              FROM baselines
-             WHERE test_record_id = $1 AND ($2 IS NULL OR UPPER(method) = $2)
+             WHERE {scoped} AND ($2 IS NULL OR UPPER(method) = $2)
                AND ($3 IS NULL OR status BETWEEN $3 AND $4)
                AND ($6 IS NULL OR {} OR {} OR {} OR {})
                AND ($7 IS NULL OR LOWER(url) LIKE $7 ESCAPE '\\' OR {} OR {})
+               AND started_at >= $10 AND started_at < $11
              ORDER BY id LIMIT $5 OFFSET $9",
             host("http", "/%"),
             host("https", "/%"),
@@ -315,9 +323,12 @@ impl TrafficMetadata for SqlMetadata {
             self.blob_contains("request_body", "$8"),
             self.blob_contains("response_body", "$8"),
         );
+        let query = match scope {
+            ExchangeScope::Record(id) => sqlx::query(&sql).bind(id),
+            ExchangeScope::Project(project) => sqlx::query(&sql).bind(project),
+        };
         let status = filter.status.as_ref();
-        let rows = sqlx::query(&sql)
-            .bind(test_record_id)
+        let rows = query
             .bind(filter.method.as_deref().map(str::to_ascii_uppercase))
             .bind(status.map(|s| i64::from(*s.start())))
             .bind(status.map(|s| i64::from(*s.end())))
@@ -326,6 +337,8 @@ impl TrafficMetadata for SqlMetadata {
             .bind(filter.text.as_deref().map(contains_pattern))
             .bind(filter.text.as_ref().map(|t| t.as_bytes().to_vec()))
             .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .bind(filter.since.map_or(i64::MIN, micros))
+            .bind(filter.until.map_or(i64::MAX, micros))
             .fetch_all(&self.pool)
             .await?;
         page(&rows, limit, exchange_from_row)
@@ -529,7 +542,7 @@ mod tests {
             let db = db.clone();
             async move {
                 let page = db
-                    .list_exchanges(record.id, &filter, limit, offset)
+                    .list_exchanges(ExchangeScope::Record(record.id), &filter, limit, offset)
                     .await
                     .unwrap();
                 let ids: Vec<_> = page.items.iter().map(|e| e.id).collect();
@@ -572,7 +585,12 @@ mod tests {
             [id(3)]
         );
         let summary = &db
-            .list_exchanges(record.id, &ExchangeFilter::default(), 10, 1)
+            .list_exchanges(
+                ExchangeScope::Record(record.id),
+                &ExchangeFilter::default(),
+                10,
+                1,
+            )
             .await
             .unwrap()
             .items[0];

@@ -21,6 +21,20 @@ pub struct ExchangeFilter {
     /// Only exchanges with this text in the URL (ignoring ASCII case) or these bytes in a
     /// body as stored (a compressed response is not searched inside).
     pub text: Option<String>,
+    /// Only requests that started at or after this.
+    pub since: Option<OffsetDateTime>,
+    /// Only requests that started before this.
+    pub until: Option<OffsetDateTime>,
+}
+
+/// Whose exchanges a listing holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExchangeScope<'a> {
+    /// One test record's.
+    Record(i64),
+    /// Every test record's of a project, oldest first: the traffic beside a session's
+    /// recording, filtered by time.
+    Project(&'a str),
 }
 
 /// Where test records, test runs and baselines are kept.
@@ -68,11 +82,11 @@ pub trait TrafficMetadata: Send + Sync {
         after_id: i64,
         limit: u32,
     ) -> Result<Vec<Baseline>, StoreError>;
-    /// A record's exchanges matching `filter`, in the order they were recorded, a page at a
-    /// time, without their bodies.
+    /// The exchanges in `scope` matching `filter`, in the order they were recorded, a page at
+    /// a time, without their bodies.
     async fn list_exchanges(
         &self,
-        test_record_id: i64,
+        scope: ExchangeScope<'_>,
         filter: &ExchangeFilter,
         limit: u32,
         offset: u64,
