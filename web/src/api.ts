@@ -119,6 +119,22 @@ export function exchangesPath(
   })}`;
 }
 
+/** A time window of the project's traffic (`GET /v1/exchanges`); RFC 3339 times. */
+export interface TimeWindow {
+  since?: string;
+  until?: string;
+}
+
+/** A page of the project's exchanges (of every test record) that started in `window`. */
+export function projectExchangesPath(window: TimeWindow, offset: number, limit: number): string {
+  return `/v1/exchanges${query({ ...window, offset, limit })}`;
+}
+
+/** A page of session `id`'s events in `window`, after the previous page's `next_after`. */
+export function sessionEventsPath(id: string, window: TimeWindow, after: number | null, limit: number): string {
+  return `/v1/sessions/${encodeURIComponent(id)}/events${query({ ...window, after, limit })}`;
+}
+
 /** Signed live-view URLs of a running session (`POST /v1/sessions/{id}/live-view`). */
 export interface LiveView {
   url: string;
@@ -202,6 +218,7 @@ export interface TestRecord {
 
 export interface Exchange {
   id: number;
+  test_record_id: number;
   started_at: string;
   duration_ms: number;
   method: string;
@@ -211,6 +228,45 @@ export interface Exchange {
   response_bytes: number;
   truncated: boolean;
   response_content_type: string | null;
+}
+
+/** An input on a session's screen: an API action or a live viewer's, with the fields that
+ * apply to it. */
+export interface ActionPayload {
+  action: string;
+  source: 'api' | 'live_view';
+  x?: number;
+  y?: number;
+  button?: string;
+  clicks?: number;
+  path?: [number, number][];
+  dx?: number;
+  dy?: number;
+  keys?: string[];
+  /** Typed or pasted text, its first 200 characters. */
+  text?: string;
+  /** The whole text's length. */
+  chars?: number;
+}
+
+/** A stretch in which recording `recording_id`'s screen kept changing, in its video's time. */
+export interface ActivityPayload {
+  recording_id: string;
+  video_ms: number;
+  duration_ms: number;
+  frames: number;
+}
+
+/** One event of a session (`GET /v1/sessions/{id}/events`). */
+export type SessionEvent = { id: number; at: string; elapsed_ms: number } & (
+  | { kind: 'action'; payload: ActionPayload }
+  | { kind: 'activity'; payload: ActivityPayload }
+);
+
+/** A page of a session's events; `next_after` is the next page's cursor. */
+export interface EventPage {
+  items: SessionEvent[];
+  next_after: number | null;
 }
 
 /** The HAR entry of one exchange: the parts the detail view shows. */
