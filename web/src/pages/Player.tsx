@@ -1,12 +1,20 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
 import type { DownloadUrl, Recording } from '../api';
 import { Page, Problem, StateBadge } from '../components';
 import { formatBytes, formatClock, formatDateTime } from '../format';
 import { useApi } from '../hooks';
 import { recordingLink } from '../route';
+import { MAX_PAGES, type Band } from '../timeline';
+import { Share } from './Share';
+import { TimelineRows, TimelineStrip, useSkipIdle, useTimeline } from './Timeline';
+
+const NO_BANDS: Band[] = [];
+
+/** The longest a presigned URL lives (a week): the player's video link is also the one to share. */
+const SHARE_SECS = 604_800;
 
 /** A recording's video, from its presigned URL (served with Range, so the player seeks),
- * opened at `t` seconds when the link says so. */
+ * opened at `t` seconds when the link says so; under it, its timeline and what to share. */
 export function Player(props: { id: string; t: number | null }) {
   const { id, t } = props;
   const recording = useApi<Recording>(`/v1/recordings/${encodeURIComponent(id)}`);
@@ -19,28 +27,34 @@ export function Player(props: { id: string; t: number | null }) {
     return () => clearInterval(timer);
   }, [still, recording.reload]);
   const download = useApi<DownloadUrl>(
-    playable ? `/v1/recordings/${encodeURIComponent(id)}/download-url?expires_in_secs=21600` : null,
+    playable ? `/v1/recordings/${encodeURIComponent(id)}/download-url?expires_in_secs=${SHARE_SECS}` : null,
   );
   const video = useRef<HTMLVideoElement>(null);
   const [now, setNow] = useState(0);
+  const { timeline, error: timelineError } = useTimeline(recording.data);
+  const [skipIdle, setSkipIdle] = useState(false);
+  useSkipIdle(video, timeline?.bands ?? NO_BANDS, skipIdle, download.data?.url);
+  const seek = useCallback((seconds: number) => {
+    if (video.current) video.current.currentTime = seconds;
+  }, []);
 
   // A deep link's time applies once the video knows its length, and again when the link
   // changes while the page is open.
   useEffect(() => {
     const element = video.current;
     if (!element || t === null) return undefined;
-    const seek = () => {
+    const open = () => {
       element.currentTime = t;
     };
-    if (element.readyState >= HTMLMediaElement.HAVE_METADATA) seek();
-    else element.addEventListener('loadedmetadata', seek, { once: true });
-    return () => element.removeEventListener('loadedmetadata', seek);
+    if (element.readyState >= HTMLMediaElement.HAVE_METADATA) open();
+    else element.addEventListener('loadedmetadata', open, { once: true });
+    return () => element.removeEventListener('loadedmetadata', open);
   }, [t, download.data?.url]);
 
   const r = recording.data;
   return (
     <Page title="Recording" aside={<a href="#/recordings">← all recordings</a>}>
-      <Problem error={recording.error ?? download.error} />
+      <Problem error={recording.error ?? download.error ?? timelineError} />
       {r && (
         <dl class="facts">
           <dt>Id</dt>
@@ -84,7 +98,23 @@ export function Player(props: { id: string; t: number | null }) {
             <a href={download.data.url} download={`${id}.mp4`}>
               download MP4
             </a>
+            <label>
+              <input type="checkbox" name="skip-idle" checked={skipIdle} onChange={(e) => setSkipIdle(e.currentTarget.checked)} />{' '}
+              skip idle
+            </label>
           </div>
+          {timeline && r?.duration_ms ? (
+            <>
+              <TimelineStrip duration={r.duration_ms / 1000} bands={timeline.bands} rows={timeline.rows} now={now} onSeek={seek} />
+              {timeline.capped.length > 0 && (
+                <p class="scope">
+                  The timeline stops after {MAX_PAGES} pages of {timeline.capped.join(' and ')}: later ones are not shown.
+                </p>
+              )}
+              <TimelineRows recordingId={id} rows={timeline.rows} now={now} onSeek={seek} />
+            </>
+          ) : null}
+          <Share video={download.data} recordIds={timeline?.recordIds ?? []} />
         </div>
       )}
     </Page>
