@@ -1,6 +1,6 @@
-//! Screenshots of a display, or of a region of it, as PNG: the X server copies the pixels into
-//! shared memory (MIT-SHM, as the recorder's grabber does) and they are encoded here. No
-//! process is spawned, so a screenshot costs one copy and one encode.
+//! Screenshots of a display, or of a region of it, as PNG, and small JPEG thumbnails of it: the
+//! X server copies the pixels into shared memory (MIT-SHM, as the recorder's grabber does) and
+//! they are encoded here. No process is spawned, so a screenshot costs one copy and one encode.
 
 use std::time::Duration;
 
@@ -12,6 +12,8 @@ const SCREENSHOT_TIMEOUT: Duration = Duration::from_secs(15);
 /// The frame drawn around a marked region: its width in pixels and its colour.
 const MARK_THICKNESS: u32 = 2;
 const MARK_RGB: [u8; 3] = [255, 0, 0];
+/// JPEG quality of a thumbnail: small files for a wall of them, refreshed about once a second.
+const THUMBNAIL_QUALITY: u8 = 60;
 
 /// A rectangle of the screen, in pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +57,57 @@ pub async fn png_and_marked(
         Ok((plain, encode_png(&rgb, screen.width, screen.height)?))
     })
     .await
+}
+
+/// A JPEG of the whole display shrunk by the smallest whole factor that makes it at most
+/// `max_width` pixels wide (box-averaged, so text stays legible as grey rather than aliased).
+///
+/// Errors: as [`png`].
+pub async fn thumbnail_jpeg(display: &Display, max_width: u32) -> Result<Vec<u8>, CaptureError> {
+    let screen = whole(display);
+    grab(display, screen, move |rgb| {
+        let factor = screen.width.div_ceil(max_width.max(1)).max(1);
+        let (small, width, height) = shrink(&rgb, screen.width, screen.height, factor);
+        let narrow = |v: u32| {
+            u16::try_from(v).map_err(|_| CaptureError::Grab(format!("thumbnail {v} px wide")))
+        };
+        let mut jpeg = Vec::with_capacity(small.len() / 8);
+        jpeg_encoder::Encoder::new(&mut jpeg, THUMBNAIL_QUALITY)
+            .encode(
+                &small,
+                narrow(width)?,
+                narrow(height)?,
+                jpeg_encoder::ColorType::Rgb,
+            )
+            .map_err(|e| CaptureError::Grab(format!("JPEG encoding: {e}")))?;
+        Ok(jpeg)
+    })
+    .await
+}
+
+/// `rgb` (`width`×`height` RGB rows) shrunk `factor` times each way by averaging each
+/// `factor`×`factor` block (a partial last row or column of blocks is dropped); returns the
+/// pixels and their size.
+fn shrink(rgb: &[u8], width: u32, height: u32, factor: u32) -> (Vec<u8>, u32, u32) {
+    let (out_w, out_h) = ((width / factor).max(1), (height / factor).max(1));
+    let (f, w) = (factor.min(width).min(height) as usize, width as usize);
+    let mut out = Vec::with_capacity(out_w as usize * out_h as usize * 3);
+    for by in 0..out_h as usize {
+        for bx in 0..out_w as usize {
+            let mut sum = [0u32; 3];
+            for y in by * f..(by + 1) * f {
+                let row = &rgb[(y * w + bx * f) * 3..(y * w + (bx + 1) * f) * 3];
+                for px in row.chunks_exact(3) {
+                    sum.iter_mut()
+                        .zip(px)
+                        .for_each(|(s, &v)| *s += u32::from(v));
+                }
+            }
+            let n = (f * f) as u32;
+            out.extend(sum.map(|s| (s / n) as u8));
+        }
+    }
+    (out, out_w, out_h)
 }
 
 /// The whole screen of `display`.
@@ -160,6 +213,19 @@ mod tests {
         assert!(red(2, 1) && red(7, 5) && red(3, 3) && red(6, 3));
         assert!(!red(4, 3), "the inside stays as it was");
         assert!(!red(1, 1) && !red(8, 5), "nothing outside the mark");
+    }
+
+    #[test]
+    fn a_shrunk_image_averages_each_block_and_drops_a_partial_edge() {
+        // 5×2 pixels: two 2×2 blocks (grey 10/30 and red/blue mixes) and a last column dropped.
+        #[rustfmt::skip]
+        let rgb: Vec<u8> = [
+            [10, 10, 10], [30, 30, 30], [200, 0, 0], [0, 0, 200], [9, 9, 9],
+            [10, 10, 10], [30, 30, 30], [200, 0, 0], [0, 0, 200], [9, 9, 9],
+        ].concat();
+        let (small, width, height) = shrink(&rgb, 5, 2, 2);
+        assert_eq!((width, height), (2, 1));
+        assert_eq!(small, [20, 20, 20, 100, 0, 100]);
     }
 
     #[test]

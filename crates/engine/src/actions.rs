@@ -25,6 +25,8 @@ use crate::Engine;
 /// Most wheel clicks one scroll turns either way; each is one xdotool click, and Chromium
 /// scrolls about 100 pixels per click.
 pub const MAX_WHEEL_CLICKS: i64 = 100;
+/// Widest thumbnail, in pixels.
+pub const MAX_THUMBNAIL_WIDTH: u32 = 1_280;
 
 impl Engine {
     /// Runs `action` with the session's display, holding it so actions on one session run one
@@ -34,8 +36,18 @@ impl Engine {
         session_id: &str,
         action: impl AsyncFnOnce(&Display) -> Result<T, CaptureError>,
     ) -> Result<T, EngineError> {
-        let live = self.live_session(session_id)?;
         self.touch_session(session_id);
+        self.with_display(session_id, action).await
+    }
+
+    /// Runs `action` with the session's display, holding it, without counting as activity:
+    /// for watching, which must not keep an abandoned session alive.
+    async fn with_display<T>(
+        &self,
+        session_id: &str,
+        action: impl AsyncFnOnce(&Display) -> Result<T, CaptureError>,
+    ) -> Result<T, EngineError> {
+        let live = self.live_session(session_id)?;
         let display = live.display.lock().await;
         let display = display
             .as_ref()
@@ -185,6 +197,26 @@ impl Engine {
         }
         self.on_display(session_id, async |d| screenshot::png(d, region).await)
             .await
+    }
+
+    /// A JPEG thumbnail of the display at most `max_width` pixels wide (16 to
+    /// [`MAX_THUMBNAIL_WIDTH`]), for a wall of live sessions. It does not count as activity.
+    ///
+    /// Errors: `InvalidInput` for a width out of range; `NotFound` for no such running session.
+    pub async fn thumbnail_jpeg(
+        &self,
+        session_id: &str,
+        max_width: u32,
+    ) -> Result<Vec<u8>, EngineError> {
+        if !(16..=MAX_THUMBNAIL_WIDTH).contains(&max_width) {
+            return Err(EngineError::InvalidInput(format!(
+                "thumbnail width {max_width} is out of range: 16 to {MAX_THUMBNAIL_WIDTH}"
+            )));
+        }
+        self.with_display(session_id, async |d| {
+            screenshot::thumbnail_jpeg(d, max_width).await
+        })
+        .await
     }
 
     /// One screenshot of the whole display as two PNGs: as it is, and with a red frame around

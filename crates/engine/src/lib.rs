@@ -38,7 +38,7 @@ use tapedeck_store::{BlobStore, Metadata, Presigner};
 use tapedeck_upstream::UpstreamClient;
 use tokio::sync::Semaphore;
 
-pub use actions::{DetectedElements, MAX_WHEEL_CLICKS};
+pub use actions::{DetectedElements, MAX_THUMBNAIL_WIDTH, MAX_WHEEL_CLICKS};
 pub use api_keys::{IssuedKey, NewKey, API_KEY_LEN};
 pub use box_programs::{BoxCode, BoxRun, CodeLanguage, MAX_PROGRAM_TIME};
 pub use computer::{BatchFailure, ClickKind, ComputerAction, Motion, MAX_BATCH};

@@ -3,6 +3,7 @@ import { Filters, Page, Pager, Problem, StateBadge } from '../components';
 import { formatDateTime, formatTags } from '../format';
 import { useApi } from '../hooks';
 import { link, paramsObject } from '../route';
+import { Thumbnail } from '../thumbnail';
 
 const LIMIT = 20;
 /** The list follows sessions starting and ending without a reload. */
@@ -20,12 +21,38 @@ export function Sessions(props: { params: URLSearchParams }) {
   const filter = { kind: values.kind, state: values.state || 'running', name: values.name, tag: values.tag };
   const offset = Number(values.offset ?? 0) || 0;
   const { data, error } = useApi<ApiPage<Session>>(sessionsPath(filter, offset, LIMIT), SESSIONS_REFRESH_MS);
-  const go = (next: Record<string, string | number>) => (location.hash = link('/sessions', next));
+  const wall = values.view === 'wall';
+  const go = (next: Record<string, string | number>) =>
+    (location.hash = link('/sessions', { ...next, view: wall ? 'wall' : '' }));
+  const running = data?.items.filter((s) => s.state === 'running') ?? [];
   return (
     <Page title="Sessions" aside={<span class="muted">refreshes every {SESSIONS_REFRESH_MS / 1000} s</span>}>
       <Filters key={JSON.stringify(filter)} fields={FIELDS} values={filter} onApply={(v) => go({ ...v, offset: 0 })} />
+      <p class="views">
+        <a href={link('/sessions', { ...filter, view: '' })} aria-current={!wall}>
+          list
+        </a>{' '}
+        <a href={link('/sessions', { ...filter, view: 'wall' })} aria-current={wall}>
+          wall of screens
+        </a>
+      </p>
       <Problem error={error} />
-      <table class="list" aria-label="sessions">
+      {wall && (
+        <div class="wall" aria-label="screens">
+          {running.map((s) => (
+            <figure key={s.id} data-session-id={s.id}>
+              <a href={link(`/sessions/${s.id}/live`)}>
+                <Thumbnail sessionId={s.id} label={s.name ?? s.id} />
+              </a>
+              <figcaption>
+                {s.name ?? <span class="mono">{s.id}</span>} <span class="muted">{s.kind.replace('_', ' ')}</span>
+              </figcaption>
+            </figure>
+          ))}
+        </div>
+      )}
+      {wall && data && running.length === 0 && <p class="empty">No running sessions match.</p>}
+      <table class="list" aria-label="sessions" hidden={wall}>
         <thead>
           <tr>
             <th>Name</th>
@@ -73,7 +100,7 @@ export function Sessions(props: { params: URLSearchParams }) {
           ))}
         </tbody>
       </table>
-      {data && data.items.length === 0 && <p class="empty">No sessions match.</p>}
+      {!wall && data && data.items.length === 0 && <p class="empty">No sessions match.</p>}
       <Pager
         offset={offset}
         limit={LIMIT}

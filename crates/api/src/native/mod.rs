@@ -47,6 +47,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
             "/sessions/{id}/recordings",
             post(recordings::start).get(recordings::list),
         )
+        .route("/sessions/{id}/thumbnail", get(sessions::thumbnail))
         .route(
             "/sessions/{id}/live-view",
             post(live_view::create).delete(live_view::revoke),

@@ -16,6 +16,7 @@ use crate::common::error::ErrorBody;
     info(title = "Tapedeck native API",
          description = "Sessions and their screen recordings; test records of proxied traffic."),
     paths(sessions::create, sessions::list, sessions::retrieve, sessions::delete,
+          sessions::thumbnail,
           recordings::start, recordings::list, recordings::list_all, recordings::retrieve,
           recordings::stop,
           recordings::download_url, recordings::delete, records::list, records::retrieve,

@@ -1,9 +1,10 @@
-//! `/v1/sessions`: create, list, retrieve, delete, and the CDP relay.
+//! `/v1/sessions`: create, list, retrieve, delete, a thumbnail of the screen, and the CDP
+//! relay.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use axum::Json;
 use bytes::Bytes;
@@ -82,6 +83,39 @@ pub async fn retrieve(
         .get_session(caller.project(), &id, true)
         .await?;
     Ok(Json(SessionJson::new(&state, session)))
+}
+
+/// Query of `GET /v1/sessions/{id}/thumbnail`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ThumbnailQuery {
+    /// Widest the thumbnail may be, in pixels (16..=1280, default 320).
+    pub width: Option<u32>,
+}
+
+/// A JPEG thumbnail of a running session's screen as it is now, for a wall of live sessions
+/// (about one a second each). Fetching it does not count as activity.
+#[utoipa::path(get, path = "/v1/sessions/{id}/thumbnail",
+    params(("id" = String, Path),
+           ("width" = Option<u32>, Query, description = "widest in pixels, 16..=1280 (default 320); the screen is shrunk by a whole factor")),
+    responses((status = 200, description = "the thumbnail", content_type = "image/jpeg"),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn thumbnail(
+    State(state): State<ApiState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    q: Result<Query<ThumbnailQuery>, QueryRejection>,
+) -> Result<Response, NativeError> {
+    let width = query(q)?.width.unwrap_or(320);
+    let session = state
+        .engine
+        .get_session(caller.project(), &id, false)
+        .await?;
+    let jpeg = state.engine.thumbnail_jpeg(&session.id, width).await?;
+    let headers = [
+        (header::CONTENT_TYPE, "image/jpeg"),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    Ok((headers, jpeg).into_response())
 }
 
 /// End a session: its recordings are finalized, its processes stopped.
