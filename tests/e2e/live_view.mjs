@@ -5,6 +5,8 @@
 //   node live_view.mjs story <json>   {viewer, cdp, click: [x, y]}: a change made over CDP in
 //                                      the session's page shows in the viewer (latency in ms),
 //                                      then a click in the viewer at screen point `click`
+//   node live_view.mjs rewind <json>  {viewer}: scrubs back into the recording, plays it, and
+//                                      returns to live
 import { chromium } from 'playwright-core';
 
 const [mode, json] = process.argv.slice(2);
@@ -65,6 +67,28 @@ async function main() {
       seen.mousedowns = await page.evaluate((n) => window.events.filter((e) => e.type === 'mousedown').slice(n)
         .map((e) => [e.x, e.y, e.button]), clicksBefore);
       await session.close();
+    }
+    if (mode === 'rewind') {
+      await viewer.click('#rewind');
+      await viewer.waitForFunction(() => {
+        const video = document.getElementById('replay');
+        return window.liveView.mode === 'replay' && video.readyState >= HTMLMediaElement.HAVE_FUTURE_DATA;
+      }, null, WAIT);
+      const replay = () => viewer.evaluate(() => {
+        const video = document.getElementById('replay');
+        return { duration: video.duration, currentTime: video.currentTime, canvasHidden: document.getElementById('screen').hidden };
+      });
+      seen.replay = await replay();
+      // It plays: the clock moves past where it started.
+      await viewer.waitForFunction((t) => document.getElementById('replay').currentTime > t + 0.5, seen.replay.currentTime, WAIT);
+      seen.replay_state = await viewer.locator('#state').textContent();
+      await viewer.screenshot({ path: `${input.shots}/${input.name}-replay.png` });
+      await viewer.click('#golive');
+      Object.assign(seen, await viewer.evaluate(() => ({
+        back_mode: window.liveView.mode,
+        video_hidden: document.getElementById('replay').hidden,
+        canvas_shown: !document.getElementById('screen').hidden,
+      })));
     }
     await viewer.screenshot({ path: `${input.shots}/${input.name}.png` });
     seen.page_errors = errors;

@@ -38,13 +38,40 @@ def browser(kernel, pages):
     return browser
 
 
-def test_a_person_watches_a_kernel_browser_live_and_takes_over_with_the_mouse(kernel, browser):
+def test_a_person_watches_a_kernel_browser_live_and_takes_over_with_the_mouse(server, kernel, browser):
     viewer = browser.browser_live_view_url
     assert viewer and "/live/" in viewer, viewer
     seen = view("story", "kernel-control", viewer=viewer, cdp=browser.cdp_ws_url, click=[640, 400])
     assert seen["control"] and (seen["width"], seen["height"]) == (1280, 720), seen
     assert seen["change_ms"] < 1000, seen
     assert seen["mousedowns"] == [[640, 400, 0]], seen
+    # The viewer's click is on the session's timeline, where the pointer was; the fixture's
+    # API move is there too.
+    events = server.native("GET", f"/sessions/{browser.session_id}/events", params={"kind": "action"}).json()
+    actions = [(e["payload"]["source"], e["payload"]["action"], e["payload"].get("x"), e["payload"].get("y"))
+               for e in events["items"]]
+    assert ("live_view", "mouse_down", 640, 400) in actions, actions
+    assert ("api", "move_mouse", 700, 500) in actions, actions
+
+
+def test_a_viewer_scrubs_back_into_the_recording_and_returns_to_live(server, kernel, browser):
+    viewer = browser.browser_live_view_url
+    rewind = viewer.replace("?", "/rewind?", 1)
+    idle = httpx.get(rewind)
+    assert idle.status_code == 409 and "nothing to scrub back into" in idle.json()["message"], idle.text
+    started = server.native("POST", f"/sessions/{browser.session_id}/recordings", json={"framerate": 10})
+    assert started.status_code == 201, started.text
+    try:
+        # Scrubbing back works once the recording has closed a segment.
+        wait_until(lambda: httpx.get(f"{rewind}&seconds=5").status_code == 200, timeout=30,
+                   what="the recording's first segment")
+        assert httpx.get(f"{rewind}&seconds=601").status_code == 400
+        seen = view("rewind", "kernel-rewind", viewer=viewer)
+        assert seen["replay"]["duration"] > 1 and seen["replay"]["canvasHidden"], seen
+        assert seen["replay_state"].startswith("recorded"), seen
+        assert seen["back_mode"] == "live" and seen["video_hidden"] and seen["canvas_shown"], seen
+    finally:
+        server.native("POST", f"/recordings/{started.json()['id']}/stop")
 
 
 def test_a_read_only_viewer_watches_but_its_clicks_never_arrive(kernel, browser):

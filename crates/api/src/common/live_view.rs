@@ -9,6 +9,9 @@
 //!   sends JSON input (`move`, `down`, `up`, `wheel`, `key`, `paste`); the server injects it in
 //!   order, and coalesces runs of moves to the latest. A read-only viewer's input is dropped
 //!   here, by the server.
+//! - `GET /live/{id}/rewind?token=…&seconds=120` scrubs back: while the session records or
+//!   keeps a rewind ring, it answers `{url, seconds}`, a presigned MP4 of about its newest
+//!   `seconds` (1..=600), which the viewer plays before returning to live.
 //!
 //! The token is the credential, signed like the CDP URLs (`token::issue_live`): it names its
 //! session, access and expiry, and the session's node refuses tokens issued before a revocation.
@@ -48,7 +51,14 @@ const MAX_PASTE_BYTES: usize = 256 * 1024;
 pub struct LiveQuery {
     token: Option<String>,
     read_only: Option<bool>,
+    /// How far back a rewind reaches, in seconds.
+    seconds: Option<u64>,
 }
+
+/// The furthest back a live viewer may scrub, in seconds.
+const MAX_REWIND_SECS: u64 = 600;
+/// How long a rewind's presigned MP4 URL works.
+const REWIND_URL_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// A live-view page's URLs: the viewer, and the bare screen for embedding.
 #[derive(Debug, Clone)]
@@ -91,6 +101,36 @@ pub fn router() -> Router<ApiState> {
     Router::new()
         .route("/live/{id}", get(page))
         .route("/live/{id}/ws", get(socket))
+        .route("/live/{id}/rewind", get(rewind))
+}
+
+/// `GET /live/{id}/rewind`: the newest `seconds` of the session's capture as a presigned MP4,
+/// made by the session's node.
+async fn rewind(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    q: Result<Query<LiveQuery>, QueryRejection>,
+    request: Request,
+) -> Result<Response, NativeError> {
+    let q = query(q)?;
+    let grant = grant(&state, &id, &q)?;
+    if let Err(forwarded) = at_sessions_node(&state, &id, &grant, request).await? {
+        return Ok(forwarded);
+    }
+    let seconds = q.seconds.unwrap_or(120);
+    if !(1..=MAX_REWIND_SECS).contains(&seconds) {
+        return Err(EngineError::InvalidInput(format!(
+            "seconds {seconds} is out of range: 1 to {MAX_REWIND_SECS}"
+        ))
+        .into());
+    }
+    let key = state
+        .engine
+        .extract_recent_capture(&id, std::time::Duration::from_secs(seconds))
+        .await?;
+    let (url, _) = state.engine.presigned_url(&key, REWIND_URL_TTL).await?;
+    let answer = serde_json::json!({ "url": url, "seconds": seconds });
+    Ok(([(header::CACHE_CONTROL, "no-store")], axum::Json(answer)).into_response())
 }
 
 /// `GET /live/{id}`: the viewer page, once the token checks out (the page itself holds no
@@ -123,22 +163,37 @@ fn grant(state: &ApiState, id: &str, q: &LiveQuery) -> Result<LiveGrant, CommonE
     Ok(grant)
 }
 
+/// `request` to serve here, on the session's node, or the answer of that node when it is
+/// another; refused when the session's live views were revoked after `grant` was issued.
+async fn at_sessions_node(
+    state: &ApiState,
+    id: &str,
+    grant: &LiveGrant,
+    request: Request,
+) -> Result<Result<Request, Response>, NativeError> {
+    if let Some(node) = &grant.node {
+        if let Some(route) = state.engine.route_to_node(node).await? {
+            return Ok(Err(state.forwarder.forward(&route, None, request).await?));
+        }
+    }
+    if state.engine.live_view_revoked(id, grant.issued_at_ms) {
+        return Err(CommonError::Unauthorized.into());
+    }
+    Ok(Ok(request))
+}
+
 /// `GET /live/{id}/ws`: the viewer's WebSocket, served by the session's node.
 async fn socket(
     State(state): State<ApiState>,
     Path(id): Path<String>,
     q: Result<Query<LiveQuery>, QueryRejection>,
-    mut request: Request,
+    request: Request,
 ) -> Result<Response, NativeError> {
     let grant = grant(&state, &id, &query(q)?)?;
-    if let Some(node) = &grant.node {
-        if let Some(route) = state.engine.route_to_node(node).await? {
-            return Ok(state.forwarder.forward(&route, None, request).await?);
-        }
-    }
-    if state.engine.live_view_revoked(&id, grant.issued_at_ms) {
-        return Err(CommonError::Unauthorized.into());
-    }
+    let mut request = match at_sessions_node(&state, &id, &grant, request).await? {
+        Ok(request) => request,
+        Err(forwarded) => return Ok(forwarded),
+    };
     if !hyper_tungstenite::is_upgrade_request(&request) {
         return Err(EngineError::InvalidInput("expected a WebSocket upgrade".into()).into());
     }

@@ -1,4 +1,5 @@
-//! Rewind extracts: the newest part of a running ring, written as an MP4 of its own.
+//! Rewind extracts: the newest part of a running ring (or of a running recording, for a live
+//! viewer scrubbing back), written as an MP4 of its own.
 
 use std::time::Duration;
 
@@ -34,7 +35,45 @@ impl Engine {
                     "rewind is not enabled on this session; start a rewind ring first",
                 )
             })?;
-        let recording_id = recording_id.as_str();
+        self.extract_newest(session_id, &recording_id, duration)
+            .await
+    }
+
+    /// Writes the newest `duration` of whatever the session is capturing (its rewind ring, or
+    /// else a running recording) as an MP4 of its own, as [`Engine::extract_recent`] does: what
+    /// a live viewer scrubs back into.
+    ///
+    /// Errors: [`EngineError::Conflict`] when the session captures nothing,
+    /// [`EngineError::NotReady`] when no segment has closed yet.
+    pub async fn extract_recent_capture(
+        &self,
+        session_id: &str,
+        duration: Duration,
+    ) -> Result<StorageKey, EngineError> {
+        let capturing = [RecordingKind::RewindRing, RecordingKind::Replay]
+            .into_iter()
+            .find_map(|kind| {
+                self.capturing_recording_ids(session_id, kind)
+                    .into_iter()
+                    .next()
+            })
+            .ok_or_else(|| {
+                EngineError::conflict(
+                    "the session is neither recording nor keeping a rewind ring, so there is \
+                     nothing to scrub back into",
+                )
+            })?;
+        self.extract_newest(session_id, &capturing, duration).await
+    }
+
+    /// Writes the newest `duration` of `recording_id`'s stored segments as an MP4 under the
+    /// session.
+    async fn extract_newest(
+        &self,
+        session_id: &str,
+        recording_id: &str,
+        duration: Duration,
+    ) -> Result<StorageKey, EngineError> {
         let dest = session_object_key(session_id, "rewind", "mp4")?;
         let segment_secs = lock(&self.inner.recordings)
             .get(recording_id)
