@@ -20,7 +20,8 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BINARY = ROOT / "target" / "release" / "tapedeck"
+# The server under test: the release build, or another build named by TAPEDECK_BINARY.
+BINARY = Path(os.environ.get("TAPEDECK_BINARY", ROOT / "target" / "release" / "tapedeck"))
 # Where a root server keeps what its sessions write (`--sandbox-dir`'s default's parent); a test
 # server's own sandbox dir must lie below it, where the session user can reach it.
 SANDBOX_ROOT = Path("/var/lib/tapedeck-sessions")

@@ -6,7 +6,9 @@
 //                                         the player (play, seek to the middle), a deep link,
 //                                         test runs, the traffic table with filters and bodies
 //   node dashboard.mjs isolation <json>   signed in with another project's key: none of it
-// <json>: {url, key, session, recording, record, token, deep_link_t, shots, prefix}
+//   node dashboard.mjs timeline  <json>   a recording's timeline: its rows, bands and share
+//                                         box; each tap's row clicked to seek the video
+// <json>: {url, key, session, recording, record, token, deep_link_t, taps, shots, prefix}
 import { chromium } from 'playwright-core';
 
 const [mode, json] = process.argv.slice(2);
@@ -189,7 +191,53 @@ async function isolation() {
   });
 }
 
-const modes = { story, isolation };
+async function timeline() {
+  return withPage(async (page) => {
+    const seen = {};
+    await page.goto(`${input.url}/#/recordings/${input.recording}`);
+    await signIn(page, input.key);
+    await page.locator('table[aria-label=timeline] tr[data-kind]').first().waitFor(WAIT);
+    await page.waitForFunction(() => document.querySelector('video')?.readyState >= 1, null, WAIT);
+    seen.bands = await page.locator('.timeline-strip .band').count();
+    seen.rows = await page.$$eval('table[aria-label=timeline] tr[data-kind]', (rows) =>
+      rows.map((row) => ({
+        kind: row.dataset.kind,
+        clock: row.cells[0].innerText,
+        kind_text: row.cells[1].innerText,
+        detail: row.cells[2].innerText,
+        link: row.cells[3].querySelector('a')?.getAttribute('href') ?? null,
+      })),
+    );
+    seen.share_url = await page.inputValue('input[name=share-url]');
+    seen.har_buttons = await page.locator('.share button.har').allInnerTexts();
+    await shot(page, 'timeline');
+
+    // Each tap's row, clicked, seeks the video to the tap and becomes the current row.
+    seen.sought = [];
+    for (const tap of input.taps) {
+      const row = page.locator('table[aria-label=timeline] tr[data-kind=action]', { hasText: `(${tap.x}, ${tap.y})` });
+      const detail = await row.locator('td.detail').innerText();
+      await row.locator('td.detail').click();
+      // Done once the video is there and the page has caught up with it.
+      await page.waitForFunction(
+        (detail) => {
+          const v = document.querySelector('video');
+          return !v.seeking && document.querySelector('tr[aria-current=true] td.detail')?.innerText === detail;
+        },
+        detail,
+        WAIT,
+      );
+      seen.sought.push({
+        ...(await videoState(page)),
+        current: await page.locator('tr[aria-current=true] td.detail').innerText(),
+      });
+    }
+    await shot(page, 'timeline-sought');
+    return seen;
+  });
+}
+
+const modes = { story, isolation, timeline };
 try {
   console.log(JSON.stringify(await modes[mode]()));
 } catch (err) {

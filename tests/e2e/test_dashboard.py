@@ -1,8 +1,10 @@
 """The dashboard at `/`, in a real headless Chromium: a person signs in with an API key, finds
 the browser a test made among the sessions, its replay among the recordings, plays it and seeks,
 opens a deep link at a moment, and reads the request the test sent through the FAST proxy in the
-traffic table, body included. A key of another project sees none of it. Each page is saved as a
-screenshot under target/dashboard-screenshots/.
+traffic table, body included. Under a GBOX box's recording, the timeline shows the test's taps
+at their times with the request it sent meanwhile, and a tap's row seeks the video to it. A key
+of another project sees none of it. Each page is saved as a screenshot under
+target/dashboard-screenshots/.
 
 The static side is checked over plain HTTP: the embedded assets' types and caching, the API
 still answering beside them, and Range requests on the presigned video URL the player uses."""
@@ -12,10 +14,13 @@ import json
 import re
 import subprocess
 import threading
+import time
 import uuid
+from datetime import datetime
 
 import httpx
 import pytest
+from gbox_sdk import GboxSDK
 
 from conftest import API_KEY, E2E, ROOT, QuietServer, wait_until
 
@@ -118,6 +123,40 @@ def traffic(server):
 
 
 @pytest.fixture(scope="module")
+def tapped(server, pages, echo_app):
+    """A finished recording of a GBOX box showing a page that changes only when tapped: three
+    clicks two seconds apart, each with its wall time, and between the first two a GET through
+    the proxy in a FAST test run."""
+    box = GboxSDK(api_key=API_KEY, base_url=f"{server.url}/gbox").create(type="linux", wait=True)
+    try:
+        box.browser.open_tab(f"{pages}/taps.html")
+        box.action.recording.start()
+        taps = []
+        for i, (x, y) in enumerate([(300, 300), (700, 450), (500, 250)]):
+            time.sleep(2)
+            taps.append({"x": x, "y": y, "wall": time.time()})
+            box.action.click(x=x, y=y)
+            if i == 0:
+                time.sleep(0.5)
+                run = server.fast("POST", "/test_run", json={"name": "timeline", "allowed_hosts": "127.0.0.1"})
+                assert run.status_code == 200, run.text
+                run = run.json()["body"]
+                path = f"/timeline/{uuid.uuid4().hex[:10]}"
+                with httpx.Client(proxy=server.proxy_url, timeout=30) as client:
+                    request_wall = time.time()
+                    assert client.get(f"{echo_app.url}{path}").status_code == 200
+                assert server.fast("POST", f"/test_run/{run['id']}/action/stop").status_code == 200
+        time.sleep(1)
+        box.action.recording.stop()
+        [recording] = server.native("GET", f"/sessions/{box.data.id}/recordings").json()["items"]
+        assert recording["state"] == "finished", recording
+        yield {"recording": recording, "taps": taps, "record": run["test_record_id"],
+               "request": {"url": f"{echo_app.url}{path}", "wall": request_wall}}
+    finally:
+        box.terminate()
+
+
+@pytest.fixture(scope="module")
 def other_key(server):
     """A key of another project, made by the admin key; revoked afterwards."""
     made = server.native("POST", "/keys", json={"name": "dashboard-other", "project": "dashboard-other"})
@@ -187,6 +226,44 @@ def test_a_person_watches_a_session_live_then_reviews_its_replay_and_its_traffic
     assert json.loads(seen["request_body"]) == {"sku": traffic["token"], "qty": 2}
     assert json.loads(seen["response_body"]) == {"received": {"sku": traffic["token"], "qty": 2}}
     assert seen["no_match"] == "No exchanges match."
+
+
+def video_seconds(wall: float, recording: dict) -> float:
+    """Seconds into the recording's video of the wall-clock instant `wall`."""
+    started = datetime.fromisoformat(recording["started_at"].replace("Z", "+00:00"))
+    return wall - started.timestamp()
+
+
+def clock_seconds(clock: str) -> float:
+    """The seconds of a `m:ss.s` clock."""
+    minutes, seconds = clock.split(":")
+    return int(minutes) * 60 + float(seconds)
+
+
+def test_the_timeline_under_a_gbox_recording_shows_its_taps_and_traffic_and_seeks_to_them(server, tapped):
+    recording = tapped["recording"]
+    taps = [{"x": t["x"], "y": t["y"], "at": video_seconds(t["wall"], recording)} for t in tapped["taps"]]
+    seen = drive("timeline", url=server.url, key=API_KEY, recording=recording["id"], taps=taps)
+
+    assert seen["bands"] >= 1, "no activity band on the strip"
+    actions = [r for r in seen["rows"] if r["kind"] == "action"]
+    assert len(actions) == len(taps), seen["rows"]
+    for tap, row, sought in zip(taps, actions, seen["sought"]):
+        assert f"click_mouse ({tap['x']}, {tap['y']}) left" in row["detail"], row
+        assert "action · API" in row["kind_text"], row
+        assert abs(clock_seconds(row["clock"]) - tap["at"]) < 0.5, (row, tap)
+        assert abs(sought["currentTime"] - tap["at"]) < 0.5, (sought, tap)
+        assert sought["current"] == row["detail"], sought
+
+    [request] = [r for r in seen["rows"] if r["kind"] == "request"]
+    assert request["detail"] == f"GET 200 {tapped['request']['url']}", request
+    assert abs(clock_seconds(request["clock"]) - video_seconds(tapped["request"]["wall"], recording)) < 0.5
+    assert request["link"].startswith(f"#/traffic/{tapped['record']}?exchange="), request
+    assert [r["kind"] for r in seen["rows"]] == ["action", "request", "action", "action"], seen["rows"]
+
+    assert "/files/" in seen["share_url"] and "sig=" in seen["share_url"]
+    assert httpx.get(seen["share_url"], headers={"Range": "bytes=0-9"}).status_code == 206
+    assert seen["har_buttons"] == [f"test record {tapped['record']}"]
 
 
 def test_another_projects_key_sees_none_of_it(server, recorded, traffic, other_key):
