@@ -106,6 +106,10 @@ export function Player(props: { id: string; t: number | null }) {
           {timeline && r?.duration_ms ? (
             <>
               <TimelineStrip duration={r.duration_ms / 1000} bands={timeline.bands} rows={timeline.rows} now={now} onSeek={seek} />
+              <p class="timeline-legend muted">
+                <span class="swatch band" /> screen changing <span class="swatch marker-action" /> action{' '}
+                <span class="swatch marker-request" /> request <span class="legend-hint">(click the strip or a row to seek)</span>
+              </p>
               {timeline.capped.length > 0 && (
                 <p class="scope">
                   The timeline stops after {MAX_PAGES} pages of {timeline.capped.join(' and ')}: later ones are not shown.

@@ -71,6 +71,8 @@ export function TimelineStrip(props: {
           <span
             key={band.start}
             class="band"
+            data-start={band.start}
+            data-end={band.end}
             style={{ left: percent(band.start, duration), width: percent(band.end - band.start, duration) }}
             title={`screen changing ${formatClock(band.start)}–${formatClock(band.end)}`}
           />
