@@ -233,6 +233,45 @@ async function timeline() {
       });
     }
     await shot(page, 'timeline-sought');
+
+    // Skip idle, played from the start of a band followed by an idle gap: how far the video
+    // got in how much wall time to reach the next band's lead-in. Then, still playing, a seek
+    // into that gap: the video stays there.
+    const gap = await page.$$eval('.timeline-strip .band', (bands) => {
+      const spans = bands.map((b) => [Number(b.dataset.start), Number(b.dataset.end)]);
+      const i = spans.findIndex((span, k) => k + 1 < spans.length && spans[k + 1][0] - span[1] > 1.5);
+      return i < 0 ? null : [spans[i][0], spans[i][1], spans[i + 1][0]];
+    });
+    if (!gap) throw new Error('no idle gap between the bands');
+    const [from, idle, next] = gap;
+    await page.check('input[name=skip-idle]');
+    const seekTo = (t) =>
+      page.evaluate(
+        (t) =>
+          new Promise((done) => {
+            const v = document.querySelector('video');
+            v.addEventListener('seeked', done, { once: true });
+            v.currentTime = t;
+          }),
+        t,
+      );
+    await seekTo(from);
+    const started = { wall: Date.now(), video: (await videoState(page)).currentTime };
+    await page.evaluate(() => document.querySelector('video').play());
+    await page.waitForFunction((t) => document.querySelector('video').currentTime >= t, next - 0.3, WAIT);
+    const reached = { wall: Date.now(), video: (await videoState(page)).currentTime };
+    await seekTo(idle + 0.2);
+    const held = { wall: Date.now(), video: (await videoState(page)).currentTime };
+    await page.waitForTimeout(600);
+    const after = { wall: Date.now(), video: (await videoState(page)).currentTime };
+    await page.evaluate(() => document.querySelector('video').pause());
+    seen.skip = {
+      gap: [idle, next],
+      video: reached.video - started.video,
+      wall: (reached.wall - started.wall) / 1000,
+      held_video: after.video - held.video,
+      held_wall: (after.wall - held.wall) / 1000,
+    };
     return seen;
   });
 }
