@@ -1,6 +1,7 @@
 // The timeline under a recording: its session's actions and the project's traffic while it
 // ran, on the video's own time axis, with the activity bands that show when its screen
-// changed. Everything here is plain data in, plain data out; the player draws it.
+// changed. Past loading (which takes its GET as a parameter), everything here is plain data in,
+// plain data out; the player draws it.
 
 import {
   getJson,
