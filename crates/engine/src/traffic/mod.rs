@@ -152,7 +152,7 @@ impl Engine {
         if !baselines.is_empty() {
             let counters = &self.inner.counters;
             let stored = baselines.len() as u64;
-            match self.inner.meta.insert_baselines(&mut baselines).await {
+            match self.inner.meta.insert_baselines(&baselines).await {
                 Ok(()) => Counters::add(&counters.baselines_recorded, stored),
                 Err(e) => {
                     tracing::error!(error = %e, lost = stored, "could not store baselines");

@@ -99,6 +99,13 @@ fn exchange_from_row(row: &AnyRow) -> Result<ExchangeSummary, StoreError> {
     })
 }
 
+/// Columns one baseline row binds.
+const BASELINE_COLUMNS: usize = 12;
+/// Rows per `INSERT`. sqlx finds each SQLite parameter by name among the statement's, so a
+/// bind costs in proportion to the statement's parameters: a few hundred of them (16 rows) is
+/// where fewer round trips stop paying.
+const BASELINES_PER_INSERT: usize = 16;
+
 impl SqlMetadata {
     /// `SQL` that is true when the bytes in `param` occur in the blob `column`.
     fn blob_contains(&self, column: &str, param: &str) -> String {
@@ -241,29 +248,43 @@ impl TrafficMetadata for SqlMetadata {
         rows.iter().map(run_from_row).collect()
     }
 
-    async fn insert_baselines(&self, baselines: &mut [Baseline]) -> Result<(), StoreError> {
+    async fn insert_baselines(&self, baselines: &[Baseline]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        for b in baselines.iter_mut() {
-            b.id = sqlx::query_scalar(
+        // Many rows per statement: each statement is a round trip to the database (SQLite's
+        // runs on a worker thread), which one row per statement made the recording's cost.
+        for chunk in baselines.chunks(BASELINES_PER_INSERT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|row| {
+                    let params: Vec<String> = (1..=BASELINE_COLUMNS)
+                        .map(|column| format!("${}", row * BASELINE_COLUMNS + column))
+                        .collect();
+                    format!("({})", params.join(", "))
+                })
+                .collect();
+            let sql = format!(
                 "INSERT INTO baselines (test_record_id, started_at, duration_ms, method, url,
                     request_headers, request_body, request_truncated, status, response_headers,
                     response_body, response_truncated)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
-            )
-            .bind(b.test_record_id)
-            .bind(micros(b.started_at))
-            .bind(b.duration_ms as i64)
-            .bind(&b.method)
-            .bind(&b.url)
-            .bind(json(&b.request_headers)?)
-            .bind(&b.request_body)
-            .bind(b.request_truncated)
-            .bind(i64::from(b.status))
-            .bind(json(&b.response_headers)?)
-            .bind(&b.response_body)
-            .bind(b.response_truncated)
-            .fetch_one(&mut *tx)
-            .await?;
+                 VALUES {}",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for b in chunk {
+                query = query
+                    .bind(b.test_record_id)
+                    .bind(micros(b.started_at))
+                    .bind(b.duration_ms as i64)
+                    .bind(b.method.as_str())
+                    .bind(b.url.as_str())
+                    .bind(json(&b.request_headers)?)
+                    .bind(b.request_body.as_slice())
+                    .bind(b.request_truncated)
+                    .bind(i64::from(b.status))
+                    .bind(json(&b.response_headers)?)
+                    .bind(b.response_body.as_slice())
+                    .bind(b.response_truncated);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -475,8 +496,13 @@ mod tests {
             .is_empty());
 
         let mut baselines = [baseline(record.id, true), baseline(record.id, false)];
-        db.insert_baselines(&mut baselines).await.unwrap();
-        assert!(baselines[0].id > 0 && baselines[1].id > baselines[0].id);
+        db.insert_baselines(&baselines).await.unwrap();
+        // Ids are assigned in the order the baselines were given.
+        let stored = db.baselines_after(record.id, 0, 10).await.unwrap();
+        assert!(stored[0].id > 0 && stored[1].id > stored[0].id);
+        for (baseline, stored) in baselines.iter_mut().zip(&stored) {
+            baseline.id = stored.id;
+        }
         assert_eq!(
             db.baselines_after(record.id, 0, 10).await.unwrap(),
             baselines
@@ -537,7 +563,7 @@ mod tests {
             exchange("GET", "http://app.test.evil/x", 404, b""),
             exchange("DELETE", "http://other/items/1", 500, b""),
         ];
-        db.insert_baselines(&mut baselines).await.unwrap();
+        db.insert_baselines(&baselines).await.unwrap();
         let ids = |filter: ExchangeFilter, limit: u32, offset: u64| {
             let db = db.clone();
             async move {

@@ -72,8 +72,9 @@ pub trait TrafficMetadata: Send + Sync {
     /// Test runs still `running`, those of `project`'s records only when given: what a restart
     /// interrupts (every project), and what a project's new run replaces.
     async fn running_test_runs(&self, project: Option<&str>) -> Result<Vec<TestRun>, StoreError>;
-    /// Appends baselines, in one transaction, assigning their ids.
-    async fn insert_baselines(&self, baselines: &mut [Baseline]) -> Result<(), StoreError>;
+    /// Appends baselines in one transaction; the store assigns their ids, increasing in the
+    /// order given.
+    async fn insert_baselines(&self, baselines: &[Baseline]) -> Result<(), StoreError>;
     /// Up to `limit` of a record's baselines with ids above `after_id`, in the order they were
     /// recorded: one page of a record, which may be far larger than memory.
     async fn baselines_after(
