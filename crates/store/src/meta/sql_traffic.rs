@@ -498,10 +498,10 @@ mod tests {
         let mut baselines = [baseline(record.id, true), baseline(record.id, false)];
         db.insert_baselines(&baselines).await.unwrap();
         // Ids are assigned in the order the baselines were given.
-        let stored = db.baselines_after(record.id, 0, 10).await.unwrap();
-        assert!(stored[0].id > 0 && stored[1].id > stored[0].id);
-        for (baseline, stored) in baselines.iter_mut().zip(&stored) {
-            baseline.id = stored.id;
+        let rows = db.baselines_after(record.id, 0, 10).await.unwrap();
+        assert!(rows[0].id > 0 && rows[1].id > rows[0].id);
+        for (baseline, row) in baselines.iter_mut().zip(&rows) {
+            baseline.id = row.id;
         }
         assert_eq!(
             db.baselines_after(record.id, 0, 10).await.unwrap(),
@@ -552,7 +552,7 @@ mod tests {
             response_headers: vec![("Content-Type".into(), "text/plain".into())],
             ..baseline(record.id, false)
         };
-        let mut baselines = [
+        let baselines = [
             exchange("GET", "http://app.test:8000/items", 200, b""),
             exchange(
                 "POST",
@@ -575,7 +575,9 @@ mod tests {
                 (ids, page.has_more)
             }
         };
-        let id = |i: usize| baselines[i].id;
+        let stored = db.baselines_after(record.id, 0, 10).await.unwrap();
+        assert_eq!(stored.len(), baselines.len());
+        let id = |i: usize| stored[i].id;
         let all = ExchangeFilter::default();
         assert_eq!(ids(all.clone(), 2, 0).await, (vec![id(0), id(1)], true));
         assert_eq!(ids(all, 2, 2).await, (vec![id(2), id(3)], false));
@@ -624,7 +626,10 @@ mod tests {
         assert_eq!(summary.response_content_type.as_deref(), Some("text/plain"));
         assert_eq!(
             db.get_baseline(record.id, id(1)).await.unwrap().as_ref(),
-            Some(&baselines[1])
+            Some(&Baseline {
+                id: id(1),
+                ..baselines[1].clone()
+            })
         );
         assert!(db
             .get_baseline(record.id + 1, id(1))
