@@ -8,6 +8,8 @@
 //   node dashboard.mjs isolation <json>   signed in with another project's key: none of it
 //   node dashboard.mjs timeline  <json>   a recording's timeline: its rows, bands and share
 //                                         box; each tap's row clicked to seek the video
+//   node dashboard.mjs wall      <json>   the sessions page's wall: the session's thumbnail
+//                                         shows and is fetched again
 // <json>: {url, key, session, recording, record, token, deep_link_t, taps, shots, prefix}
 import { chromium } from 'playwright-core';
 
@@ -276,7 +278,26 @@ async function timeline() {
   });
 }
 
-const modes = { story, isolation, timeline };
+async function wall() {
+  return withPage(async (page) => {
+    await page.goto(`${input.url}/#/sessions?view=wall`);
+    await signIn(page, input.key);
+    const image = `figure[data-session-id="${input.session}"] img.thumbnail`;
+    await page.locator(image).waitFor(WAIT);
+    await page.waitForFunction((sel) => document.querySelector(sel).naturalWidth > 0, image, WAIT);
+    const first = await page.evaluate((sel) => {
+      const img = document.querySelector(sel);
+      return { src: img.src, width: img.naturalWidth, height: img.naturalHeight };
+    }, image);
+    // About once a second the picture is fetched again, as a new object URL.
+    await page.waitForFunction(([sel, src]) => document.querySelector(sel).src !== src, [image, first.src], WAIT);
+    const table_hidden = await page.locator('table[aria-label=sessions]').isHidden();
+    await shot(page, 'sessions-wall');
+    return { thumbnail: first, table_hidden };
+  });
+}
+
+const modes = { story, isolation, timeline, wall };
 try {
   console.log(JSON.stringify(await modes[mode]()));
 } catch (err) {

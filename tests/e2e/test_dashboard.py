@@ -273,6 +273,30 @@ def test_the_timeline_under_a_gbox_recording_shows_its_taps_and_traffic_and_seek
     assert seen["har_buttons"] == [f"test record {tapped['record']}"]
 
 
+def test_a_wall_of_screens_shows_each_running_sessions_thumbnail(server, recorded, other_key, tmp_path):
+    session = recorded["session"]
+    answer = server.native("GET", f"/sessions/{session['id']}/thumbnail")
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "image/jpeg" and answer.headers["cache-control"] == "no-store"
+    jpeg = tmp_path / "thumbnail.jpg"
+    jpeg.write_bytes(answer.content)
+    # 800×600 shrunk by 3 to fit 320 wide; the ticking page is white with dark text.
+    pixels = subprocess.run(["ffmpeg", "-v", "error", "-i", str(jpeg), "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                            capture_output=True, check=True).stdout
+    assert len(pixels) == 266 * 200, len(pixels)
+    assert sum(pixels) / len(pixels) > 180 and min(pixels) < 100, "a white page with dark text"
+    for width in (8, 2000):
+        refused = server.native("GET", f"/sessions/{session['id']}/thumbnail", params={"width": width})
+        assert refused.status_code == 400 and "out of range" in refused.json()["message"], refused.text
+    other = httpx.get(f"{server.url}/v1/sessions/{session['id']}/thumbnail",
+                      headers={"Authorization": f"Bearer {other_key}"})
+    assert other.status_code == 404, other.text
+
+    seen = drive("wall", url=server.url, key=API_KEY, session=session["id"])
+    assert (seen["thumbnail"]["width"], seen["thumbnail"]["height"]) == (266, 200), seen
+    assert seen["table_hidden"], seen
+
+
 def test_another_projects_key_sees_none_of_it(server, recorded, traffic, other_key):
     seen = drive("isolation", url=server.url, key=other_key, prefix="other-project-",
                  recording=recorded["recording"]["id"], record=traffic["record"])
