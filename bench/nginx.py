@@ -4,6 +4,7 @@ a certificate from a throwaway test CA, HTTPS on any host name under `bench.test
     /1k   1 KiB          /64k   64 KiB          anything else   404
 """
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -49,7 +50,9 @@ class Nginx:
         # One line per request served: the ground truth a recording's count is checked on.
         self.log = self.dir / "access.log"
         temp = " ".join(f"{k}_temp_path {self.dir / k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        # The worker runs as the harness's user: the files sit in its private temporary directory.
         (self.dir / "nginx.conf").write_text(f"""
+user {getpass.getuser()};
 worker_processes 1;
 pid {self.dir / 'nginx.pid'};
 error_log {self.dir / 'error.log'};

@@ -1,63 +1,37 @@
-"""Recording proxies under the same load: direct, through Tapedeck's proxy while a FAST test
-run records every request, and through mitmproxy's `mitmdump -w` (which records every flow).
+"""Recording proxies under the same load, side by side in one run: direct to the upstream,
+through Tapedeck's proxy while a FAST test run records every request, and through mitmproxy's
+`mitmdump -w` (which records every flow).
 
-One local upstream (a threaded Python HTTP server answering 1 KiB of JSON) and one load generator
-(C threads, each with a keep-alive httpx client) serve every mode in the same run."""
+The upstream is nginx (one worker) serving 1 KiB and 64 KiB bodies; the load generator is wrk
+(C, two threads, 32 keep-alive connections), speaking to a proxy in absolute form. Each mode
+reports throughput, the proxy's own CPU per 1,000 requests, and, for Tapedeck, the baselines
+recorded against the requests nginx served while it ran."""
 
 import socket
 import subprocess
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import wrk
+from common import ROOT, cpu_ticks, TICKS
+from nginx import Nginx
 
-from common import ROOT, QuietServer
-
-PAYLOAD = b'{"data":"' + b"x" * 1000 + b'"}'
 MITMDUMP = ROOT / ".venv-mitmproxy" / "bin" / "mitmdump"
+CONNECTIONS = 32
+TAPEDECK = "Tapedeck proxy, recording"
+MITM = "mitmproxy `mitmdump -w`"
 
 
-class Upstream(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in two writes; without this, Nagle plus delayed ACKs add 40 ms.
-    disable_nagle_algorithm = True
+@dataclass
+class Sample:
+    """One timed load: requests/s, the proxy's CPU ms per 1,000 requests (none direct), and
+    what nginx served and the recorder kept (Tapedeck only)."""
 
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(PAYLOAD)))
-        self.end_headers()
-        self.wfile.write(PAYLOAD)
-
-
-def load(url: str, proxy, requests: int, clients: int):
-    """Returns (requests/s, sorted latencies in ms)."""
-    per_client = requests // clients
-
-    def work(_):
-        latencies = []
-        with httpx.Client(proxy=proxy, timeout=30) as client:
-            for i in range(per_client):
-                start = time.perf_counter()
-                response = client.get(f"{url}?i={i}")
-                latencies.append((time.perf_counter() - start) * 1000)
-                assert response.status_code == 200 and len(response.content) == len(PAYLOAD)
-        return latencies
-
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=clients) as pool:
-        latencies = sorted(x for chunk in pool.map(work, range(clients)) for x in chunk)
-    return len(latencies) / (time.perf_counter() - started), latencies
-
-
-def pct(values, q):
-    return values[min(len(values) - 1, int(q * len(values)))]
+    rps: float
+    cpu_per_1000: float | None
+    served: int
+    recorded: int | None = None
 
 
 class Mitmdump:
@@ -68,6 +42,7 @@ class Mitmdump:
         self.flows = work / "mitm.flows"
         self.proc = subprocess.Popen([str(MITMDUMP), "--listen-host", "127.0.0.1", "--listen-port", str(self.port),
                                       "-w", str(self.flows), "-q"], stdout=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -82,23 +57,43 @@ class Mitmdump:
         self.proc.wait(timeout=30)
 
 
-def proxies(server, work: Path, requests: int, clients: int, runs: int):
-    """{mode: [(req/s, latencies)]} over `runs` rounds of every mode."""
-    httpd = QuietServer(("127.0.0.1", 0), Upstream)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{httpd.server_address[1]}/item"
+def timed(target: str, urls: list[str], secs: float, nginx: Nginx, pid: int | None) -> Sample:
+    """wrk against `target` for `secs`; CPU of process `pid` (all its threads) meanwhile."""
+    served = nginx.served()
+    ticks = cpu_ticks(pid) if pid else 0
+    result = wrk.through(target, urls, CONNECTIONS, secs)
+    cpu_ms = (cpu_ticks(pid) - ticks) * 1000 / TICKS if pid else None
+    served = nginx.served() - served
+    assert result["non_2xx"] == 0 and result["errors"] == 0, result
+    per_1000 = cpu_ms * 1000 / result["requests"] if cpu_ms is not None else None
+    return Sample(result["rps"], per_1000, served)
+
+
+def proxies(server, work: Path, secs: float, runs: int) -> dict:
+    """{(mode, body): [Sample]} over `runs` rounds of every mode, 1 KiB and 64 KiB bodies."""
+    nginx = Nginx(work)
     mitm = Mitmdump(work)
-    results = {"direct": [], "Tapedeck proxy, recording": [], "mitmproxy `mitmdump -w`": []}
+    results = {}
     try:
         for _ in range(runs):
-            results["direct"].append(load(url, None, requests, clients))
-            run = server.fast("POST", "/test_run", json={"name": "bench"}).json()["body"]
-            results["Tapedeck proxy, recording"].append(load(url, server.proxy_url, requests, clients))
-            stopped = server.fast("POST", f"/test_run/{run['id']}/action/stop").json()["body"]
-            assert stopped["baseline_count"] == requests // clients * clients, stopped
-            results["mitmproxy `mitmdump -w`"].append(load(url, f"http://127.0.0.1:{mitm.port}", requests, clients))
+            for body in ("1k", "64k"):
+                # Distinct URLs, so nothing along the way can answer from a cache.
+                urls = [f"{nginx.url(body)}?n={i}" for i in range(16)]
+                direct = [u.removeprefix(f"http://127.0.0.1:{nginx.http_port}") for u in urls]
+                results.setdefault(("direct", body), []).append(
+                    timed(f"http://127.0.0.1:{nginx.http_port}", direct, secs, nginx, None))
+                run = server.fast("POST", "/test_run", json={"name": "bench", "allowed_hosts": "127.0.0.1"})
+                run = run.json()["body"]
+                sample = timed(server.proxy_url, urls, secs, nginx, server.proc.pid)
+                stopped = server.fast("POST", f"/test_run/{run['id']}/action/stop").json()["body"]
+                sample.recorded = stopped["baseline_count"]
+                # Its testing phase replays the baselines against nginx: let it end first.
+                while server.fast("GET", f"/test_run/{run['id']}").json()["body"]["state"] == "running":
+                    time.sleep(0.2)
+                results.setdefault((TAPEDECK, body), []).append(sample)
+                results.setdefault((MITM, body), []).append(timed(mitm.url, urls, secs, nginx, mitm.proc.pid))
     finally:
         mitm.close()
-        httpd.shutdown()
-    assert mitm.flows.stat().st_size > requests * len(PAYLOAD) // 2, "mitmdump recorded nothing"
+        nginx.close()
+    assert mitm.flows.stat().st_size > 0, "mitmdump recorded nothing"
     return results

@@ -12,7 +12,7 @@ BENCHMARKS.md (between its `bench:figures` markers) with them, the command, date
 3. capacity: 8 static and 4 busy sessions recorded at once, and the frames each video kept;
 4. MiB per minute on the static page, from a minute of video by every recorder at once;
 5. create → CDP-connectable latency, cold and from the warm pool;
-6. recording-proxy throughput and latency: direct, Tapedeck, mitmproxy `mitmdump -w`.
+6. recording-proxy throughput and CPU (nginx upstream, wrk): direct, Tapedeck, `mitmdump -w`.
 The 300 s recordings run in the background while the CPU scenarios run (all CPU figures are
 per process, so they are not charged for it). Full run: about 12 minutes on 2 cores.
 """
@@ -113,8 +113,8 @@ def main():
             cold, warm = latency.create_latency(server, 1 if smoke else 5)
             print(f"[{time.monotonic() - begun:4.0f} s] create latency", flush=True)
 
-            requests = 400 if smoke else 4000
-            proxies = proxy.proxies(server, work, requests, 8, args.runs)
+            proxy_secs = 2 if smoke else 8
+            proxies = proxy.proxies(server, work, proxy_secs, args.runs)
             print(f"[{time.monotonic() - begun:4.0f} s] proxies", flush=True)
         finally:
             playwright.close()
@@ -126,7 +126,7 @@ def main():
     out += capacity_table(caps, cap_secs)
     out += size_table(minute, size_secs)
     out += create_table(cold, warm)
-    out += proxy_table(proxies, requests, args.runs)
+    out += proxy_table(proxies, proxy_secs, args.runs)
     out += targets_table(cpu, minute, stops, caps, cold, warm)
     text = "\n".join(out)
     print(text)
@@ -190,18 +190,21 @@ def create_table(cold, warm):
             f"| warm pool (`--warm-pool 1`) | {latency.describe(warm)} |", ""]
 
 
-def proxy_table(results, requests, runs):
-    direct50 = statistics.median(proxy.pct(l, 0.5) for _, l in results["direct"])
-    direct99 = statistics.median(proxy.pct(l, 0.99) for _, l in results["direct"])
-    rows = ["### 6. Recording proxies (plain HTTP, 1 KiB answers)", "",
-            f"| mode ({requests} GETs, 8 clients, {runs} runs) | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms |",
-            "|---|---|---|---|---|---|"]
-    for mode, samples in results.items():
-        p50 = [proxy.pct(l, 0.5) for _, l in samples]
-        p99 = [proxy.pct(l, 0.99) for _, l in samples]
-        rows.append(f"| {mode} | {summary([r for r, _ in samples], lambda v: f'{v:.0f}')} "
-                    f"| {summary(p50, lambda v: f'{v:.1f}')} | {summary(p99, lambda v: f'{v:.1f}')} "
-                    f"| {statistics.median(p50) - direct50:.1f} | {statistics.median(p99) - direct99:.1f} |")
+def proxy_table(results, secs, runs):
+    rows = [f"### 6. Recording proxies (plain HTTP, nginx upstream, wrk: 32 keep-alive connections, {secs:g} s, {runs} runs)", "",
+            "| body | mode | req/s | ÷ direct | Tapedeck ÷ this | proxy CPU ms per 1,000 requests | recorded / served by nginx |",
+            "|---|---|---|---|---|---|---|"]
+    for body in ("1k", "64k"):
+        direct = statistics.median(s.rps for s in results[("direct", body)])
+        ours = statistics.median(s.rps for s in results[(proxy.TAPEDECK, body)])
+        for mode in ("direct", proxy.TAPEDECK, proxy.MITM):
+            samples = results[(mode, body)]
+            rps = statistics.median(s.rps for s in samples)
+            cpu = [s.cpu_per_1000 for s in samples if s.cpu_per_1000 is not None]
+            kept = [f"{s.recorded} / {s.served}" for s in samples if s.recorded is not None]
+            rows.append(f"| {body.replace('k', ' KiB')} | {mode} | {summary([s.rps for s in samples], lambda v: f'{v:.0f}')} "
+                        f"| {rps / direct:.2f}× | {ratio(ours, rps):.2f}× "
+                        f"| {summary(cpu, lambda v: f'{v:.0f}') if cpu else '–'} | {', '.join(kept) or '–'} |")
     return rows + [""]
 
 

@@ -22,7 +22,7 @@ request = function()
 end
 """)
     try:
-        out = subprocess.run(["wrk", f"-c{connections}", f"-t{threads}", f"-d{secs}s", "-s", script.name, target],
+        out = subprocess.run(["wrk", f"-c{connections}", f"-t{threads}", f"-d{max(1, round(secs))}s", "-s", script.name, target],
                              capture_output=True, text=True, check=True, timeout=secs + 60).stdout
     finally:
         Path(script.name).unlink()
