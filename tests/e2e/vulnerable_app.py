@@ -1,0 +1,372 @@
+"""A deliberately vulnerable web app for testing Tapedeck's security tests (issue #17).
+
+Every vulnerability is here once, under /vuln/..., and has a safe twin under /safe/... with
+the same endpoint shape, which escapes, parameterises or refuses instead. A test records
+baselines of both and expects findings on the first and none on the second.
+
+Listen on loopback only. Standard library only: http.server, sqlite3, xml.etree (with
+external entities resolved by hand, as a careless app would), subprocess (the shell step runs
+as the unprivileged user nobody when started as root, and always under a timeout).
+
+Every request is logged as (host, method, path). Tests use the log to prove that no test
+request went to a host outside the allowed hosts.
+
+    python3 vulnerable_app.py --port 8000
+
+    from vulnerable_app import VulnerableApp
+    with VulnerableApp() as app:      # port 0: any free port
+        app.url                       # http://127.0.0.1:<port>
+        app.requests                  # [(host, method, path), ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+ORDERS = [("bob", "tea"), ("bob", "cake"), ("alice", "coffee")]
+SHELL_TIMEOUT_S = 5
+FETCH_TIMEOUT_S = 3
+INDEX = """<!doctype html><html><body><h1>Vulnerable app</h1><ul>
+<li><a href="/vuln/xss/text?q=tea">xss text</a> <a href="/safe/xss/text?q=tea">safe</a></li>
+<li><a href="/vuln/xss/attr?q=tea">xss attribute</a> <a href="/safe/xss/attr?q=tea">safe</a></li>
+<li><a href="/vuln/xss/js?q=tea">xss js string</a> <a href="/safe/xss/js?q=tea">safe</a></li>
+<li><a href="/vuln/sqli/query?name=bob">sqli query</a> <a href="/safe/sqli/query?name=bob">safe</a></li>
+<li>POST /vuln/sqli/form name=bob, POST /vuln/sqli/json {"name":"bob"} (and /safe/...)</li>
+<li><a href="/vuln/file?name=report.txt">path traversal</a> <a href="/safe/file?name=report.txt">safe</a></li>
+<li><a href="/vuln/ping?host=127.0.0.1">command injection</a> <a href="/safe/ping?host=127.0.0.1">safe</a></li>
+<li><a href="/vuln/fetch?url=http://127.0.0.1/">ssrf</a> <a href="/safe/fetch?url=http://127.0.0.1/">safe</a></li>
+<li>POST /vuln/xxe &lt;order&gt;&lt;item&gt;tea&lt;/item&gt;&lt;/order&gt; (and /safe/xxe)</li>
+<li><a href="/vuln/redirect?next=/">open redirect</a> <a href="/safe/redirect?next=/">safe</a></li>
+<li><a href="/vuln/greet?name=bob">ssti</a> <a href="/safe/greet?name=bob">safe</a></li>
+<li><a href="/vuln/lang?l=en">crlf</a> <a href="/safe/lang?l=en">safe</a></li>
+</ul></body></html>"""
+
+
+def page(title: str, inner: str) -> str:
+    return f"<!doctype html><html><head><title>{title}</title></head><body>{inner}</body></html>"
+
+
+def js_string(value: str) -> str:
+    """A JSON string that is also safe inside <script>: no quote, <, > or & left raw."""
+    return (
+        json.dumps(value)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("'", "\\u0027")
+    )
+
+
+def orders_db() -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE orders (name TEXT, item TEXT)")
+    db.executemany("INSERT INTO orders VALUES (?, ?)", ORDERS)
+    return db
+
+
+def find_orders(name: str, safe: bool) -> list[str]:
+    """Items ordered by `name`; the unsafe way builds the SQL by string concatenation."""
+    with orders_db() as db:
+        if safe:
+            rows = db.execute("SELECT item FROM orders WHERE name = ?", (name,))
+        else:
+            rows = db.execute("SELECT item FROM orders WHERE name = '" + name + "'")
+        return [r[0] for r in rows]
+
+
+ARITHMETIC = re.compile(r"^[\d\s+\-*/().]+$")
+
+
+def render(template: str, variables: dict[str, str]) -> str:
+    """A tiny template engine: {{ name }} is a variable, {{ 7*7 }} is evaluated arithmetic."""
+
+    def one(match: re.Match) -> str:
+        expr = match.group(1).strip()
+        if expr in variables:
+            return html.escape(variables[expr])
+        if ARITHMETIC.match(expr):
+            return str(eval(expr, {"__builtins__": {}}, {}))  # noqa: S307 - arithmetic only
+        return match.group(0)
+
+    return re.sub(r"\{\{(.*?)\}\}", one, template)
+
+
+ENTITY = re.compile(r'<!ENTITY\s+(\w+)\s+SYSTEM\s+"([^"]*)"\s*>')
+
+
+def fetch(url: str) -> str:
+    if url.startswith("file://"):
+        with open(urllib.parse.urlparse(url).path, errors="replace") as f:
+            return f.read(4096)
+    with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_S) as r:  # noqa: S310 - the bug
+        return r.read(4096).decode(errors="replace")
+
+
+def resolve_external_entities(body: str) -> str:
+    """What a careless XML parser does: fetch each SYSTEM entity and put its text in place."""
+    for name, uri in ENTITY.findall(body):
+        try:
+            text = fetch(uri)
+        except Exception as e:  # noqa: BLE001 - the app shows what went wrong
+            text = f"[{e}]"
+        body = body.replace(f"&{name};", html.escape(text))
+    return re.sub(r"<!DOCTYPE[^\[>]*(\[.*?\])?\s*>", "", body, flags=re.S)
+
+
+def shell_as_nobody(command: str) -> str:
+    """Runs a shell command line as nobody (when we can switch user) under a timeout."""
+    argv = ["sh", "-c", command]
+    if os.geteuid() == 0:
+        argv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", *argv]
+    try:
+        done = subprocess.run(  # noqa: S603 - the bug, contained
+            argv, capture_output=True, text=True, timeout=SHELL_TIMEOUT_S, cwd="/", env={"PATH": "/usr/bin:/bin"}
+        )
+        return done.stdout + done.stderr
+    except subprocess.TimeoutExpired:
+        return "timed out"
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Routes /vuln/<name> and /safe/<name> to one method per vulnerability."""
+
+    server: AppServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.route()
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.route()
+
+    def route(self) -> None:
+        self.server.record(self.headers.get("Host", ""), self.command, self.path)
+        url = urllib.parse.urlsplit(self.path)
+        self.query = {k: v[0] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        self.body = self.rfile.read(length) if length else b""
+        if url.path == "/":
+            return self.send(200, INDEX)
+        parts = url.path.strip("/").split("/")
+        if len(parts) < 2 or parts[0] not in ("vuln", "safe"):
+            return self.send(404, page("Not found", "<p>Not found</p>"))
+        handler = getattr(self, "page_" + "_".join(parts[1:]), None)
+        if handler is None:
+            return self.send(404, page("Not found", "<p>Not found</p>"))
+        try:
+            handler(parts[0] == "safe")
+        except Exception as e:  # noqa: BLE001 - errors are shown, as a careless app would
+            self.send(500, page("Error", f"<pre>{type(e).__module__}.{type(e).__name__}: {html.escape(str(e))}</pre>"))
+
+    def send(self, status: int, body: str, content_type: str = "text/html; charset=utf-8", headers=()) -> None:
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    # Reflected XSS, in three contexts.
+
+    def page_xss_text(self, safe: bool) -> None:
+        q = self.query.get("q", "")
+        self.send(200, page("Search", f"<p>Results for {html.escape(q) if safe else q}</p>"))
+
+    def page_xss_attr(self, safe: bool) -> None:
+        q = self.query.get("q", "")
+        self.send(200, page("Search", f'<form><input name="q" value="{html.escape(q, quote=True) if safe else q}"></form>'))
+
+    def page_xss_js(self, safe: bool) -> None:
+        q = self.query.get("q", "")
+        literal = js_string(q) if safe else f'"{q}"'
+        self.send(200, page("Search", f"<script>var q = {literal}; document.title = q;</script><p>Searching</p>"))
+
+    # SQL injection (SQLite), in a query parameter, a form field and a JSON field.
+
+    def orders_page(self, name: str, safe: bool) -> None:
+        items = find_orders(name, safe)
+        self.send(200, page("Orders", "<h1>Orders</h1><ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"))
+
+    def page_sqli_query(self, safe: bool) -> None:
+        self.orders_page(self.query.get("name", ""), safe)
+
+    def page_sqli_form(self, safe: bool) -> None:
+        form = urllib.parse.parse_qs(self.body.decode(errors="replace"), keep_blank_values=True)
+        self.orders_page(form.get("name", [""])[0], safe)
+
+    def page_sqli_json(self, safe: bool) -> None:
+        name = str(json.loads(self.body or b"{}").get("name", ""))
+        self.send(200, json.dumps({"items": find_orders(name, safe)}), "application/json")
+
+    # Path traversal.
+
+    def page_file(self, safe: bool) -> None:
+        root = self.server.files
+        path = os.path.join(root, self.query.get("name", ""))
+        if safe and not os.path.realpath(path).startswith(os.path.realpath(root) + os.sep):
+            return self.send(404, page("Files", "<p>No such file</p>"))
+        with open(path, errors="replace") as f:
+            self.send(200, f.read(4096), "text/plain; charset=utf-8")
+
+    # Command injection: the host goes through a shell, or as one argument.
+
+    def page_ping(self, safe: bool) -> None:
+        host = self.query.get("host", "")
+        if safe:
+            out = subprocess.run(  # noqa: S603
+                ["echo", "pinging", host], capture_output=True, text=True, timeout=SHELL_TIMEOUT_S
+            ).stdout
+        else:
+            out = shell_as_nobody("echo pinging " + host)
+        self.send(200, page("Ping", f"<pre>{html.escape(out)}</pre>"))
+
+    # SSRF: the app fetches a URL it is given, or only its own.
+
+    def page_fetch(self, safe: bool) -> None:
+        url = self.query.get("url", "")
+        if safe and urllib.parse.urlsplit(url).netloc != self.server.own_netloc:
+            # The twin fetches only from itself: anything else, Tapedeck's canary included, is
+            # refused.
+            return self.send(400, page("Fetch", "<p>Host not allowed</p>"))
+        try:
+            text = fetch(url) if url.startswith(("http://", "https://")) else "unsupported"
+        except Exception as e:  # noqa: BLE001
+            text = f"[{e}]"
+        self.send(200, page("Fetch", f"<pre>{html.escape(text[:200])}</pre>"))
+
+    # XXE: external entities resolved, or any DOCTYPE refused.
+
+    def page_xxe(self, safe: bool) -> None:
+        body = self.body.decode(errors="replace")
+        if safe:
+            if "<!DOCTYPE" in body.upper():
+                return self.send(400, page("Order", "<p>DTDs are not accepted</p>"))
+        else:
+            body = resolve_external_entities(body)
+        root = ET.fromstring(body)
+        items = [html.escape(i.text or "") for i in root.iter("item")]
+        self.send(200, page("Order", "<p>Ordered: " + ", ".join(items) + "</p>"))
+
+    # Open redirect.
+
+    def page_redirect(self, safe: bool) -> None:
+        target = self.query.get("next", "/")
+        if safe and not (target.startswith("/") and not target.startswith(("//", "/\\"))):
+            target = "/"
+        self.send(302, "", headers=[("Location", target)])
+
+    # Server-side template injection: the value becomes template source, or a variable.
+
+    def page_greet(self, safe: bool) -> None:
+        name = self.query.get("name", "")
+        if safe:
+            body = render("<p>Hello {{ name }}</p>", {"name": name})
+        else:
+            body = render("<p>Hello " + name + "</p>", {})
+        self.send(200, page("Greeting", body))
+
+    # CRLF injection: the value goes into a response header raw, or without line breaks.
+
+    def page_lang(self, safe: bool) -> None:
+        lang = self.query.get("l", "en")
+        if safe:
+            lang = re.sub(r"[\r\n]", "", lang)
+        self.send(200, page("Language", "<p>ok</p>"), headers=[("X-Lang", lang)])
+
+
+class AppServer(ThreadingHTTPServer):
+    """The server: holds the request log, the files directory, and its own address, the one
+    place the safe fetch twin fetches from."""
+
+    daemon_threads = True
+
+    def __init__(self, address, files: str) -> None:
+        super().__init__(address, Handler)
+        self.files = files
+        self.own_netloc = f"127.0.0.1:{self.server_address[1]}"
+        self.requests: list[tuple[str, str, str]] = []
+        self.lock = threading.Lock()
+
+    def record(self, host: str, method: str, path: str) -> None:
+        with self.lock:
+            self.requests.append((host, method, path))
+        print(f"{host} {method} {path}", file=sys.stderr, flush=True)
+
+
+class VulnerableApp:
+    """The app on a loopback port in a background thread; a context manager."""
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+        self.files = tempfile.TemporaryDirectory(prefix="vulnerable-app-")
+        with open(os.path.join(self.files.name, "report.txt"), "w") as f:
+            f.write("Quarterly report: all good\n")
+        self.server = AppServer((host, port), self.files.name)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def requests(self) -> list[tuple[str, str, str]]:
+        """Every request so far: (Host header, method, path with query)."""
+        with self.server.lock:
+            return list(self.server.requests)
+
+    def start(self) -> VulnerableApp:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.files.cleanup()
+
+    def __enter__(self) -> VulnerableApp:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--host", default="127.0.0.1", help="keep it on loopback")
+    args = parser.parse_args()
+    app = VulnerableApp(args.port, args.host)
+    print(f"listening on {app.url}", file=sys.stderr, flush=True)
+    try:
+        app.server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.server.server_close()
+        app.files.cleanup()
+
+
+if __name__ == "__main__":
+    main()
