@@ -12,7 +12,8 @@ BENCHMARKS.md (between its `bench:figures` markers) with them, the command, date
 3. capacity: 8 static and 4 busy sessions recorded at once, and the frames each video kept;
 4. MiB per minute on the static page, from a minute of video by every recorder at once;
 5. create → CDP-connectable latency, cold and from the warm pool;
-6. recording-proxy throughput and CPU (nginx upstream, wrk): direct, Tapedeck, `mitmdump -w`.
+6. recording proxies (nginx upstream; wrk and oha): HTTP and HTTPS throughput, new HTTPS
+   connections per second, latency at a fixed rate: direct, Tapedeck, `mitmdump -w`.
 The 300 s recordings run in the background while the CPU scenarios run (all CPU figures are
 per process, so they are not charged for it). Full run: about 12 minutes on 2 cores.
 """
@@ -113,8 +114,8 @@ def main():
             cold, warm = latency.create_latency(server, 1 if smoke else 5)
             print(f"[{time.monotonic() - begun:4.0f} s] create latency", flush=True)
 
-            proxy_secs = 2 if smoke else 8
-            proxies = proxy.proxies(server, work, proxy_secs, args.runs)
+            proxy_secs, latency_secs, rate = (2, 2, 100) if smoke else (8, 30, 500)
+            proxies = proxy.proxies(work, proxy_secs, latency_secs, rate, args.runs)
             print(f"[{time.monotonic() - begun:4.0f} s] proxies", flush=True)
         finally:
             playwright.close()
@@ -126,7 +127,7 @@ def main():
     out += capacity_table(caps, cap_secs)
     out += size_table(minute, size_secs)
     out += create_table(cold, warm)
-    out += proxy_table(proxies, proxy_secs, args.runs)
+    out += proxy_table(proxies, proxy_secs, latency_secs, rate, args.runs)
     out += targets_table(cpu, minute, stops, caps, cold, warm)
     text = "\n".join(out)
     print(text)
@@ -190,21 +191,34 @@ def create_table(cold, warm):
             f"| warm pool (`--warm-pool 1`) | {latency.describe(warm)} |", ""]
 
 
-def proxy_table(results, secs, runs):
-    rows = [f"### 6. Recording proxies (plain HTTP, nginx upstream, wrk: 32 keep-alive connections, {secs:g} s, {runs} runs)", "",
-            "| body | mode | req/s | ÷ direct | Tapedeck ÷ this | proxy CPU ms per 1,000 requests | recorded / served by nginx |",
+def proxy_table(results, secs, latency_secs, rate, runs):
+    rows = [f"### 6. Recording proxies (nginx upstream; {secs:g} s per load, latency over {latency_secs:g} s; {runs} runs)", "",
+            "Throughput at 32 connections (wrk for HTTP, oha for HTTPS through `CONNECT`), the proxy's own CPU,",
+            "and the baselines Tapedeck kept against the requests nginx served while it ran.", "",
+            "| load | mode | req/s | ÷ direct | Tapedeck ÷ this | proxy CPU ms per 1,000 requests | recorded / served |",
             "|---|---|---|---|---|---|---|"]
-    for body in ("1k", "64k"):
-        direct = statistics.median(s.rps for s in results[("direct", body)])
-        ours = statistics.median(s.rps for s in results[(proxy.TAPEDECK, body)])
-        for mode in ("direct", proxy.TAPEDECK, proxy.MITM):
-            samples = results[(mode, body)]
+    scenarios = list(dict.fromkeys(scenario for scenario, _ in results))
+    for scenario in (s for s in scenarios if "req/s" not in s):
+        direct = statistics.median(s.rps for s in results[(scenario, proxy.DIRECT)])
+        ours = statistics.median(s.rps for s in results[(scenario, proxy.TAPEDECK)])
+        for mode in proxy.MODES:
+            samples = results[(scenario, mode)]
             rps = statistics.median(s.rps for s in samples)
             cpu = [s.cpu_per_1000 for s in samples if s.cpu_per_1000 is not None]
             kept = [f"{s.recorded} / {s.served}" for s in samples if s.recorded is not None]
-            rows.append(f"| {body.replace('k', ' KiB')} | {mode} | {summary([s.rps for s in samples], lambda v: f'{v:.0f}')} "
+            rows.append(f"| {scenario} | {mode} | {summary([s.rps for s in samples], lambda v: f'{v:.0f}')} "
                         f"| {rps / direct:.2f}× | {ratio(ours, rps):.2f}× "
                         f"| {summary(cpu, lambda v: f'{v:.0f}') if cpu else '–'} | {', '.join(kept) or '–'} |")
+    rows += ["", f"Open loop at {rate} req/s (oha, latency corrected for coordinated omission), 1 KiB answers:", "",
+             "| load | mode | p50 ms | p99 ms | p99.9 ms | added p99 ms | recorded / served |", "|---|---|---|---|---|---|---|"]
+    for scenario in (s for s in scenarios if "req/s" in s):
+        direct99 = statistics.median(s.p99_ms for s in results[(scenario, proxy.DIRECT)])
+        for mode in proxy.MODES:
+            samples = results[(scenario, mode)]
+            med = lambda key: statistics.median(getattr(s, key) for s in samples)  # noqa: E731
+            kept = [f"{s.recorded} / {s.served}" for s in samples if s.recorded is not None]
+            rows.append(f"| {scenario} | {mode} | {med('p50_ms'):.2f} | {med('p99_ms'):.2f} | {med('p999_ms'):.2f} "
+                        f"| {med('p99_ms') - direct99:.2f} | {', '.join(kept) or '–'} |")
     return rows + [""]
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-import wrk
+import loadgen
 from common import ROOT, Server, machine
 from conftest import API_KEY
 from nginx import Nginx
@@ -37,7 +37,7 @@ def fill(server, nginx: Nginx, wanted: int) -> tuple[int, int]:
     urls = [f"{nginx.url('1k')}?item={i}" for i in range(9)] + [nginx.url("missing")]
     before = nginx.served()
     while nginx.served() - before < wanted:
-        wrk.through(server.proxy_url, urls, connections=32, secs=3)
+        loadgen.wrk(server.proxy_url, urls, connections=32, secs=3)
     served = nginx.served() - before
     stopped = server.fast("POST", f"/test_run/{run['id']}/action/stop").json()["body"]
     # wrk drops the requests in flight at its deadline; those that nginx had already served
