@@ -28,7 +28,6 @@ const SIGNATURES: &[(&str, &str)] = &[
     ("sqlite", "unrecognized token:"),
     ("sqlite", "sql logic error"),
     ("sqlite", "sqlite.exception"),
-    ("sqlite", "unterminated quoted string"),
     ("mysql", "you have an error in your sql syntax"),
     ("mysql", "check the manual that corresponds to your mysql"),
     ("mysql", "warning: mysql_"),
@@ -495,6 +494,17 @@ mod tests {
             |_| false
         )
         .is_none());
+    }
+
+    #[test]
+    fn a_shell_syntax_error_is_not_a_database_error() {
+        // Seen on the e2e app's command injection endpoint: sh's message shares words with
+        // PostgreSQL's, which is why that signature keeps its "at or near".
+        let sh = answer(
+            200,
+            "<pre>sh: 1: Syntax error: Unterminated quoted string</pre>",
+        );
+        assert_eq!(new_error(&baseline(), &sh), None);
     }
 
     #[test]
