@@ -93,50 +93,65 @@ def pareto(rows: list) -> set:
     return front
 
 
+def measure(server, work: Path, secs: float, out: Path) -> dict:
+    """{page: [row]}: captures each page on a new kiosk session of `server`, then encodes and
+    compares every setting; the text page's stills go to `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    sources = {}
+    for page in ("busy", "text"):
+        session = kiosk_session(server, f"{page}.html")
+        sources[page] = work / f"quality-{page}.mkv"
+        capture(session.display, secs, sources[page])
+        server.native("DELETE", f"/sessions/{session.id}")
+    results = {}
+    for page, source in sources.items():
+        results[page] = []
+        for name, (settings, ext) in SETTINGS.items():
+            encoded = work / f"quality-{page}-{len(results[page])}.{ext}"
+            cpu = encode(source, settings, encoded)
+            ssim, psnr = compare(encoded, source)
+            # A 10 fps encode against the source at 10 fps: its picture, not its frame rate.
+            own = compare(encoded, source, 10)[0] if "10 fps" in name else ssim
+            if page == "text":
+                still(encoded, out / f"text-5s-{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}.png")
+            results[page].append({"name": name, "cpu": cpu, "mib": encoded.stat().st_size / 2**20,
+                                  "ssim": ssim, "psnr": psnr, "own": own})
+            encoded.unlink()
+    still(sources["text"], out / "text-5s-lossless-source.png")
+    for source in sources.values():
+        source.unlink()
+    return results
+
+
+def table(results: dict, secs: float) -> list:
+    """Markdown rows of `measure`'s results."""
+    rows = [f"### 7. Quality held equal ({secs:g} s captured losslessly, then encoded with each setting)", ""]
+    for page, found in results.items():
+        front = pareto(found)
+        rows += [f"| {page} page | encode CPU s | MiB | SSIM at 25 fps | PSNR dB | SSIM at its own rate "
+                 f"| on the Pareto front |", "|---|---|---|---|---|---|---|"]
+        for r in found:
+            rows.append(f"| {r['name']} | {r['cpu']:.1f} | {r['mib']:.2f} | {r['ssim']:.4f} | {r['psnr']:.2f} "
+                        f"| {r['own']:.4f} | {'yes' if r['name'] in front else 'no'} |")
+        rows.append("")
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--secs", type=float, default=10)
     parser.add_argument("--out", type=Path, default=ROOT / "target" / "quality")
     args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    results = {}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         server = Server(work / "server", max_sessions=2, first_display=242).start()
         try:
-            sources = {}
-            for page in ("busy", "text"):
-                session = kiosk_session(server, f"{page}.html")
-                sources[page] = work / f"{page}.mkv"
-                capture(session.display, args.secs, sources[page])
-                server.native("DELETE", f"/sessions/{session.id}")
+            results = measure(server, work, args.secs, args.out)
         finally:
             server.stop()
-        for page, source in sources.items():
-            results[page] = []
-            for name, (settings, ext) in SETTINGS.items():
-                out = work / f"{page}-{len(results[page])}.{ext}"
-                cpu = encode(source, settings, out)
-                ssim, psnr = compare(out, source)
-                # A 10 fps encode against the source at 10 fps: its picture, not its frame rate.
-                own = compare(out, source, 10)[0] if "10 fps" in name else ssim
-                if page == "text":
-                    still(out, args.out / f"text-5s-{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}.png")
-                results[page].append({"name": name, "cpu": cpu, "mib": out.stat().st_size / 2**20,
-                                      "ssim": ssim, "psnr": psnr, "own": own})
-                print(f"{page}: {name} done", flush=True)
-        still(sources["text"], args.out / "text-5s-lossless-source.png")
-    print(f"\nCommand: .venv/bin/python bench/quality.py --secs {args.secs:g}")
+    print(f"Command: .venv/bin/python bench/quality.py --secs {args.secs:g}")
     print(f"Machine: {machine()}; {time.strftime('%Y-%m-%d')}\n")
-    for page, rows in results.items():
-        front = pareto(rows)
-        print(f"| {page} page, {args.secs:g} s | encode CPU s | MiB | SSIM at 25 fps | PSNR dB | SSIM at its own rate "
-              f"| on the Pareto front |")
-        print("|---|---|---|---|---|---|---|")
-        for r in rows:
-            print(f"| {r['name']} | {r['cpu']:.1f} | {r['mib']:.2f} | {r['ssim']:.4f} | {r['psnr']:.2f} | {r['own']:.4f} "
-                  f"| {'yes' if r['name'] in front else 'no'} |")
-        print()
+    print("\n".join(table(results, args.secs)))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ BENCHMARKS.md (between its `bench:figures` markers) with them, the command, date
 4. MiB per minute on the static page, from a minute of video by every recorder at once;
 5. create → CDP-connectable latency, cold and from the warm pool;
 6. recording proxies (nginx upstream; wrk and oha): HTTP and HTTPS throughput, new HTTPS
-   connections per second, latency at a fixed rate: direct, Tapedeck, `mitmdump -w`.
+   connections per second, latency at a fixed rate: direct, Tapedeck, `mitmdump -w`;
+7. quality held equal: each recorder's encoder settings on the same lossless captures (SSIM,
+   PSNR, size, encode CPU; stills of the text page under target/quality/).
 The 300 s recordings run in the background while the CPU scenarios run (all CPU figures are
 per process, so they are not charged for it). Full run: about 12 minutes on 2 cores.
 """
@@ -29,6 +31,7 @@ from pathlib import Path
 import capacity
 import latency
 import proxy
+import quality
 import size
 from common import ROOT, Server, kiosk_session, machine, summary
 from recorders import FfmpegAnchor, Playwright, Tapedeck, kernel_args, ultrafast_args
@@ -114,8 +117,14 @@ def main():
             cold, warm = latency.create_latency(server, 1 if smoke else 5)
             print(f"[{time.monotonic() - begun:4.0f} s] create latency", flush=True)
 
-            proxy_secs, latency_secs, rate = (2, 2, 100) if smoke else (8, 30, 500)
-            proxies = proxy.proxies(work, proxy_secs, latency_secs, rate, args.runs)
+            quality_secs = 2 if smoke else 10
+            qualities = quality.measure(server, work, quality_secs, ROOT / "target" / "quality")
+            print(f"[{time.monotonic() - begun:4.0f} s] quality", flush=True)
+
+            # Two rounds at most: the proxies' loads run 2.5 minutes a round.
+            proxy_secs, latency_secs, rate = (2, 2, 100) if smoke else (5, 10, 500)
+            proxy_runs = min(args.runs, 2)
+            proxies = proxy.proxies(work, proxy_secs, latency_secs, rate, proxy_runs)
             print(f"[{time.monotonic() - begun:4.0f} s] proxies", flush=True)
         finally:
             playwright.close()
@@ -127,7 +136,8 @@ def main():
     out += capacity_table(caps, cap_secs)
     out += size_table(minute, size_secs)
     out += create_table(cold, warm)
-    out += proxy_table(proxies, proxy_secs, latency_secs, rate, args.runs)
+    out += proxy_table(proxies, proxy_secs, latency_secs, rate, proxy_runs)
+    out += quality.table(qualities, quality_secs)
     out += targets_table(cpu, minute, stops, caps, cold, warm)
     text = "\n".join(out)
     print(text)
