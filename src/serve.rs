@@ -150,6 +150,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         warm_pool: config.warm_pool.min(config.max_sessions),
         warm_viewport: config.warm_viewport,
         browser_extra_args,
+        canary_base: Some(public_url.clone()),
         ..EngineConfig::new(data_dir.clone())
     };
     check_sandbox(&engine_config).await?;

@@ -8,15 +8,19 @@ Listen on loopback only. Standard library only: http.server, sqlite3, xml.etree 
 external entities resolved by hand, as a careless app would), subprocess (the shell step runs
 as the unprivileged user nobody when started as root, and always under a timeout).
 
-Every request is logged as (host, method, path). Tests use the log to prove that no test
-request went to a host outside the allowed hosts.
+Every request is logged as (host, method, path, body), and every URL the app itself is made
+to request (an SSRF fetch, an XML external entity, a URL on a shell command line) as (how, url).
+Tests use the two logs to prove that no test request went to a host outside the allowed hosts,
+and that out-of-band payloads reached only Tapedeck's canary.
 
     python3 vulnerable_app.py --port 8000
 
     from vulnerable_app import VulnerableApp
     with VulnerableApp() as app:      # port 0: any free port
         app.url                       # http://127.0.0.1:<port>
-        app.requests                  # [(host, method, path), ...]
+        app.requests                  # [Logged(host, method, path, body), ...]
+        app.outbound                  # [("fetch" | "entity" | "shell", url), ...]
+        app.fix("/vuln/xss/text")     # from now on that endpoint behaves like its safe twin
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import NamedTuple
 
 ORDERS = [("bob", "tea"), ("bob", "cake"), ("alice", "coffee")]
 SHELL_TIMEOUT_S = 5
@@ -87,7 +92,8 @@ def find_orders(name: str, safe: bool) -> list[str]:
         return [r[0] for r in rows]
 
 
-ARITHMETIC = re.compile(r"^[\d\s+\-*/().]+$")
+# Arithmetic only, and no power operator: `9**9**9**9` would keep a thread busy for ever.
+ARITHMETIC = re.compile(r"^(?!.*\*\*)[\d\s+\-*/().]{1,64}$")
 
 
 def render(template: str, variables: dict[str, str]) -> str:
@@ -105,25 +111,28 @@ def render(template: str, variables: dict[str, str]) -> str:
 
 
 ENTITY = re.compile(r'<!ENTITY\s+(\w+)\s+SYSTEM\s+"([^"]*)"\s*>')
+URL_ON_COMMAND_LINE = re.compile(r"https?://[^\s'\"`|;&()<>]+")
+
+
+class NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Fetches stop at a redirect, so the app requests exactly the URL it was given and the
+    outbound log is the whole truth."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+# Direct connections only: a test machine's http_proxy must not carry the app's fetches (a
+# proxy would hide where they went, and could not reach Tapedeck's loopback canary).
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), NoRedirects())
 
 
 def fetch(url: str) -> str:
     if url.startswith("file://"):
         with open(urllib.parse.urlparse(url).path, errors="replace") as f:
             return f.read(4096)
-    with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_S) as r:  # noqa: S310 - the bug
+    with OPENER.open(url, timeout=FETCH_TIMEOUT_S) as r:  # noqa: S310 - the bug
         return r.read(4096).decode(errors="replace")
-
-
-def resolve_external_entities(body: str) -> str:
-    """What a careless XML parser does: fetch each SYSTEM entity and put its text in place."""
-    for name, uri in ENTITY.findall(body):
-        try:
-            text = fetch(uri)
-        except Exception as e:  # noqa: BLE001 - the app shows what went wrong
-            text = f"[{e}]"
-        body = body.replace(f"&{name};", html.escape(text))
-    return re.sub(r"<!DOCTYPE[^\[>]*(\[.*?\])?\s*>", "", body, flags=re.S)
 
 
 def shell_as_nobody(command: str) -> str:
@@ -145,6 +154,8 @@ class Handler(BaseHTTPRequestHandler):
 
     server: AppServer
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; without this, Nagle plus delayed ACKs add 40 ms.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
         pass
@@ -156,11 +167,11 @@ class Handler(BaseHTTPRequestHandler):
         self.route()
 
     def route(self) -> None:
-        self.server.record(self.headers.get("Host", ""), self.command, self.path)
-        url = urllib.parse.urlsplit(self.path)
-        self.query = {k: v[0] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
         length = int(self.headers.get("Content-Length") or 0)
         self.body = self.rfile.read(length) if length else b""
+        self.server.record(self.headers.get("Host", ""), self.command, self.path, self.body)
+        url = urllib.parse.urlsplit(self.path)
+        self.query = {k: v[0] for k, v in urllib.parse.parse_qs(url.query, keep_blank_values=True).items()}
         if url.path == "/":
             return self.send(200, INDEX)
         parts = url.path.strip("/").split("/")
@@ -170,7 +181,7 @@ class Handler(BaseHTTPRequestHandler):
         if handler is None:
             return self.send(404, page("Not found", "<p>Not found</p>"))
         try:
-            handler(parts[0] == "safe")
+            handler(parts[0] == "safe" or url.path in self.server.fixed)
         except Exception as e:  # noqa: BLE001 - errors are shown, as a careless app would
             self.send(500, page("Error", f"<pre>{type(e).__module__}.{type(e).__name__}: {html.escape(str(e))}</pre>"))
 
@@ -236,7 +247,7 @@ class Handler(BaseHTTPRequestHandler):
                 ["echo", "pinging", host], capture_output=True, text=True, timeout=SHELL_TIMEOUT_S
             ).stdout
         else:
-            out = shell_as_nobody("echo pinging " + host)
+            out = self.server.shell("echo pinging " + host)
         self.send(200, page("Ping", f"<pre>{html.escape(out)}</pre>"))
 
     # SSRF: the app fetches a URL it is given, or only its own.
@@ -248,7 +259,7 @@ class Handler(BaseHTTPRequestHandler):
             # refused.
             return self.send(400, page("Fetch", "<p>Host not allowed</p>"))
         try:
-            text = fetch(url) if url.startswith(("http://", "https://")) else "unsupported"
+            text = self.server.fetch(url, "fetch") if url.startswith(("http://", "https://")) else "unsupported"
         except Exception as e:  # noqa: BLE001
             text = f"[{e}]"
         self.send(200, page("Fetch", f"<pre>{html.escape(text[:200])}</pre>"))
@@ -261,7 +272,7 @@ class Handler(BaseHTTPRequestHandler):
             if "<!DOCTYPE" in body.upper():
                 return self.send(400, page("Order", "<p>DTDs are not accepted</p>"))
         else:
-            body = resolve_external_entities(body)
+            body = self.server.resolve_external_entities(body)
         root = ET.fromstring(body)
         items = [html.escape(i.text or "") for i in root.iter("item")]
         self.send(200, page("Order", "<p>Ordered: " + ", ".join(items) + "</p>"))
@@ -296,33 +307,71 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, page("Language", "<p>ok</p>"), headers=[("X-Lang", lang)])
 
 
+class Logged(NamedTuple):
+    """One request the app received."""
+
+    host: str
+    method: str
+    path: str
+    body: bytes
+
+
 class AppServer(ThreadingHTTPServer):
-    """The server: holds the request log, the files directory, and its own address, the one
-    place the safe fetch twin fetches from."""
+    """The server: holds the request and outbound logs, the files directory, the endpoints
+    fixed at runtime, and its own address, the one place the safe fetch twin fetches from."""
 
     daemon_threads = True
 
-    def __init__(self, address, files: str) -> None:
+    def __init__(self, address, files: str, echo: bool = False) -> None:
         super().__init__(address, Handler)
         self.files = files
+        self.echo = echo
         self.own_netloc = f"127.0.0.1:{self.server_address[1]}"
-        self.requests: list[tuple[str, str, str]] = []
+        self.requests: list[Logged] = []
+        self.outbound: list[tuple[str, str]] = []
+        self.fixed: set[str] = set()
         self.lock = threading.Lock()
 
-    def record(self, host: str, method: str, path: str) -> None:
+    def record(self, host: str, method: str, path: str, body: bytes) -> None:
         with self.lock:
-            self.requests.append((host, method, path))
-        print(f"{host} {method} {path}", file=sys.stderr, flush=True)
+            self.requests.append(Logged(host, method, path, body))
+        if self.echo:
+            print(f"{host} {method} {path}", file=sys.stderr, flush=True)
+
+    def note_outbound(self, how: str, url: str) -> None:
+        with self.lock:
+            self.outbound.append((how, url))
+        if self.echo:
+            print(f"  -> {how} {url}", file=sys.stderr, flush=True)
+
+    def fetch(self, url: str, how: str) -> str:
+        self.note_outbound(how, url)
+        return fetch(url)
+
+    def shell(self, command: str) -> str:
+        for url in URL_ON_COMMAND_LINE.findall(command):
+            self.note_outbound("shell", url)
+        return shell_as_nobody(command)
+
+    def resolve_external_entities(self, body: str) -> str:
+        """What a careless XML parser does: fetch each SYSTEM entity and put its text in place."""
+        for name, uri in ENTITY.findall(body):
+            try:
+                text = self.fetch(uri, "entity")
+            except Exception as e:  # noqa: BLE001 - the app shows what went wrong
+                text = f"[{e}]"
+            body = body.replace(f"&{name};", html.escape(text))
+        return re.sub(r"<!DOCTYPE[^\[>]*(\[.*?\])?\s*>", "", body, flags=re.S)
 
 
 class VulnerableApp:
     """The app on a loopback port in a background thread; a context manager."""
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", echo: bool = False) -> None:
         self.files = tempfile.TemporaryDirectory(prefix="vulnerable-app-")
         with open(os.path.join(self.files.name, "report.txt"), "w") as f:
             f.write("Quarterly report: all good\n")
-        self.server = AppServer((host, port), self.files.name)
+        self.server = AppServer((host, port), self.files.name, echo)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
@@ -334,10 +383,25 @@ class VulnerableApp:
         return f"http://127.0.0.1:{self.port}"
 
     @property
-    def requests(self) -> list[tuple[str, str, str]]:
-        """Every request so far: (Host header, method, path with query)."""
+    def requests(self) -> list[Logged]:
+        """Every request so far: Host header, method, path with query, and body."""
         with self.server.lock:
             return list(self.server.requests)
+
+    @property
+    def outbound(self) -> list[tuple[str, str]]:
+        """Every URL the app was made to request so far, with how: `fetch` (SSRF), `entity`
+        (XXE) or `shell` (on a command line the injectable shell step ran)."""
+        with self.server.lock:
+            return list(self.server.outbound)
+
+    def fix(self, path: str) -> None:
+        """Fixes one /vuln endpoint at runtime: from now on it behaves like its safe twin, as
+        if the bug had been patched and redeployed."""
+        if not path.startswith("/vuln/"):
+            raise ValueError(f"only a /vuln/... endpoint can be fixed, not {path!r}")
+        with self.server.lock:
+            self.server.fixed.add(path)
 
     def start(self) -> VulnerableApp:
         self.thread.start()
@@ -360,7 +424,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--host", default="127.0.0.1", help="keep it on loopback")
     args = parser.parse_args()
-    app = VulnerableApp(args.port, args.host)
+    app = VulnerableApp(args.port, args.host, echo=True)
     print(f"listening on {app.url}", file=sys.stderr, flush=True)
     try:
         app.server.serve_forever()

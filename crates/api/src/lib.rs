@@ -44,7 +44,7 @@ impl ApiState {
 }
 
 /// The whole HTTP surface: the dashboard (`/`, `/assets`), `/healthz`, `/metrics`, `/files`,
-/// `/v1`, `/kernel`, `/gbox` and `/fast`.
+/// `/canary`, `/v1`, `/kernel`, `/gbox` and `/fast`.
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/healthz", get(common::health::healthz))
@@ -52,6 +52,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(common::files::router())
         .merge(dashboard::router())
         .merge(common::live_view::router())
+        .merge(common::canary::router())
         .nest("/v1", native::router(state.clone()))
         .nest("/kernel", kernel::router(state.clone()))
         .nest("/gbox", gbox::router(state.clone()))

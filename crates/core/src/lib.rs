@@ -15,6 +15,7 @@ pub mod recording;
 pub mod session;
 pub mod traffic;
 pub mod ui;
+pub mod vulnerability;
 
 pub use api_key::ApiKeyRecord;
 pub use error::{ConflictReason, EngineError};
@@ -23,3 +24,4 @@ pub use profile::{Profile, ProfileUse};
 pub use recording::{Recording, RecordingLimits, RecordingState, StopReason};
 pub use session::{Session, SessionKind, SessionSpec, SessionState, Viewport};
 pub use traffic::{Baseline, ExchangeSummary, TestRecord, TestRun, TestRunSpec, TestRunState};
+pub use vulnerability::{Vulnerability, VulnerabilityKey};

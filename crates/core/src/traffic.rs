@@ -66,6 +66,11 @@ pub struct TestRunSpec {
     /// `--body-cap-kib`; within [`Self::BODY_CAP_KIB_RANGE`].
     #[serde(default)]
     pub body_cap_kib: Option<u64>,
+    /// The test policy as JSON (`tapedeck_attack::policy::Policy::from_json`): with one, the
+    /// testing phase attacks each baseline; without, it only replays them as a regression
+    /// check. Kept raw so a copy tests exactly as its original did.
+    #[serde(default)]
+    pub policy: Option<String>,
 }
 
 impl TestRunSpec {
@@ -95,6 +100,13 @@ pub struct TestRun {
     pub failed_count: u64,
     /// Baselines waiting to be replayed.
     pub waiting_count: u64,
+    /// Baselines not attacked because their answers changed between identical replays
+    /// (FAST's `baseline_check_tech_fail_count`).
+    #[serde(default)]
+    pub tech_failed_count: u64,
+    /// Requests the testing phase sent: replays, profiling and attacks.
+    #[serde(default)]
+    pub sent_requests_count: u64,
     /// Why each failed baseline failed: `(baseline id, reason)`.
     pub failures: Vec<(i64, String)>,
     /// Why it ended as it did when the state alone does not say (nothing was tested).

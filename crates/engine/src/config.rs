@@ -43,6 +43,9 @@ pub struct EngineConfig {
     pub warm_viewport: Viewport,
     /// Extra Chromium flags for every session (e.g. to browse through the recording proxy).
     pub browser_extra_args: Vec<String>,
+    /// Where targets reach this server's out-of-band canary (`<base>/canary/<token>`), usually
+    /// its public URL; `None` turns out-of-band security tests off.
+    pub canary_base: Option<String>,
 }
 
 impl EngineConfig {
@@ -67,6 +70,7 @@ impl EngineConfig {
                 height: 720,
             },
             browser_extra_args: Vec::new(),
+            canary_base: None,
         }
     }
 

@@ -60,7 +60,10 @@ pub use tapedeck_capture::live_input::LiveInput;
 pub use tapedeck_capture::screenshot::Region;
 pub use tapedeck_capture::Sandbox;
 pub use tapedeck_core::{EngineError, EventKind, SessionEvent};
-pub use traffic::{parse_status, BaselinePages, CopyRequest, CreateRequest, HostPattern};
+pub use traffic::{
+    parse_status, BaselinePages, Change, CopyRequest, CreateRequest, HostPattern,
+    VulnerabilityChanges,
+};
 
 use displays::DisplayNumbers;
 use recording::LiveRecordings;
@@ -84,6 +87,7 @@ struct Inner {
     traffic: traffic::TrafficState,
     events: events::EventQueue,
     upstream: UpstreamClient,
+    canary: traffic::canary::CanaryHits,
     warm: pool::WarmPool,
     own_endpoints: endpoints::OwnEndpoints,
     counters: counters::Counters,
@@ -117,6 +121,7 @@ impl Engine {
                 traffic: traffic::TrafficState::default(),
                 events: events::EventQueue::default(),
                 upstream,
+                canary: traffic::canary::CanaryHits::default(),
                 warm: pool::WarmPool::default(),
                 own_endpoints: endpoints::OwnEndpoints::default(),
                 counters: counters::Counters::default(),

@@ -41,6 +41,8 @@ pub struct UpstreamClient {
 pub struct UpstreamResponse {
     /// Status code.
     pub status: u16,
+    /// Headers in the order received; a value that is not UTF-8 is replaced lossily.
+    pub headers: Vec<(String, String)>,
     /// Body bytes as received.
     pub body: Bytes,
 }
@@ -103,7 +105,8 @@ impl UpstreamClient {
         https(&self.tls, checked::CheckedConnector::new(policy))
     }
 
-    /// Sends one request and reads the whole response.
+    /// Sends one request and reads the whole response. Redirects are not followed and `url`
+    /// is sent as written (no `..` is resolved), so a test request is exactly what was planned.
     pub async fn send(
         &self,
         method: &str,
@@ -124,12 +127,26 @@ impl UpstreamClient {
             .await
             .map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
         let body = response
             .into_body()
             .collect()
             .await
             .map_err(|e| e.to_string())?
             .to_bytes();
-        Ok(UpstreamResponse { status, body })
+        Ok(UpstreamResponse {
+            status,
+            headers,
+            body,
+        })
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod canary;
 pub mod cdp_relay;
 pub mod cluster;
 pub mod error;

@@ -3,6 +3,7 @@
 
 mod error;
 mod test_run;
+mod vuln;
 mod wire;
 
 use axum::middleware;
@@ -28,6 +29,7 @@ pub fn router(state: ApiState) -> Router<ApiState> {
             "/v1/test_record/{id}/action/stop",
             post(test_run::stop_record),
         )
+        .route("/v1/objects/vuln", post(vuln::list))
         .fallback(|| async { FastError::from(CommonError::RouteNotFound) })
         .route_layer(middleware::from_fn_with_state(
             ApiKey::new(&state, KeyHeader::Named("x-wallarmapi-token")),

@@ -19,16 +19,52 @@ const DEFAULT_INACTIVITY_SECS: u64 = 1800;
 
 type Reply = Result<Json<Envelope<TestRunJson>>, FastError>;
 
-async fn reply(state: &ApiState, run: tapedeck_core::TestRun) -> Reply {
+/// Most findings a run's `vulns` lists; `objects/vuln` pages through all of them.
+const MOST_VULNS_INLINE: u32 = 1000;
+
+/// The FAST view of one of `project`'s runs, with its baseline count and findings.
+async fn run_json(
+    state: &ApiState,
+    project: &str,
+    run: tapedeck_core::TestRun,
+) -> Result<TestRunJson, FastError> {
     let count = state
         .engine
         .count_baselines(run.test_record_id)
         .await
         .map_err(|e| FastError::engine(e, "test_record_id", json!(run.test_record_id)))?;
+    let vulns = state
+        .engine
+        .list_vulnerabilities(project, &[run.id], MOST_VULNS_INLINE, 0)
+        .await
+        .map_err(|e| FastError::engine(e, "id", json!(run.id)))?
+        .items;
+    Ok(TestRunJson::new(run, count, vulns))
+}
+
+async fn reply(state: &ApiState, project: &str, run: tapedeck_core::TestRun) -> Reply {
     Ok(Json(Envelope {
         status: 200,
-        body: TestRunJson::new(run, count),
+        body: run_json(state, project, run).await?,
     }))
+}
+
+/// The run's policy as stored: the inline `policy` (with FAST's `rps` when it sets none),
+/// else the default policy when a `policy_id` is given, else none: a regression replay.
+fn policy_of(params: &CreateTestRun) -> Result<Option<String>, FastError> {
+    let mut policy = match (&params.policy, params.policy_id) {
+        (Some(Value::Object(policy)), _) => policy.clone(),
+        (Some(other), _) => {
+            return Err(FastError::field("policy", "invalid", other.clone())
+                .saying("policy must be a JSON object".into()))
+        }
+        (None, Some(_)) => serde_json::Map::new(),
+        (None, None) => return Ok(None),
+    };
+    if let Some(rps) = params.rps {
+        policy.entry("rps").or_insert(json!(rps));
+    }
+    Ok(Some(Value::Object(policy).to_string()))
 }
 
 fn check_range(
@@ -55,6 +91,8 @@ pub async fn create(
     body: Bytes,
 ) -> Reply {
     let params: CreateTestRun = parse_json(&body)?;
+    let policy = policy_of(&params)?;
+    let policy_value = params.policy.clone().unwrap_or(Value::Null);
     let name = params
         .name
         .filter(|n| !n.trim().is_empty())
@@ -94,6 +132,14 @@ pub async fn create(
         inactivity_timeout_secs: params.inactivity_timeout.unwrap_or(DEFAULT_INACTIVITY_SECS),
         target: params.target,
         body_cap_kib: params.body_cap_kib,
+        policy,
+    };
+    // The engine refuses a bad policy as `InvalidInput` naming it.
+    let policy_error = |e: EngineError, field, value| match &e {
+        EngineError::InvalidInput(m) if m.starts_with("policy:") => {
+            FastError::field("policy", "invalid", policy_value.clone()).saying(m.clone())
+        }
+        _ => FastError::engine(e, field, value),
     };
     let run = match params.test_record_id {
         Some(record) => state
@@ -106,7 +152,7 @@ pub async fn create(
                 },
             )
             .await
-            .map_err(|e| FastError::engine(e, "test_record_id", json!(record)))?,
+            .map_err(|e| policy_error(e, "test_record_id", json!(record)))?,
         None => state
             .engine
             .create_test_run(
@@ -117,9 +163,9 @@ pub async fn create(
                 },
             )
             .await
-            .map_err(|e| FastError::engine(e, "test_run", Value::Null))?,
+            .map_err(|e| policy_error(e, "test_run", Value::Null))?,
     };
-    reply(&state, run).await
+    reply(&state, caller.project(), run).await
 }
 
 fn parse_id(field: &'static str, id: &str) -> Result<i64, FastError> {
@@ -156,12 +202,7 @@ pub async fn list(
         .map_err(|e| FastError::engine(e, "request", Value::Null))?;
     let mut body = Vec::with_capacity(page.items.len());
     for run in page.items {
-        let count = state
-            .engine
-            .count_baselines(run.test_record_id)
-            .await
-            .map_err(|e| FastError::engine(e, "test_record_id", json!(run.test_record_id)))?;
-        body.push(TestRunJson::new(run, count));
+        body.push(run_json(&state, caller.project(), run).await?);
     }
     Ok(Json(Envelope { status: 200, body }))
 }
@@ -178,7 +219,7 @@ pub async fn retrieve(
         .get_test_run(caller.project(), id)
         .await
         .map_err(|e| FastError::engine(e, "id", json!(id)))?;
-    reply(&state, run).await
+    reply(&state, caller.project(), run).await
 }
 
 /// `POST` (or `GET`) `/v1/test_run/{id}/action/stop` → the run with `recording: false`, once
@@ -194,7 +235,7 @@ pub async fn stop(
         .stop_test_run(caller.project(), id)
         .await
         .map_err(|e| FastError::engine(e, "id", json!(id)))?;
-    reply(&state, run).await
+    reply(&state, caller.project(), run).await
 }
 
 /// `POST /v1/test_record/{id}/action/stop` (older clients): stops the run recording it.
@@ -213,5 +254,5 @@ pub async fn stop_record(
         .stop_test_run(caller.project(), run_id)
         .await
         .map_err(|e| FastError::engine(e, "test_record_id", json!(record)))?;
-    reply(&state, run).await
+    reply(&state, caller.project(), run).await
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tapedeck_core::{TestRun, TestRunState};
+use tapedeck_core::{TestRun, TestRunState, Vulnerability};
 
 /// `POST /v1/test_run` body; with `test_record_id` it is a copy.
 #[derive(Debug, Default, Deserialize)]
@@ -22,6 +22,64 @@ pub struct CreateTestRun {
     pub target: Option<String>,
     /// Tapedeck: KiB of each body a baseline keeps (the server's `--body-cap-kib` otherwise).
     pub body_cap_kib: Option<u64>,
+    /// FAST's test policy id. Tapedeck has one built-in policy, FAST's Default Policy, so any
+    /// id names it.
+    pub policy_id: Option<i64>,
+    /// Tapedeck: the test policy inline (crates/attack's `Policy`); it wins over `policy_id`.
+    pub policy: Option<Value>,
+}
+
+/// `POST /v1/objects/vuln` body.
+#[derive(Debug, Default, Deserialize)]
+pub struct VulnQuery {
+    pub filter: Option<VulnFilter>,
+    pub limit: Option<u32>,
+    pub offset: Option<u64>,
+    pub order_desc: Option<bool>,
+}
+
+/// Which runs' findings `objects/vuln` lists.
+#[derive(Debug, Default, Deserialize)]
+pub struct VulnFilter {
+    pub testrun_id: Option<Vec<i64>>,
+}
+
+/// A finding as FAST lists it, in a run's `vulns` and in `objects/vuln`.
+#[derive(Debug, Serialize)]
+pub struct VulnJson {
+    pub id: i64,
+    /// The CWE of its type, e.g. `CWE-89`.
+    pub code: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub threat: u8,
+    pub title: String,
+    pub description: String,
+    pub domain: String,
+    pub path: String,
+    pub method: String,
+    pub parameter: String,
+    pub baseline_id: i64,
+    pub testrun_id: i64,
+}
+
+impl From<Vulnerability> for VulnJson {
+    fn from(v: Vulnerability) -> Self {
+        Self {
+            id: v.id,
+            code: v.cwe().map(|cwe| format!("CWE-{cwe}")),
+            kind: v.kind,
+            threat: v.threat,
+            title: v.title,
+            description: v.description,
+            domain: v.domain,
+            path: v.path,
+            method: v.method,
+            parameter: v.parameter,
+            baseline_id: v.baseline_id,
+            testrun_id: v.test_run_id,
+        }
+    }
 }
 
 /// A test run as FAST reports it.
@@ -49,7 +107,7 @@ pub struct TestRunJson {
     pub current_rps: Option<f64>,
     pub avg_rps: Option<f64>,
     pub estimated_time_to_completion: Option<f64>,
-    pub vulns: Vec<Value>,
+    pub vulns: Vec<VulnJson>,
     pub domains: Vec<String>,
     pub allowed_actions: Vec<&'static str>,
     pub file_extensions_to_exclude: String,
@@ -76,11 +134,12 @@ pub struct FailedBaseline {
 }
 
 impl TestRunJson {
-    /// The FAST view of a run whose record holds `baseline_count` baselines.
-    pub fn new(run: TestRun, baseline_count: u64) -> Self {
+    /// The FAST view of a run whose record holds `baseline_count` baselines and whose tests
+    /// found `vulns`.
+    pub fn new(run: TestRun, baseline_count: u64, vulns: Vec<Vulnerability>) -> Self {
         let running = run.state == TestRunState::Running;
         let interrupted = run.state == TestRunState::Interrupted;
-        let checked = run.passed_count + run.failed_count;
+        let checked = run.passed_count + run.failed_count + run.tech_failed_count;
         Self {
             id: run.id,
             state: run.state.as_str(),
@@ -96,17 +155,17 @@ impl TestRunJson {
             baseline_count,
             baseline_check_all_terminated_count: checked,
             baseline_check_fail_count: run.failed_count,
-            baseline_check_tech_fail_count: 0,
+            baseline_check_tech_fail_count: run.tech_failed_count,
             baseline_check_passed_count: run.passed_count,
             baseline_check_running_count: 0,
             baseline_check_interrupted_count: if interrupted { run.waiting_count } else { 0 },
             baseline_check_waiting_count: if interrupted { 0 } else { run.waiting_count },
-            sended_requests_count: checked,
+            sended_requests_count: run.sent_requests_count,
             planing_requests_count: run.waiting_count,
             current_rps: None,
             avg_rps: None,
             estimated_time_to_completion: None,
-            vulns: Vec::new(),
+            vulns: vulns.into_iter().map(VulnJson::from).collect(),
             domains: Vec::new(),
             allowed_actions: if running {
                 vec!["interrupt"]

@@ -17,6 +17,7 @@ mod records;
 mod runs;
 mod sessions;
 mod streamed;
+mod vulnerabilities;
 mod wire;
 
 use axum::middleware;
@@ -86,6 +87,15 @@ pub fn router(state: ApiState) -> Router<ApiState> {
         .route("/exchanges", get(exchanges::list_project))
         .route("/sessions/{id}/events", get(events::list))
         .route("/test-runs", get(runs::list))
+        .route(
+            "/test-runs/{id}/vulnerabilities",
+            get(vulnerabilities::list),
+        )
+        .route(
+            "/test-runs/{id}/vulnerabilities/{vulnerability_id}/har",
+            get(vulnerabilities::har),
+        )
+        .route("/test-runs/{id}/sarif", get(vulnerabilities::sarif))
         .route("/recordings", get(recordings::list_all))
         .route("/test-records/{id}/har", get(records::export_har))
         .route("/proxy/ca.der", get(proxy_ca::ca_certificate))

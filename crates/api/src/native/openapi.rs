@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     events, exchanges, keys, live_view, metrics, nodes, proxy_ca, recordings, records, runs,
-    sessions, wire,
+    sessions, vulnerabilities, wire,
 };
 use crate::common::error::ErrorBody;
 
@@ -21,7 +21,8 @@ use crate::common::error::ErrorBody;
           recordings::stop,
           recordings::download_url, recordings::delete, records::list, records::retrieve,
           records::export_har, records::delete, exchanges::list, exchanges::list_project, exchanges::retrieve,
-          events::list, runs::list,
+          events::list, runs::list, vulnerabilities::list, vulnerabilities::har,
+          vulnerabilities::sarif,
           proxy_ca::ca_certificate, metrics::metrics, keys::create, keys::list, keys::revoke,
           nodes::list, live_view::create, live_view::revoke),
     components(schemas(wire::CreateSession, wire::ViewportJson, wire::SessionJson, wire::SessionPage,
@@ -31,6 +32,7 @@ use crate::common::error::ErrorBody;
                        wire::DownloadUrl, wire::TestRecordSummary, wire::TestRecordPage, keys::CreateKey, keys::KeyJson, keys::CreatedKey,
                        keys::KeyList, nodes::NodeJson, nodes::NodeList, live_view::CreateLiveView,
                        live_view::LiveViewJson, events::EventJson, events::EventPage,
+                       vulnerabilities::VulnerabilityJson, vulnerabilities::VulnerabilityList,
                        ErrorBody)),
     modifiers(&BearerAuth),
     security(("bearer" = []))

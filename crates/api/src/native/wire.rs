@@ -378,6 +378,10 @@ pub struct TestRunJson {
     pub failed_count: u64,
     /// Baselines waiting to be replayed.
     pub waiting_count: u64,
+    /// Baselines not attacked because identical replays answered differently.
+    pub tech_failed_count: u64,
+    /// Requests the testing phase sent: replays, profiling and attacks.
+    pub sent_requests_count: u64,
     /// Each failed baseline with why it failed.
     pub failures: Vec<FailureJson>,
     /// Why it ended as it did when the state alone does not say.
@@ -408,6 +412,8 @@ impl From<TestRun> for TestRunJson {
             passed_count: run.passed_count,
             failed_count: run.failed_count,
             waiting_count: run.waiting_count,
+            tech_failed_count: run.tech_failed_count,
+            sent_requests_count: run.sent_requests_count,
             failures: run
                 .failures
                 .into_iter()

@@ -21,11 +21,30 @@ pub fn canary_url(base: &str, token: &str) -> String {
 /// Makes a payload around a canary URL.
 type MakePayload = Box<dyn Fn(&str) -> Payload>;
 
+/// What a canary hit proves: `payload`, the only value that carried `token`, made the target
+/// request the canary. Also for a hit that comes after the probe moved on, so the driver can
+/// report a late one.
+pub fn canary_evidence(attack: AttackType, token: &str, payload: &Payload) -> Evidence {
+    let (threat, title) = match attack {
+        AttackType::Rce => (95, "OS command injection (blind, out-of-band)"),
+        AttackType::Xxe => (80, "XML external entity (out-of-band)"),
+        _ => (70, "Server-side request forgery"),
+    };
+    Evidence {
+        attack,
+        threat,
+        title: title.to_owned(),
+        description: format!(
+            "The target requested Tapedeck's canary with the token {token}, which only the value {:?} carried.",
+            payload.text()
+        ),
+        payload: payload.text(),
+    }
+}
+
 /// A probe that sends payloads carrying a canary URL, one at a time, and waits for each.
 pub struct CanaryProbe {
     attack: AttackType,
-    threat: u8,
-    title: &'static str,
     /// Payloads and the token each carries.
     items: Vec<(Payload, String)>,
     at: usize,
@@ -34,13 +53,7 @@ pub struct CanaryProbe {
 
 impl CanaryProbe {
     /// A probe over payloads made by `make(canary URL)`, each with a fresh token.
-    fn new(
-        attack: AttackType,
-        threat: u8,
-        title: &'static str,
-        base: &str,
-        makers: Vec<MakePayload>,
-    ) -> Self {
+    fn new(attack: AttackType, base: &str, makers: Vec<MakePayload>) -> Self {
         let items = makers
             .into_iter()
             .map(|make| {
@@ -50,8 +63,6 @@ impl CanaryProbe {
             .collect();
         Self {
             attack,
-            threat,
-            title,
             items,
             at: 0,
             awaiting: false,
@@ -74,16 +85,7 @@ impl Probe for CanaryProbe {
                 self.awaiting = false;
                 if hit {
                     let (payload, tok) = &self.items[self.at];
-                    return Step::Found(Evidence {
-                        attack: self.attack,
-                        threat: self.threat,
-                        title: self.title.to_owned(),
-                        description: format!(
-                            "The target requested Tapedeck's canary with the token {tok}, which only the value {:?} carried.",
-                            payload.text()
-                        ),
-                        payload: payload.text(),
-                    });
+                    return Step::Found(canary_evidence(self.attack, tok, payload));
                 }
                 self.at += 1;
             }
@@ -100,8 +102,6 @@ impl Probe for CanaryProbe {
 pub fn ssrf(base: &str) -> CanaryProbe {
     CanaryProbe::new(
         AttackType::Ssrf,
-        70,
-        "Server-side request forgery",
         base,
         vec![Box::new(|url| Payload::Value(url.to_owned()))],
     )
@@ -124,13 +124,7 @@ pub fn blind_rce(base: &str, original: &str) -> CanaryProbe {
             Box::new(move |u: &str| Payload::Value(shape(&o, u))) as MakePayload
         })
         .collect();
-    CanaryProbe::new(
-        AttackType::Rce,
-        95,
-        "OS command injection (blind, out-of-band)",
-        base,
-        makers,
-    )
+    CanaryProbe::new(AttackType::Rce, base, makers)
 }
 
 fn doctype(point: &Point, system: &str) -> Payload {
@@ -177,8 +171,6 @@ pub fn xxe(point: &Point, base: Option<&str>) -> Vec<Box<dyn Probe>> {
         let p = point.clone();
         out.push(Box::new(CanaryProbe::new(
             AttackType::Xxe,
-            80,
-            "XML external entity (out-of-band)",
             base,
             vec![Box::new(move |url| doctype(&p, url))],
         )));

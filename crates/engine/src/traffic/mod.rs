@@ -2,13 +2,16 @@
 //! proxy asks which requests to keep ([`sink`]), and a single writer task appends them to their
 //! test record.
 
+pub(crate) mod canary;
 mod exchanges;
+mod findings;
 mod fleet_sync;
 mod hosts;
 #[cfg(test)]
 mod inactivity_tests;
 mod pages;
 mod runs;
+mod security;
 mod sink;
 mod testing;
 
@@ -21,6 +24,7 @@ use tapedeck_core::{Baseline, TestRun};
 use tokio::sync::{mpsc, oneshot};
 
 pub use exchanges::parse_status;
+pub use findings::{Change, VulnerabilityChanges};
 pub use hosts::HostPattern;
 pub use pages::BaselinePages;
 pub use runs::{CopyRequest, CreateRequest};

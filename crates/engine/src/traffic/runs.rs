@@ -35,8 +35,8 @@ impl Engine {
     /// the proxy with a key of `project` record into it (or, for the default project, without
     /// a key from loopback).
     ///
-    /// Errors: `InvalidInput` for an empty name, an inactivity timeout out of range, or a bad
-    /// host pattern.
+    /// Errors: `InvalidInput` for an empty name, an inactivity timeout out of range, a bad
+    /// host pattern, or a test policy `tapedeck_attack` refuses.
     pub async fn create_test_run(
         &self,
         project: &str,
@@ -63,6 +63,7 @@ impl Engine {
             }
         }
         let hosts = HostPattern::parse(&spec.allowed_hosts)?;
+        check_policy(&spec)?;
         let transition = self.inner.traffic.transitions.lock().await;
         self.interrupt_active_runs(project).await?;
         let now = OffsetDateTime::now_utc();
@@ -94,7 +95,8 @@ impl Engine {
     /// Creates a run in `project` that replays one of its test records at once; the project's
     /// run still active is interrupted.
     ///
-    /// Errors: `InvalidInput` for an empty name, `NotFound` when `project` has no such record,
+    /// Errors: `InvalidInput` for an empty name or a bad test policy, `NotFound` when
+    /// `project` has no such record,
     /// `Conflict` (`TestRecordNotCopyable`) when it is empty or still recording.
     pub async fn copy_test_run(
         &self,
@@ -104,6 +106,7 @@ impl Engine {
         if request.spec.name.trim().is_empty() {
             return Err(EngineError::InvalidInput("name is required".into()));
         }
+        check_policy(&request.spec)?;
         let record_id = request.test_record_id;
         self.get_test_record(project, record_id).await?;
         let _transition = self.inner.traffic.transitions.lock().await;
@@ -269,6 +272,18 @@ impl Engine {
     }
 }
 
+/// Refuses a test policy that would not parse when the testing phase starts.
+fn check_policy(spec: &TestRunSpec) -> Result<(), EngineError> {
+    match spec
+        .policy
+        .as_deref()
+        .map(tapedeck_attack::policy::Policy::from_json)
+    {
+        Some(Err(e)) => Err(EngineError::InvalidInput(format!("policy: {e}"))),
+        _ => Ok(()),
+    }
+}
+
 fn new_run(
     test_record_id: i64,
     spec: TestRunSpec,
@@ -284,6 +299,8 @@ fn new_run(
         passed_count: 0,
         failed_count: 0,
         waiting_count: 0,
+        tech_failed_count: 0,
+        sent_requests_count: 0,
         failures: Vec::new(),
         problem: None,
         start_time: now,

@@ -1,12 +1,17 @@
-//! The testing phase: each baseline of the record is replayed against its target (or the run's
-//! `target` override) and passes when the answer matches the recording.
+//! The testing phase. With a test policy, each baseline of the record is profiled and attacked
+//! ([`super::security`]), and the run fails when a vulnerability is confirmed. Without one, each
+//! baseline is replayed against its target (or the run's `target` override) and passes when the
+//! answer matches the recording: a regression check.
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 
-use tapedeck_core::{Baseline, TestRun, TestRunState};
+use tapedeck_attack::policy::Policy;
+use tapedeck_attack::Request;
+use tapedeck_core::{Baseline, TestRun, TestRunState, Vulnerability};
 use time::OffsetDateTime;
 
+use super::security::{self, SecurityTest, Verdict};
 use super::BaselinePages;
 use crate::Engine;
 
@@ -41,6 +46,16 @@ impl Engine {
             }
         };
         run.waiting_count = recorded;
+        let mut tests = match run.spec.policy.as_deref().map(Policy::from_json) {
+            None => None,
+            Some(Ok(policy)) => Some(SecurityTest::new(self.clone(), run.id, policy)),
+            Some(Err(e)) => {
+                // The API checks policies before storing them; this is a stored one gone bad.
+                tracing::error!(test_run = run.id, error = %e, "the run's test policy is invalid");
+                return;
+            }
+        };
+        let mut vulnerable = HashSet::new();
         let mut pages = BaselinePages::new(self.clone(), run.test_record_id);
         let mut seen = HashSet::new();
         // Baselines whose request body was cut at the body cap: replaying the cut bytes would
@@ -68,12 +83,35 @@ impl Engine {
                     Ok(current) if current.state == TestRunState::Running => {}
                     _ => return,
                 }
-                match self.replay_one(&run, &baseline).await {
-                    Ok(()) => run.passed_count += 1,
-                    Err(reason) => {
-                        tracing::info!(test_run = run.id, baseline = baseline.id, %reason, "baseline failed");
-                        run.failed_count += 1;
-                        run.failures.push((baseline.id, reason));
+                let request = test_request(&baseline, run.spec.target.as_deref());
+                match &mut tests {
+                    None => {
+                        run.sent_requests_count += 1;
+                        match self.replay_one(&request, &baseline).await {
+                            Ok(()) => run.passed_count += 1,
+                            Err(reason) => {
+                                tracing::info!(test_run = run.id, baseline = baseline.id, %reason, "baseline failed");
+                                run.failed_count += 1;
+                                run.failures.push((baseline.id, reason));
+                            }
+                        }
+                    }
+                    Some(tests) => {
+                        let verdict = tests.test(&request, baseline.id).await;
+                        run.sent_requests_count = tests.sent;
+                        match verdict {
+                            Verdict::Interrupted => return,
+                            Verdict::Unstable(reason) => {
+                                tracing::info!(test_run = run.id, baseline = baseline.id, %reason, "baseline not attacked: unstable");
+                                run.tech_failed_count += 1;
+                            }
+                            Verdict::Tested(found) if found.is_empty() => run.passed_count += 1,
+                            Verdict::Tested(found) => {
+                                run.failed_count += 1;
+                                vulnerable.insert(baseline.id);
+                                self.keep_findings(&mut run, found).await;
+                            }
+                        }
                     }
                 }
                 if let Err(e) = self.inner.meta.update_test_run(&run).await {
@@ -82,6 +120,17 @@ impl Engine {
             }
         }
         run.waiting_count = 0;
+        if let Some(tests) = &mut tests {
+            let late = tests.late_findings().await;
+            for baseline_id in late.iter().map(|v| v.baseline_id) {
+                // A baseline counted clean turns out vulnerable.
+                if vulnerable.insert(baseline_id) {
+                    run.passed_count = run.passed_count.saturating_sub(1);
+                    run.failed_count += 1;
+                }
+            }
+            self.keep_findings(&mut run, late).await;
+        }
         // Only a run that is still running ends here; an interrupted one keeps its state.
         if let Ok(current) = self.run_by_id(run.id).await {
             if current.state == TestRunState::Running {
@@ -95,31 +144,46 @@ impl Engine {
                     state = run.state.as_str(),
                     passed = run.passed_count,
                     failed = run.failed_count,
+                    unstable = run.tech_failed_count,
+                    requests = run.sent_requests_count,
                     "test run finished"
                 );
             }
         }
     }
 
-    async fn replay_one(&self, run: &TestRun, baseline: &Baseline) -> Result<(), String> {
-        let url = retarget(&baseline.url, run.spec.target.as_deref());
-        let headers: Vec<_> = baseline
-            .request_headers
-            .iter()
-            .filter(|(name, _)| !HOP_HEADERS.contains(&name.to_ascii_lowercase().as_str()))
-            .cloned()
-            .collect();
-        let response = self
-            .inner
-            .upstream
-            .send(
-                &baseline.method,
-                &url,
-                &headers,
-                baseline.request_body.clone(),
-            )
-            .await
-            .map_err(|e| format!("{} {url}: connection failed: {e}", baseline.method))?;
+    /// Stores a baseline's findings and names each among the run's failures, as FAST lists a
+    /// vulnerable baseline.
+    async fn keep_findings(&self, run: &mut TestRun, found: Vec<Vulnerability>) {
+        for mut finding in found {
+            tracing::info!(
+                test_run = run.id,
+                baseline = finding.baseline_id,
+                kind = %finding.kind,
+                parameter = %finding.parameter,
+                "vulnerability found"
+            );
+            match self.inner.meta.insert_vulnerability(&finding).await {
+                Ok(id) => finding.id = id,
+                Err(e) => {
+                    tracing::error!(test_run = run.id, error = %e, "could not store a finding");
+                }
+            }
+            run.failures.push((
+                finding.baseline_id,
+                format!(
+                    "{} in {} {} ({})",
+                    finding.title, finding.method, finding.path, finding.parameter
+                ),
+            ));
+        }
+    }
+
+    /// Replays `request` once and compares the answer with the recording: the same status,
+    /// and for an idempotent method the same body.
+    async fn replay_one(&self, request: &Request, baseline: &Baseline) -> Result<(), String> {
+        let url = &request.url;
+        let response = security::send(self, request).await?;
         if response.status != baseline.status {
             return Err(format!(
                 "{} {url}: status {} instead of {}",
@@ -128,13 +192,30 @@ impl Engine {
         }
         let compare_body =
             IDEMPOTENT.contains(&baseline.method.as_str()) && !baseline.response_truncated;
-        if compare_body && response.body.as_ref() != baseline.response_body.as_slice() {
+        if compare_body && response.body != baseline.response_body {
             return Err(format!(
                 "{} {url}: response body differs from the recording",
                 baseline.method
             ));
         }
         Ok(())
+    }
+}
+
+/// The request a test sends for `baseline`: retargeted at `target` when set, without hop
+/// headers.
+fn test_request(baseline: &Baseline, target: Option<&str>) -> Request {
+    let headers = baseline
+        .request_headers
+        .iter()
+        .filter(|(name, _)| !HOP_HEADERS.contains(&name.to_ascii_lowercase().as_str()))
+        .cloned()
+        .collect();
+    Request {
+        method: baseline.method.clone(),
+        url: retarget(&baseline.url, target),
+        headers,
+        body: baseline.request_body.clone(),
     }
 }
 
@@ -155,6 +236,14 @@ fn outcome(run: &TestRun, recorded: u64, cut_requests: u64) -> (TestRunState, Op
             TestRunState::Failed
         };
         return (state, cut);
+    }
+    if run.tech_failed_count > 0 {
+        let why = format!(
+            "nothing was tested: all {} tested baseline(s) answered identical replays \
+             differently (status or body), so no answer could be told apart from an attack's",
+            run.tech_failed_count
+        );
+        return (TestRunState::Interrupted, Some(why));
     }
     if let Some(cut) = cut {
         return (
@@ -258,6 +347,8 @@ mod tests {
             passed_count: 0,
             failed_count: 0,
             waiting_count: 0,
+            tech_failed_count: 0,
+            sent_requests_count: 0,
             failures: Vec::new(),
             problem: None,
             start_time: OffsetDateTime::UNIX_EPOCH,

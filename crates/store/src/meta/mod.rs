@@ -14,7 +14,9 @@ mod sql_events;
 mod sql_fleet;
 mod sql_profiles;
 mod sql_traffic;
+mod sql_vulnerabilities;
 mod traffic;
+mod vulnerabilities;
 
 use async_trait::async_trait;
 use tapedeck_core::{Recording, Session, SessionKind, SessionSpec, SessionState};
@@ -29,6 +31,7 @@ pub use fleet::{
 pub use profiles::{ProfileFilter, ProfileMetadata};
 pub use sql::{redact_password, SqlMetadata};
 pub use traffic::{ExchangeFilter, ExchangeScope, TrafficMetadata};
+pub use vulnerabilities::VulnerabilityMetadata;
 
 use crate::StoreError;
 
@@ -76,11 +79,18 @@ pub struct RecordingFilter {
     pub until: Option<OffsetDateTime>,
 }
 
-/// Where sessions, recordings, session events, recorded traffic, API keys and profiles are
-/// kept.
+/// Where sessions, recordings, session events, recorded traffic with its findings, API keys
+/// and profiles are kept.
 #[async_trait]
 pub trait Metadata:
-    TrafficMetadata + EventMetadata + ApiKeyMetadata + FleetMetadata + ProfileMetadata + Send + Sync
+    TrafficMetadata
+    + VulnerabilityMetadata
+    + EventMetadata
+    + ApiKeyMetadata
+    + FleetMetadata
+    + ProfileMetadata
+    + Send
+    + Sync
 {
     /// Stores a new session. Fails when a live session of its project already has its name.
     async fn insert_session(&self, session: &Session) -> Result<(), StoreError>;

@@ -54,6 +54,8 @@ pub(super) fn run_from_row(row: &AnyRow) -> Result<TestRun, StoreError> {
         passed_count: count(row.try_get("passed_count")?),
         failed_count: count(row.try_get("failed_count")?),
         waiting_count: count(row.try_get("waiting_count")?),
+        tech_failed_count: count(row.try_get("tech_failed_count")?),
+        sent_requests_count: count(row.try_get("sent_requests_count")?),
         failures: from_json(&row.try_get::<String, _>("failures")?)?,
         problem: row.try_get("problem")?,
         start_time: from_micros(row.try_get("start_time")?)?,
@@ -188,8 +190,9 @@ impl TrafficMetadata for SqlMetadata {
         let id = sqlx::query_scalar(
             "INSERT INTO test_runs (test_record_id, spec, state, recording, passed_count,
                 failed_count, waiting_count, failures, start_time, end_time, problem, owner_node,
-                owner_incarnation)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+                owner_incarnation, tech_failed_count, sent_requests_count)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+             RETURNING id",
         )
         .bind(run.test_record_id)
         .bind(json(&run.spec)?)
@@ -204,6 +207,8 @@ impl TrafficMetadata for SqlMetadata {
         .bind(run.problem.as_deref())
         .bind(&self.owner.node)
         .bind(&self.owner.incarnation)
+        .bind(run.tech_failed_count as i64)
+        .bind(run.sent_requests_count as i64)
         .fetch_one(&self.pool)
         .await?;
         Ok(id)
@@ -212,7 +217,8 @@ impl TrafficMetadata for SqlMetadata {
     async fn update_test_run(&self, run: &TestRun) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE test_runs SET state = $1, recording = $2, passed_count = $3, failed_count = $4,
-                waiting_count = $5, failures = $6, end_time = $7, problem = $8 WHERE id = $9",
+                waiting_count = $5, failures = $6, end_time = $7, problem = $8,
+                tech_failed_count = $9, sent_requests_count = $10 WHERE id = $11",
         )
         .bind(run.state.as_str())
         .bind(run.recording)
@@ -222,6 +228,8 @@ impl TrafficMetadata for SqlMetadata {
         .bind(json(&run.failures)?)
         .bind(run.end_time.map(micros))
         .bind(run.problem.as_deref())
+        .bind(run.tech_failed_count as i64)
+        .bind(run.sent_requests_count as i64)
         .bind(run.id)
         .execute(&self.pool)
         .await?;
@@ -386,8 +394,35 @@ impl TrafficMetadata for SqlMetadata {
         Ok(count(row.try_get("n")?))
     }
 
+    async fn earlier_test_runs(
+        &self,
+        test_record_id: i64,
+        before_id: i64,
+        limit: u32,
+    ) -> Result<Vec<TestRun>, StoreError> {
+        sqlx::query(
+            "SELECT * FROM test_runs WHERE test_record_id = $1 AND id < $2
+                AND state IN ('passed', 'failed') ORDER BY id DESC LIMIT $3",
+        )
+        .bind(test_record_id)
+        .bind(before_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(run_from_row)
+        .collect()
+    }
+
     async fn delete_test_record(&self, id: i64) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "DELETE FROM vulnerabilities WHERE test_run_id IN
+                (SELECT id FROM test_runs WHERE test_record_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         for table in ["baselines", "test_runs"] {
             sqlx::query(&format!("DELETE FROM {table} WHERE test_record_id = $1"))
                 .bind(id)
@@ -439,6 +474,8 @@ mod tests {
             passed_count: 0,
             failed_count: 0,
             waiting_count: 0,
+            tech_failed_count: 0,
+            sent_requests_count: 0,
             failures: vec![(1, "body differs".into())],
             problem: None,
             start_time: OffsetDateTime::now_utc(),

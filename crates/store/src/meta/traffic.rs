@@ -100,7 +100,16 @@ pub trait TrafficMetadata: Send + Sync {
     ) -> Result<Option<Baseline>, StoreError>;
     /// How many baselines a record holds.
     async fn count_baselines(&self, test_record_id: i64) -> Result<u64, StoreError>;
-    /// Deletes a test record with its baselines and test runs, in one transaction.
+    /// Up to `limit` of a record's runs created before the run `before_id` that have ended
+    /// `passed` or `failed`, newest first: what a run's findings are compared with.
+    async fn earlier_test_runs(
+        &self,
+        test_record_id: i64,
+        before_id: i64,
+        limit: u32,
+    ) -> Result<Vec<TestRun>, StoreError>;
+    /// Deletes a test record with its baselines, test runs and their findings, in one
+    /// transaction.
     async fn delete_test_record(&self, id: i64) -> Result<(), StoreError>;
     /// Ids of up to `limit` test records created before `before`, oldest first: what
     /// retention deletes (the caller skips one still recording).

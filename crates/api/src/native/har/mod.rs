@@ -219,6 +219,24 @@ pub fn entry(b: &Baseline, secrets: Secrets) -> Entry {
     }
 }
 
+/// Redacts, in place, the values of [`SECRET_HEADERS`] in a HAR entry's request and response
+/// headers: a security test's exchange, stored as the entry it was sent as.
+pub fn redact_entry(entry: &mut serde_json::Value) {
+    for side in ["request", "response"] {
+        let Some(headers) = entry[side]["headers"].as_array_mut() else {
+            continue;
+        };
+        for header in headers {
+            let secret = header["name"]
+                .as_str()
+                .is_some_and(|n| SECRET_HEADERS.contains(&n.to_ascii_lowercase().as_str()));
+            if secret {
+                header["value"] = REDACTED.into();
+            }
+        }
+    }
+}
+
 /// The head of a record's HAR document; its entries are [`entry`] for each baseline.
 pub fn log_head(record: &TestRecord) -> LogHead {
     LogHead {
@@ -336,6 +354,18 @@ mod tests {
         let redacted = response_cookies(&b, Secrets::Redacted);
         assert!(redacted.iter().all(|c| c.value == REDACTED));
         assert_eq!(redacted[1].path.as_deref(), Some("/app"));
+    }
+
+    #[test]
+    fn a_tests_entry_loses_its_secret_header_values_only() {
+        let mut e = json!({
+            "request": {"headers": [{"name": "Cookie", "value": "sid=1"}, {"name": "X-A", "value": "a"}]},
+            "response": {"headers": [{"name": "set-cookie", "value": "sid=2"}]},
+        });
+        redact_entry(&mut e);
+        assert_eq!(e["request"]["headers"][0]["value"], json!(REDACTED));
+        assert_eq!(e["request"]["headers"][1]["value"], json!("a"));
+        assert_eq!(e["response"]["headers"][0]["value"], json!(REDACTED));
     }
 
     #[test]
