@@ -8,7 +8,7 @@ use axum::{Extension, Json};
 use serde::Serialize;
 use serde_json::{json, Value};
 use tapedeck_core::Vulnerability;
-use tapedeck_engine::Change;
+use tapedeck_engine::{Change, EngineError};
 use utoipa::ToSchema;
 
 use super::har::{self, Secrets};
@@ -65,6 +65,12 @@ pub struct VulnerabilityList {
     pub compared_with: Option<i64>,
 }
 
+/// A path id; one that is not a number names nothing, so it is a 404 like a missing one.
+fn id_in_path(what: &'static str, id: &str) -> Result<i64, NativeError> {
+    id.parse()
+        .map_err(|_| EngineError::not_found(what, id).into())
+}
+
 fn json_of(v: Vulnerability, change: &'static str) -> VulnerabilityJson {
     VulnerabilityJson {
         id: v.id,
@@ -92,8 +98,9 @@ fn json_of(v: Vulnerability, change: &'static str) -> VulnerabilityJson {
 pub async fn list(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Result<Json<VulnerabilityList>, NativeError> {
+    let id = id_in_path("test run", &id)?;
     let changes = state
         .engine
         .vulnerability_changes(caller.project(), id)
@@ -128,9 +135,11 @@ pub async fn list(
 pub async fn har(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
-    Path((id, vulnerability_id)): Path<(i64, i64)>,
+    Path((id, vulnerability_id)): Path<(String, String)>,
     q: Result<Query<ExportQuery>, QueryRejection>,
 ) -> Result<Json<Value>, NativeError> {
+    let id = id_in_path("test run", &id)?;
+    let vulnerability_id = id_in_path("vulnerability", &vulnerability_id)?;
     let secrets = secrets(q)?;
     let v = state
         .engine
@@ -157,8 +166,9 @@ pub async fn har(
 pub async fn sarif(
     State(state): State<ApiState>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Result<([(axum::http::HeaderName, &'static str); 1], Json<Value>), NativeError> {
+    let id = id_in_path("test run", &id)?;
     let changes = state
         .engine
         .vulnerability_changes(caller.project(), id)

@@ -328,11 +328,16 @@ impl Pace {
     }
 
     async fn wait(&mut self) {
-        let now = tokio::time::Instant::now();
-        if self.next > now {
-            tokio::time::sleep_until(self.next).await;
-        }
-        self.next = self.next.max(now) + self.every;
+        let at = self.reserve(tokio::time::Instant::now());
+        tokio::time::sleep_until(at).await;
+    }
+
+    /// When the next request may go, asked at `now`; the slot after it is kept for the next.
+    /// Idle time is not banked: after a pause, requests are spaced again from `now`.
+    fn reserve(&mut self, now: tokio::time::Instant) -> tokio::time::Instant {
+        let at = self.next.max(now);
+        self.next = at + self.every;
+        at
     }
 }
 
@@ -340,18 +345,17 @@ impl Pace {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn the_pace_spaces_requests_evenly_and_does_not_bank_idle_time() {
-        let mut pace = Pace::new(10.0);
+    #[test]
+    fn the_pace_spaces_requests_evenly_and_does_not_bank_idle_time() {
         let start = tokio::time::Instant::now();
-        for _ in 0..5 {
-            pace.wait().await;
-        }
-        assert_eq!(start.elapsed(), Duration::from_millis(400));
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        let idle_end = tokio::time::Instant::now();
-        pace.wait().await;
-        pace.wait().await;
-        assert_eq!(idle_end.elapsed(), Duration::from_millis(100));
+        let mut pace = Pace::new(10.0);
+        pace.next = start;
+        let ms = |n| Duration::from_millis(n);
+        let slots: Vec<_> = (0..3).map(|_| pace.reserve(start) - start).collect();
+        assert_eq!(slots, [ms(0), ms(100), ms(200)]);
+        // After 5 s idle, the next goes at once and the one after 100 ms later, not in a burst.
+        let later = start + Duration::from_secs(5);
+        assert_eq!(pace.reserve(later), later);
+        assert_eq!(pace.reserve(later), later + ms(100));
     }
 }
