@@ -173,6 +173,12 @@ pub struct ServeConfig {
     /// Point every browser session through the recording proxy, trusting its CA.
     #[arg(long, env = "TAPEDECK_BROWSERS_THROUGH_PROXY")]
     pub browsers_through_proxy: bool,
+    /// An extra Chromium flag for every browser session (repeatable), after Tapedeck's own:
+    /// e.g. the memory savers that change what a page sees, which are not defaults
+    /// (README, "Sessions per machine").
+    #[arg(long = "browser-arg", env = "TAPEDECK_BROWSER_ARGS", value_delimiter = ' ',
+          allow_hyphen_values = true)]
+    pub browser_args: Vec<String>,
 }
 
 /// Shortest cluster secret taken: it keys every node-to-node call and every signed URL.

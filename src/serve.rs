@@ -122,7 +122,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
         None => None,
     };
     let upstream = UpstreamClient::new(extra_roots.as_deref())?;
-    let browser_extra_args = if config.browsers_through_proxy {
+    let mut browser_extra_args = if config.browsers_through_proxy {
         tapedeck_engine::browser_through_proxy_args(
             &config.proxy_listen.to_string(),
             &ca.spki_sha256,
@@ -130,6 +130,7 @@ pub async fn run(config: ServeConfig) -> anyhow::Result<()> {
     } else {
         Vec::new()
     };
+    browser_extra_args.extend(config.browser_args.iter().cloned());
     let sandbox = Sandbox::for_this_server(PathBuf::from("bwrap"), &config.session_user)?;
     let sandbox_dir = match (&config.sandbox_dir, sandbox.user()) {
         (Some(dir), _) => dir.clone(),

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from conftest import Server
-from vulnerable_app import VulnerableApp
+from vulnerable_app import PLANTED, VulnerableApp, endpoints
 
 # A run ends well within this: the CI run's ~10,000 requests at 1000 a second, or the default
 # policy's few hundred at its 10 a second.
@@ -28,54 +28,20 @@ CI_POLICY = {
 }
 # Only the app's own address is recorded, so only it is attacked.
 APP_HOSTS = r"^127\.0\.0\.1$"
-ORDER_XML = '<?xml version="1.0"?><order><item>tea</item></order>'
 # The endpoint a copy finds fixed.
 FIXED = "/vuln/xss/text"
+# Endpoints a browsing session visits (both sides) instead of the curl-like client.
+BROWSED = "/{side}/xss/attr"
 
 
-def endpoints(app: VulnerableApp) -> list:
-    """Each endpoint of one side (`{side}` in the path) as (method, path, request arguments)."""
-    return [
-        ("GET", "/{side}/xss/text", {"params": {"q": "tea"}}),
-        ("GET", "/{side}/xss/attr", {"params": {"q": "tea"}}),
-        ("GET", "/{side}/xss/js", {"params": {"q": "tea"}}),
-        ("GET", "/{side}/sqli/query", {"params": {"name": "bob"}}),
-        ("POST", "/{side}/sqli/form", {"data": {"name": "bob"}}),
-        ("POST", "/{side}/sqli/json", {"json": {"name": "bob"}}),
-        ("GET", "/{side}/file", {"params": {"name": "report.txt"}}),
-        ("GET", "/{side}/ping", {"params": {"host": "127.0.0.1"}}),
-        ("GET", "/{side}/fetch", {"params": {"url": f"{app.url}/"}}),
-        ("POST", "/{side}/xxe", {"content": ORDER_XML, "headers": {"Content-Type": "application/xml"}}),
-        ("GET", "/{side}/redirect", {"params": {"next": "/"}}),
-        ("GET", "/{side}/greet", {"params": {"name": "bob"}}),
-        ("GET", "/{side}/lang", {"params": {"l": "en"}}),
-    ]
-
-
-# What the CI run must find, path by path: (type, parameter). Nothing else, and so nothing on
-# any /safe twin.
-PLANTED = {
-    "/vuln/xss/text": ("xss", "GET_q"),
-    "/vuln/xss/attr": ("xss", "GET_q"),
-    "/vuln/xss/js": ("xss", "GET_q"),
-    "/vuln/sqli/query": ("sqli", "GET_name"),
-    "/vuln/sqli/form": ("sqli", "POST_name"),
-    "/vuln/sqli/json": ("sqli", "JSON_name"),
-    "/vuln/file": ("ptrav", "GET_name"),
-    "/vuln/ping": ("rce", "GET_host"),
-    "/vuln/fetch": ("ssrf", "GET_url"),
-    "/vuln/xxe": ("xxe", "XML_order.item"),
-    "/vuln/redirect": ("redir", "GET_next"),
-    "/vuln/greet": ("ssti", "GET_name"),
-    "/vuln/lang": ("crlf", "GET_l"),
-}
 PASSWD = re.compile(r"root:[^:\n]*:0:0:")
 
 
 @pytest.fixture(scope="module")
 def fast(tmp_path_factory):
-    """A server of its own: no browsers, so its display numbers are only reserved."""
-    server = Server(tmp_path_factory.mktemp("fast-security"), first_display=252).start()
+    """A server of its own whose browsers go through its recording proxy."""
+    server = Server(tmp_path_factory.mktemp("fast-security"), first_display=252,
+                    extra_args=["--browsers-through-proxy"]).start()
     yield server
     server.stop()
 
@@ -142,10 +108,19 @@ def ci_run(fast, app, elsewhere):
     with proxied(fast) as client:
         for side in ("vuln", "safe"):
             for method, path, arguments in endpoints(app):
+                if path.startswith(BROWSED):
+                    continue
                 answer = client.request(method, app.url + path.format(side=side), **arguments)
                 assert answer.status_code == (302 if path.endswith("/redirect") else 200), (path, answer.text)
         assert client.get(f"http://localhost:{elsewhere.port}/safe/xss/text", params={"q": "tea"}).status_code == 200
-    assert stop_run(fast, run["id"])["baseline_count"] == 2 * len(endpoints(app))
+    # A browsing session brings the rest: Chromium's own requests, with its headers. A create
+    # answers once the page is painted, so the page's request has been answered by then.
+    for side in ("vuln", "safe"):
+        created = fast.native("POST", "/sessions", json={"start_url": f"{app.url}/{side}/xss/attr?q=tea"})
+        assert created.status_code == 201, created.text
+        assert fast.native("DELETE", f"/sessions/{created.json()['id']}").status_code == 204
+    # Chromium may add a request for /favicon.ico (a 404 the tests must find nothing in).
+    assert stop_run(fast, run["id"])["baseline_count"] >= 2 * len(endpoints(app))
     return wait_final(fast, run["id"])
 
 
@@ -200,6 +175,12 @@ def test_a_ci_run_finds_every_planted_vulnerability_and_none_on_the_safe_twins(f
     sent = urlsplit(entry["request"]["url"])
     assert (sent.netloc, sent.path) == (netloc, "/vuln/file")
     assert ("GET", f"{sent.path}?{sent.query}") in {(r.method, r.path) for r in app.requests}
+
+    # The attribute XSS was found in what Chromium sent, not in a hand-made request.
+    [attr] = [i for i in native["items"] if i["path"] == "/vuln/xss/attr"]
+    browsed = fast.native("GET", f"/test-records/{run['test_record_id']}/exchanges/{attr['baseline_id']}").json()
+    agents = [h["value"] for h in browsed["request"]["headers"] if h["name"].lower() == "user-agent"]
+    assert agents and "Chrome/" in agents[0], browsed["request"]["headers"]
 
     # Nothing but the recorded host was attacked: every request the app got names it, and the
     # host the run did not record got only the one recorded request.

@@ -419,6 +419,47 @@ class VulnerableApp:
         self.stop()
 
 
+ORDER_XML = '<?xml version="1.0"?><order><item>tea</item></order>'
+
+
+def endpoints(app: VulnerableApp) -> list:
+    """Each endpoint of one side (`{side}` in the path) as (method, path, request arguments)."""
+    return [
+        ("GET", "/{side}/xss/text", {"params": {"q": "tea"}}),
+        ("GET", "/{side}/xss/attr", {"params": {"q": "tea"}}),
+        ("GET", "/{side}/xss/js", {"params": {"q": "tea"}}),
+        ("GET", "/{side}/sqli/query", {"params": {"name": "bob"}}),
+        ("POST", "/{side}/sqli/form", {"data": {"name": "bob"}}),
+        ("POST", "/{side}/sqli/json", {"json": {"name": "bob"}}),
+        ("GET", "/{side}/file", {"params": {"name": "report.txt"}}),
+        ("GET", "/{side}/ping", {"params": {"host": "127.0.0.1"}}),
+        ("GET", "/{side}/fetch", {"params": {"url": f"{app.url}/"}}),
+        ("POST", "/{side}/xxe", {"content": ORDER_XML, "headers": {"Content-Type": "application/xml"}}),
+        ("GET", "/{side}/redirect", {"params": {"next": "/"}}),
+        ("GET", "/{side}/greet", {"params": {"name": "bob"}}),
+        ("GET", "/{side}/lang", {"params": {"l": "en"}}),
+    ]
+
+
+# The planted vulnerabilities, path by path: (type, insertion point in FAST's syntax). A security
+# test must find these and nothing else, so nothing on any /safe twin.
+PLANTED = {
+    "/vuln/xss/text": ("xss", "GET_q"),
+    "/vuln/xss/attr": ("xss", "GET_q"),
+    "/vuln/xss/js": ("xss", "GET_q"),
+    "/vuln/sqli/query": ("sqli", "GET_name"),
+    "/vuln/sqli/form": ("sqli", "POST_name"),
+    "/vuln/sqli/json": ("sqli", "JSON_name"),
+    "/vuln/file": ("ptrav", "GET_name"),
+    "/vuln/ping": ("rce", "GET_host"),
+    "/vuln/fetch": ("ssrf", "GET_url"),
+    "/vuln/xxe": ("xxe", "XML_order.item"),
+    "/vuln/redirect": ("redir", "GET_next"),
+    "/vuln/greet": ("ssti", "GET_name"),
+    "/vuln/lang": ("crlf", "GET_l"),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8000)
