@@ -34,11 +34,10 @@ from pathlib import Path
 import httpx
 from websockets.sync.client import connect
 
-from common import ROOT, Server, descendants, machine, pages_url, summary
+from common import ROOT, Server, descendants, machine, pages_url, rewrite_section, summary
 from conftest import API_KEY, free_port, wait_until
 from test_scale_backends import BUCKET, CLUSTER_SECRET, S3, as_postgres_user, postgres_bin
 
-MARKERS = ("<!-- bench:fleet:start -->", "<!-- bench:fleet:end -->")
 BEARER = {"Authorization": f"Bearer {API_KEY}"}
 BIG = 64 * 1024
 
@@ -402,18 +401,12 @@ def table_creates(results, runs):
 
 
 def write_section(text: str, args, minutes: float, build: str, loads: str):
-    doc_path = ROOT / "BENCHMARKS.md"
-    doc = doc_path.read_text()
-    start, end = MARKERS
     header = (f"Command: `.venv/bin/python bench/fleet.py --runs {args.runs} --requests {args.requests} "
               f"--losses {args.losses}` (took {minutes:.1f} min). Date: {datetime.date.today().isoformat()}. "
               f"Build: {build}.  \nMachine: {machine()}.  \n"
               f"1-minute load average after each part: {loads}.  \n"
               f"Ranges are median (min–max) over runs unless the row says otherwise.\n")
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    assert pattern.search(doc), f"BENCHMARKS.md lacks the {start} … {end} markers"
-    doc_path.write_text(pattern.sub(lambda _: f"{start}\n{header}\n{text}\n{end}", doc))
-    print(f"rewrote the fleet figures in {doc_path}")
+    rewrite_section("fleet", header, text)
 
 
 def main():

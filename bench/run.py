@@ -3,6 +3,8 @@
 
     .venv/bin/python bench/run.py [--runs 3] [--secs 6] [--no-write]
     .venv/bin/python bench/run.py --smoke      # one short pass of everything; CI runs this
+    .venv/bin/python bench/run.py --density [--before OLD_BINARY]   # sessions per machine
+    .venv/bin/python bench/run.py --security   # security tests beside sqlmap and dalfox
 
 Prints Markdown tables and, unless --smoke or --no-write, rewrites the figures section of
 BENCHMARKS.md (between its `bench:figures` markers) with them, the command, date and machine:
@@ -16,29 +18,34 @@ BENCHMARKS.md (between its `bench:figures` markers) with them, the command, date
    connections per second, latency at a fixed rate: direct, Tapedeck, `mitmdump -w`;
 7. quality held equal: each recorder's encoder settings on the same lossless captures (SSIM,
    PSNR, size, encode CPU; stills of the text page under target/quality/).
+Two parts run on their own and write their own sections: `--density` searches for the most
+sessions recorded at once, Tapedeck beside kernel-images' arguments, and measures memory per
+session (`bench:density`); `--security` runs Tapedeck's security tests on
+tests/e2e/vulnerable_app.py beside sqlmap (SQLi) and dalfox (XSS): found, missed, false
+positives, requests and wall time (`bench:security`). Smoke mode runs one short pass of each.
 The 300 s recordings run in the background while the CPU scenarios run (all CPU figures are
 per process, so they are not charged for it). Full run: about 12 minutes on 2 cores.
 """
 
 import argparse
 import datetime
-import re
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import capacity
+import density
 import latency
 import proxy
 import quality
+import security
 import size
-from common import ROOT, Server, kiosk_session, machine, summary
+from common import ROOT, Server, kiosk_session, machine, rewrite_section, summary
 from recorders import FfmpegAnchor, Playwright, Tapedeck, kernel_args, ultrafast_args
 
 # Every recorder at the x264 default quality (CRF 23), so sizes compare at the same setting.
 CRF = 23
-MARKERS = ("<!-- bench:figures:start -->", "<!-- bench:figures:end -->")
 
 
 def scenarios(smoke: bool):
@@ -59,7 +66,19 @@ def main():
     parser.add_argument("--secs", type=float, default=6, help="CPU window per recorder run")
     parser.add_argument("--smoke", action="store_true", help="one short pass, to keep the harness working")
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    parser.add_argument("--density", action="store_true",
+                        help="only the density search and memory per session (bench/density.py), on its own")
+    parser.add_argument("--security", action="store_true",
+                        help="only the security tests beside sqlmap and dalfox (bench/security.py), on their own")
+    parser.add_argument("--before", help="with --density: a tapedeck binary of an earlier build, whose "
+                                         "default memory per session is measured beside this one's")
     args = parser.parse_args()
+    if args.density:
+        density.run(10, smoke=False, write=not args.no_write, before=args.before)
+        return
+    if args.security:
+        security.run(smoke=False, write=not args.no_write)
+        return
     smoke = args.smoke
     if smoke:
         args.runs, args.secs = 1, 2
@@ -126,6 +145,12 @@ def main():
             proxy_runs = min(args.runs, 2)
             proxies = proxy.proxies(work, proxy_secs, latency_secs, rate, proxy_runs)
             print(f"[{time.monotonic() - begun:4.0f} s] proxies", flush=True)
+
+            if smoke:
+                security.run(smoke=True, write=False)
+                print(f"[{time.monotonic() - begun:4.0f} s] security tests", flush=True)
+                density.run(2, smoke=True, write=False)
+                print(f"[{time.monotonic() - begun:4.0f} s] density (one step)", flush=True)
         finally:
             playwright.close()
             server.stop()
@@ -277,17 +302,11 @@ def targets_table(cpu, minute, stops, caps, cold, warm):
 
 
 def write_figures(text: str, args, minutes: float):
-    doc_path = ROOT / "BENCHMARKS.md"
-    doc = doc_path.read_text()
-    start, end = MARKERS
     header = (f"Command: `.venv/bin/python bench/run.py --runs {args.runs} --secs {args.secs:g}` "
               f"(took {minutes:.1f} min). Date: {datetime.date.today().isoformat()}.  \n"
               f"Machine: {machine()}.  \nEach figure is the median of {args.runs} runs with min–max beside it, "
               f"unless the row says otherwise.\n")
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-    assert pattern.search(doc), f"BENCHMARKS.md lacks the {start} … {end} markers"
-    doc_path.write_text(pattern.sub(lambda _: f"{start}\n{header}\n{text}\n{end}", doc))
-    print(f"rewrote the figures in {doc_path}")
+    rewrite_section("figures", header, text)
 
 
 if __name__ == "__main__":

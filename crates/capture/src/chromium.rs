@@ -184,9 +184,14 @@ impl Browser {
             "--disable-default-apps",
             "--no-pings",
             "--disable-dev-shm-usage",
+            // The last three only save memory, about 50 MiB a session (BENCHMARKS.md,
+            // "Sessions per machine"), and no page can tell: the address bar's suggestion
+            // popups are drawn natively instead of by a WebUI renderer kept loaded, and no
+            // spare renderer waits for a next site (one starts when a navigation needs it).
             "--disable-features=Translate,MediaRouter,OptimizationHints,\
              NetworkTimeServiceQuerying,AutofillServerCommunication,\
-             CertificateTransparencyComponentUpdater",
+             CertificateTransparencyComponentUpdater,WebUIOmniboxPopup,WebUIOmniboxAimPopup,\
+             SpareRendererForSitePerProcess",
             "--password-store=basic",
             "--remote-debugging-address=127.0.0.1",
             "--remote-debugging-port=0",
