@@ -175,9 +175,13 @@ pub struct ServeConfig {
     pub browsers_through_proxy: bool,
     /// An extra Chromium flag for every browser session (repeatable), after Tapedeck's own:
     /// e.g. the memory savers that change what a page sees, which are not defaults
-    /// (README, "Sessions per machine").
-    #[arg(long = "browser-arg", env = "TAPEDECK_BROWSER_ARGS", value_delimiter = ' ',
-          allow_hyphen_values = true)]
+    /// (BENCHMARKS.md, "Sessions per machine").
+    #[arg(
+        long = "browser-arg",
+        env = "TAPEDECK_BROWSER_ARGS",
+        value_delimiter = ' ',
+        allow_hyphen_values = true
+    )]
     pub browser_args: Vec<String>,
 }
 
