@@ -3,13 +3,14 @@
 //! [`Vulnerability`]. The logic of what to send and what an answer proves is
 //! `tapedeck_attack`'s; this module sends the requests, paces them, and watches the canary.
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use tapedeck_attack::detect::{self, oob, Payload, Probe, Seen, Setup, Step};
 use tapedeck_attack::insertion::{self, Point};
 use tapedeck_attack::policy::Policy;
 use tapedeck_attack::profile::Profile;
-use tapedeck_attack::{Finding, Request, Response};
+use tapedeck_attack::{AttackType, Finding, Request, Response};
 use tapedeck_core::{TestRunState, Vulnerability};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -22,8 +23,9 @@ const PROFILE_REPLAYS: usize = 3;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Most steps one probe may take; every probe ends well before, this only bounds a bug.
 const MOST_PROBE_STEPS: usize = 64;
-/// How long after its request a canary hit still counts, checked once at the end of the run:
-/// most targets fetch during the request, which the immediate check already sees.
+/// How long after its request a canary hit still counts. Each missed request is checked once
+/// more when it is this old: most targets fetch during the request, which the immediate check
+/// already sees.
 const LATE_CANARY_GRACE: Duration = Duration::from_secs(2);
 
 /// What testing one baseline came to.
@@ -39,18 +41,17 @@ pub(super) enum Verdict {
 /// A test request whose canary had not been requested when its probe moved on.
 struct LateCanary {
     token: String,
-    evidence: Payload,
-    attack: tapedeck_attack::AttackType,
+    payload: Payload,
+    attack: AttackType,
     baseline: Request,
     baseline_id: i64,
     point: Point,
-    sent: Request,
-    answer: Response,
-    started: String,
+    exchange: Exchange,
     sent_at: Instant,
 }
 
 /// The last exchange of a probe, which is what proves its finding.
+#[derive(Clone)]
 struct Exchange {
     sent: Request,
     answer: Response,
@@ -64,7 +65,10 @@ pub(super) struct SecurityTest {
     policy: Policy,
     setup: Setup,
     pace: Pace,
+    /// Missed canary requests younger than [`LATE_CANARY_GRACE`], oldest first.
     late: Vec<LateCanary>,
+    /// (baseline id, attack type, point) of every finding so far: one of each is reported.
+    reported: HashSet<(i64, AttackType, String)>,
     /// Requests sent so far: profiling replays and attacks.
     pub(super) sent: u64,
 }
@@ -83,6 +87,7 @@ impl SecurityTest {
             policy,
             setup,
             late: Vec::new(),
+            reported: HashSet::new(),
             sent: 0,
         }
     }
@@ -118,8 +123,10 @@ impl SecurityTest {
                     let finding = self
                         .drive(probe.as_mut(), &profile, baseline, baseline_id, &point)
                         .await;
-                    if let Some(finding) = finding.filter(|f| self.policy.reports(f.threat)) {
-                        found.push(self.stored(finding));
+                    if let Some(finding) = finding {
+                        if let Some(v) = self.report(finding) {
+                            found.push(v);
+                        }
                         // One finding per baseline, attack type and point.
                         break;
                     }
@@ -129,38 +136,50 @@ impl SecurityTest {
         Verdict::Tested(found)
     }
 
-    /// Findings proven by canary hits that came after their probe moved on: waits until the
-    /// newest such request is [`LATE_CANARY_GRACE`] old, then checks each once.
-    pub(super) async fn late_findings(&mut self) -> Vec<Vulnerability> {
-        if let Some(newest) = self.late.iter().map(|l| l.sent_at).max() {
-            tokio::time::sleep(LATE_CANARY_GRACE.saturating_sub(newest.elapsed())).await;
+    /// Findings proven by canary hits that came after their probe moved on. Each missed request
+    /// is checked once, when it is [`LATE_CANARY_GRACE`] old, so only the last grace period's
+    /// requests are held. With `settle` (the run's end), waits until the newest is that old and
+    /// checks every one left.
+    pub(super) async fn late_findings(&mut self, settle: bool) -> Vec<Vulnerability> {
+        if settle {
+            if let Some(newest) = self.late.last() {
+                tokio::time::sleep(LATE_CANARY_GRACE.saturating_sub(newest.sent_at.elapsed()))
+                    .await;
+            }
         }
-        let late = std::mem::take(&mut self.late);
-        let mut found: Vec<Vulnerability> = Vec::new();
-        for l in late {
+        let due = self
+            .late
+            .partition_point(|l| l.sent_at.elapsed() >= LATE_CANARY_GRACE);
+        let mut found = Vec::new();
+        for l in self.late.drain(..due).collect::<Vec<_>>() {
             if !self.engine.canary_seen(&l.token) {
                 continue;
             }
-            let evidence = oob::canary_evidence(l.attack, &l.token, &l.evidence);
+            let evidence = oob::canary_evidence(l.attack, &l.token, &l.payload);
             let finding = Finding::new(
                 evidence,
                 &l.baseline,
                 l.baseline_id,
                 &l.point,
-                &l.sent,
-                &l.answer,
-                &l.started,
+                &l.exchange.sent,
+                &l.exchange.answer,
+                &l.exchange.started,
             );
-            let duplicate = found.iter().any(|f| {
-                f.baseline_id == l.baseline_id
-                    && f.kind == l.attack.as_str()
-                    && f.parameter == l.point.name
-            });
-            if !duplicate && self.policy.reports(finding.threat) {
-                found.push(self.stored(finding));
-            }
+            found.extend(self.report(finding));
         }
         found
+    }
+
+    /// The finding to store, unless the policy's threshold drops it or its baseline, attack
+    /// type and point already have one.
+    fn report(&mut self, finding: Finding) -> Option<Vulnerability> {
+        let key = (
+            finding.baseline_id,
+            finding.attack,
+            finding.parameter.clone(),
+        );
+        (self.policy.reports(finding.threat) && self.reported.insert(key))
+            .then(|| self.stored(finding))
     }
 
     /// Runs one probe to its end; `Some` when it confirmed a vulnerability.
@@ -203,14 +222,12 @@ impl SecurityTest {
                         if let Some((payload, exchange)) = &last {
                             self.late.push(LateCanary {
                                 token,
-                                evidence: payload.clone(),
+                                payload: payload.clone(),
                                 attack: probe.attack(),
                                 baseline: baseline.clone(),
                                 baseline_id,
                                 point: point.clone(),
-                                sent: exchange.sent.clone(),
-                                answer: exchange.answer.clone(),
-                                started: exchange.started.clone(),
+                                exchange: exchange.clone(),
                                 sent_at: Instant::now(),
                             });
                         }

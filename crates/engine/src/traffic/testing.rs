@@ -112,6 +112,9 @@ impl Engine {
                                 self.keep_findings(&mut run, found).await;
                             }
                         }
+                        let late = tests.late_findings(false).await;
+                        self.keep_late_findings(&mut run, &mut vulnerable, late)
+                            .await;
                     }
                 }
                 if let Err(e) = self.inner.meta.update_test_run(&run).await {
@@ -121,15 +124,9 @@ impl Engine {
         }
         run.waiting_count = 0;
         if let Some(tests) = &mut tests {
-            let late = tests.late_findings().await;
-            for baseline_id in late.iter().map(|v| v.baseline_id) {
-                // A baseline counted clean turns out vulnerable.
-                if vulnerable.insert(baseline_id) {
-                    run.passed_count = run.passed_count.saturating_sub(1);
-                    run.failed_count += 1;
-                }
-            }
-            self.keep_findings(&mut run, late).await;
+            let late = tests.late_findings(true).await;
+            self.keep_late_findings(&mut run, &mut vulnerable, late)
+                .await;
         }
         // Only a run that is still running ends here; an interrupted one keeps its state.
         if let Ok(current) = self.run_by_id(run.id).await {
@@ -150,6 +147,23 @@ impl Engine {
                 );
             }
         }
+    }
+
+    /// Keeps findings proven late, for baselines already counted: one counted clean turns
+    /// out vulnerable. `vulnerable` holds the ids of the baselines counted so.
+    async fn keep_late_findings(
+        &self,
+        run: &mut TestRun,
+        vulnerable: &mut HashSet<i64>,
+        late: Vec<Vulnerability>,
+    ) {
+        for baseline_id in late.iter().map(|v| v.baseline_id) {
+            if vulnerable.insert(baseline_id) {
+                run.passed_count = run.passed_count.saturating_sub(1);
+                run.failed_count += 1;
+            }
+        }
+        self.keep_findings(run, late).await;
     }
 
     /// Stores a baseline's findings and names each among the run's failures, as FAST lists a
